@@ -1,0 +1,52 @@
+//! rovim-core: the domain of rovim and its pure rules.
+//!
+//! Owns the vocabulary every other crate speaks (ids, task actions and statuses, item statuses,
+//! typed VIM parameters) and the rules the engine applies to it. Nothing here does I/O, spawns a
+//! thread or knows about actors: every rule is a plain function or a method on a plain struct, so
+//! it is unit- and property-tested in isolation, and the actors stay thin shells around it.
+//!
+//! Modules:
+//! - [`ids`]: action, task, item, VIM account and SDN controller identifiers.
+//! - [`task`]: `Action`, `ItemKind`, `TaskStatus`, legal transitions and counter deltas.
+//! - [`item_status`]: the VIM-facing status vocabulary of nets and VMs (`ACTIVE`, `VIM_ERROR`, …).
+//! - [`params`]: typed parameters of net and VM tasks, net references, find filters.
+//! - [`created`]: what rovim created on a VIM for an element (the thing a DELETE must clean).
+//! - [`group`]: the tasks of one element: admission, superseding, what runs next, outcomes.
+//! - [`dependency`]: whether a task's dependencies let it run, wait, or fail.
+//! - [`find`]: the outcome of a FIND (one / none / many) and FIND-then-CREATE.
+//! - [`truncate`]: error message truncation that keeps both ends.
+//! - [`refresh_policy`]: when an element is polled next.
+//! - [`sdn_merge`]: the VIM + SDN status merge of a net.
+//! - [`backoff`]: a validated exponential backoff with jitter.
+#![forbid(unsafe_code)]
+
+pub mod backoff;
+pub mod created;
+pub mod dependency;
+pub mod find;
+pub mod group;
+pub mod ids;
+pub mod item_status;
+pub mod params;
+pub mod refresh_policy;
+pub mod sdn_merge;
+pub mod task;
+pub mod truncate;
+
+mod string_enum;
+
+pub use backoff::{Backoff, BackoffError};
+pub use created::{CreatedItem, Owned};
+pub use dependency::{DepView, Readiness, readiness};
+pub use find::{FindOutcome, find_outcome};
+pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};
+pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};
+pub use item_status::ItemStatus;
+pub use params::{
+    Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef, NetType,
+    ParamError, TaskParams, VmParams,
+};
+pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
+pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
+pub use task::{Action, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
+pub use truncate::{MAX_ERROR_LEN, truncate_error};
