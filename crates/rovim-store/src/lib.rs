@@ -1,1 +1,36 @@
+//! rovim-store: the database of rovim, on SQLite (embedded default) or PostgreSQL through one
+//! code path (diesel `MultiConnection`).
+//!
+//! It owns the schema and the embedded migrations (applied by [`Store::open`]), the typed reads
+//! (plain functions over a pooled connection: reads never wait for writes), and the
+//! [`DbWriter`]: the handle to the DbActor, one actix `SyncArbiter` thread that is the only
+//! writer and commits whatever is queued in one transaction. It wakes when a write is queued.
+//!
+//! Modules: [`store`] (open, pool, migrations), [`connection`] (backends, SQLite pragmas),
+//! [`schema`], [`new_action`] (what a submission inserts), [`write_batch`] (engine updates),
+//! [`accounts`] (VIM accounts, SDN controllers), [`records`] and [`reads`] (typed reads),
+//! [`db_actor`] (the writer), [`introspect`] (catalog), `test_support` (feature-gated).
+#![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod connection;
+pub mod db_actor;
+pub mod error;
+pub mod introspect;
+pub mod new_action;
+pub mod reads;
+pub mod records;
+pub mod schema;
+pub mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+pub mod write_batch;
+
+pub use accounts::{NewSdnController, NewVimAccount, SdnController, Secret, VimAccount};
+pub use connection::{AnyConnection, Backend, redact_url};
+pub use db_actor::{DbStats, DbWrite, DbWriter};
+pub use error::StoreError;
+pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};
+pub use records::{ActionRecord, InterfaceRecord, NetRecord, TaskRecord, VmRecord};
+pub use store::{Store, now};
+pub use write_batch::{AccountStatusUpdate, InterfaceUpdate, ItemUpdate, TaskUpdate, WriteBatch};

@@ -1,1 +1,70 @@
-fn main() {}
+//! `rovim`: the service binary and its CLI.
+//!
+//! Commands: `migrate` (create or upgrade the database and print its schema).
+//! The service (`serve`), the client commands and the demo follow in later issues.
+#![forbid(unsafe_code)]
+
+mod logging;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rovim_store::{Store, redact_url};
+
+/// rovim: the resource orchestrator's VIM task engine.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Database URL: a SQLite file path (the default) or postgres://user@host/db.
+    #[arg(
+        long,
+        global = true,
+        env = "ROVIM_DATABASE_URL",
+        default_value = "./rovim.db"
+    )]
+    database_url: String,
+
+    /// Log format: terminal, json, or auto (terminal on a TTY, JSON otherwise).
+    #[arg(long, global = true, env = "ROVIM_LOG_FORMAT", default_value = "auto")]
+    log_format: logging::LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or upgrade the database schema and print its version and tables.
+    Migrate {
+        /// Also print every column.
+        #[arg(long)]
+        columns: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (log, _guard) = logging::init(cli.log_format);
+    match cli.command {
+        Command::Migrate { columns } => migrate(&log, &cli.database_url, columns),
+    }
+}
+
+fn migrate(log: &slog::Logger, url: &str, show_columns: bool) -> anyhow::Result<()> {
+    let shown = redact_url(url);
+    let store = Store::open(url).with_context(|| format!("opening {shown}"))?;
+    let version = store.schema_version()?.unwrap_or_else(|| "none".into());
+    slog::info!(log, "database ready"; "database" => &shown, "backend" => store.backend().name(), "schema_version" => &version);
+    let cols = rovim_store::introspect::columns(&mut *store.conn()?)?;
+    println!("database: {shown} ({})", store.backend().name());
+    println!("schema version: {version}");
+    let mut tables: Vec<&str> = cols.iter().map(|c| c.table.as_str()).collect();
+    tables.dedup();
+    println!("tables: {}", tables.join(", "));
+    if show_columns {
+        for c in &cols {
+            let null = if c.nullable { "NULL" } else { "NOT NULL" };
+            println!("  {}.{} {} {}", c.table, c.name, c.sql_type, null);
+        }
+    }
+    Ok(())
+}

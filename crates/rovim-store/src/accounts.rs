@@ -1,0 +1,258 @@
+//! VIM accounts and SDN controllers: their rows, and the queries on them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rovim_core::{AccountStatus, SdnControllerId, VimAccountId, VimType};
+
+use crate::connection::AnyConnection;
+use crate::error::{StoreError, json_col, parse_col};
+use crate::schema::{sdn_controllers, vim_accounts};
+use crate::store::now;
+
+/// A credential. Its `Debug` shows nothing, so it cannot leak through a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that must send it (a connector's login).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A VIM account to register.
+#[derive(Debug, Clone)]
+pub struct NewVimAccount {
+    pub id: VimAccountId,
+    pub name: String,
+    pub vim_type: VimType,
+    pub url: String,
+    pub tenant: Option<String>,
+    pub username: Option<String>,
+    pub secret: Option<Secret>,
+    /// Connector settings (JSON object).
+    pub config: serde_json::Value,
+    pub sdn_controller: Option<SdnControllerId>,
+}
+
+/// A stored VIM account (the reference's datacenter_tenant).
+#[derive(Debug, Clone)]
+pub struct VimAccount {
+    pub id: VimAccountId,
+    pub name: String,
+    pub vim_type: VimType,
+    pub url: String,
+    pub tenant: Option<String>,
+    pub username: Option<String>,
+    pub secret: Option<Secret>,
+    pub config: serde_json::Value,
+    pub sdn_controller: Option<SdnControllerId>,
+    pub status: AccountStatus,
+    pub error_msg: Option<String>,
+    pub restart_count: i32,
+    pub created_at: NaiveDateTime,
+    pub modified_at: NaiveDateTime,
+}
+
+#[derive(Queryable)]
+struct VimAccountRow {
+    id: String,
+    name: String,
+    vim_type: String,
+    url: String,
+    tenant: Option<String>,
+    username: Option<String>,
+    secret: Option<String>,
+    config: String,
+    sdn_controller_id: Option<String>,
+    status: String,
+    error_msg: Option<String>,
+    restart_count: i32,
+    created_at: NaiveDateTime,
+    modified_at: NaiveDateTime,
+}
+
+const T: &str = "vim_accounts";
+
+impl TryFrom<VimAccountRow> for VimAccount {
+    type Error = StoreError;
+    fn try_from(r: VimAccountRow) -> Result<Self, StoreError> {
+        Ok(VimAccount {
+            id: parse_col(T, "id", &r.id)?,
+            name: r.name,
+            vim_type: parse_col(T, "vim_type", &r.vim_type)?,
+            url: r.url,
+            tenant: r.tenant,
+            username: r.username,
+            secret: r.secret.map(Secret),
+            config: json_col(T, "config", &r.config)?,
+            sdn_controller: r
+                .sdn_controller_id
+                .map(|s| parse_col(T, "sdn_controller_id", &s))
+                .transpose()?,
+            status: parse_col(T, "status", &r.status)?,
+            error_msg: r.error_msg,
+            restart_count: r.restart_count,
+            created_at: r.created_at,
+            modified_at: r.modified_at,
+        })
+    }
+}
+
+pub(crate) fn insert_vim_account(
+    conn: &mut AnyConnection,
+    a: &NewVimAccount,
+) -> Result<(), StoreError> {
+    use vim_accounts::dsl as v;
+    let t = now();
+    diesel::insert_into(vim_accounts::table)
+        .values((
+            v::id.eq(a.id.to_string()),
+            v::name.eq(&a.name),
+            v::vim_type.eq(a.vim_type.as_str()),
+            v::url.eq(&a.url),
+            v::tenant.eq(&a.tenant),
+            v::username.eq(&a.username),
+            v::secret.eq(a.secret.as_ref().map(|s| s.0.clone())),
+            v::config.eq(a.config.to_string()),
+            v::sdn_controller_id.eq(a.sdn_controller.map(|s| s.to_string())),
+            v::status.eq(AccountStatus::Enabled.as_str()),
+            v::error_msg.eq(None::<String>),
+            v::restart_count.eq(0),
+            v::created_at.eq(t),
+            v::modified_at.eq(t),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every VIM account, by name.
+pub fn list_vim_accounts(conn: &mut AnyConnection) -> Result<Vec<VimAccount>, StoreError> {
+    vim_accounts::table
+        .order(vim_accounts::name.asc())
+        .load::<VimAccountRow>(conn)?
+        .into_iter()
+        .map(VimAccount::try_from)
+        .collect()
+}
+
+pub fn get_vim_account(
+    conn: &mut AnyConnection,
+    id: VimAccountId,
+) -> Result<VimAccount, StoreError> {
+    vim_accounts::table
+        .find(id.to_string())
+        .first::<VimAccountRow>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound {
+            what: "VIM account",
+            id: id.to_string(),
+        })?
+        .try_into()
+}
+
+pub fn find_vim_account_by_name(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<VimAccount>, StoreError> {
+    vim_accounts::table
+        .filter(vim_accounts::name.eq(name))
+        .first::<VimAccountRow>(conn)
+        .optional()?
+        .map(VimAccount::try_from)
+        .transpose()
+}
+
+/// An SDN controller to register.
+#[derive(Debug, Clone)]
+pub struct NewSdnController {
+    pub id: SdnControllerId,
+    pub name: String,
+    pub sdn_type: String,
+    pub url: String,
+    pub username: Option<String>,
+    pub secret: Option<Secret>,
+    pub config: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct SdnController {
+    pub id: SdnControllerId,
+    pub name: String,
+    pub sdn_type: String,
+    pub url: String,
+    pub username: Option<String>,
+    pub secret: Option<Secret>,
+    pub config: serde_json::Value,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable)]
+struct SdnControllerRow {
+    id: String,
+    name: String,
+    sdn_type: String,
+    url: String,
+    username: Option<String>,
+    secret: Option<String>,
+    config: String,
+    created_at: NaiveDateTime,
+    _modified_at: NaiveDateTime,
+}
+
+impl TryFrom<SdnControllerRow> for SdnController {
+    type Error = StoreError;
+    fn try_from(r: SdnControllerRow) -> Result<Self, StoreError> {
+        Ok(SdnController {
+            id: parse_col("sdn_controllers", "id", &r.id)?,
+            name: r.name,
+            sdn_type: r.sdn_type,
+            url: r.url,
+            username: r.username,
+            secret: r.secret.map(Secret),
+            config: json_col("sdn_controllers", "config", &r.config)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+pub(crate) fn insert_sdn_controller(
+    conn: &mut AnyConnection,
+    c: &NewSdnController,
+) -> Result<(), StoreError> {
+    use sdn_controllers::dsl as s;
+    let t = now();
+    diesel::insert_into(sdn_controllers::table)
+        .values((
+            s::id.eq(c.id.to_string()),
+            s::name.eq(&c.name),
+            s::sdn_type.eq(&c.sdn_type),
+            s::url.eq(&c.url),
+            s::username.eq(&c.username),
+            s::secret.eq(c.secret.as_ref().map(|x| x.0.clone())),
+            s::config.eq(c.config.to_string()),
+            s::created_at.eq(t),
+            s::modified_at.eq(t),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn list_sdn_controllers(conn: &mut AnyConnection) -> Result<Vec<SdnController>, StoreError> {
+    sdn_controllers::table
+        .order(sdn_controllers::name.asc())
+        .load::<SdnControllerRow>(conn)?
+        .into_iter()
+        .map(SdnController::try_from)
+        .collect()
+}

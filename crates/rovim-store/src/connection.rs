@@ -1,0 +1,116 @@
+//! One connection type over both backends (diesel `MultiConnection`), the per-connection SQLite
+//! settings, and the dispatch macro for the few queries MultiConnection cannot express.
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::CustomizeConnection;
+use diesel::{PgConnection, SqliteConnection};
+
+/// A connection to either backend; the URL decides which.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a [`crate::Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://` and `postgresql://` URLs are PostgreSQL; anything else is a SQLite path
+    /// (an optional `sqlite://` prefix is accepted).
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The SQLite file path of a URL.
+pub fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+/// A URL fit for logs and errors: the password, if any, is replaced.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((creds, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Runs the same diesel expression on whichever inner connection this is, for queries that
+/// type-check on each backend but not on MultiConnection (multi-row insert, upsert).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_inner {
+    ($conn:expr, $inner:ident => $body:expr) => {
+        match $conn {
+            $crate::connection::AnyConnection::Postgresql($inner) => $body,
+            $crate::connection::AnyConnection::Sqlite($inner) => $body,
+        }
+    };
+}
+
+/// Per-connection SQLite settings. WAL is set once on the file before the pool opens (it
+/// persists in the file; switching it from many pooled connections at once hits "database is
+/// locked"), the rest must be set on every connection. busy_timeout first, so the others wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlitePragmas;
+
+pub(crate) const SQLITE_CONNECTION_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_picked_from_the_url() {
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("postgresql://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of_url("./rovim.db"), Backend::Sqlite);
+        assert_eq!(sqlite_path("sqlite:///tmp/x.db"), "/tmp/x.db");
+    }
+
+    #[test]
+    fn passwords_never_leave_in_urls() {
+        assert_eq!(
+            redact_url("postgres://rovim:s3cret@127.0.0.1/rovim"),
+            "postgres://rovim:***@127.0.0.1/rovim"
+        );
+        assert_eq!(
+            redact_url("postgres://rovim@127.0.0.1/rovim"),
+            "postgres://rovim@127.0.0.1/rovim"
+        );
+        assert_eq!(redact_url("./rovim.db"), "./rovim.db");
+    }
+}

@@ -1,0 +1,128 @@
+//! `Store`: the pool of read connections, migrations applied at open, and the time source.
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::{Connection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::connection::{AnyConnection, Backend, SqlitePragmas, redact_url, sqlite_path};
+use crate::error::StoreError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+/// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
+/// value reads back equal on both backends.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// An open database: migrated, with a connection pool for reads. Writes go through
+/// [`crate::DbWriter`]; the typed queries take any connection.
+#[derive(Clone)]
+pub struct Store {
+    pool: DbPool,
+    backend: Backend,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        let backend = Backend::of_url(url);
+        let open_err = |reason: String| StoreError::Open {
+            url: redact_url(url),
+            reason,
+        };
+        let conn_url = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url);
+                // journal_mode=WAL persists in the file: set it once, before any pooled connection.
+                let mut c =
+                    SqliteConnection::establish(path).map_err(|e| open_err(e.to_string()))?;
+                c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+                    .map_err(|e| open_err(e.to_string()))?;
+                path.to_owned()
+            }
+            Backend::Postgres => url.to_owned(),
+        };
+        let manager = ConnectionManager::<AnyConnection>::new(conn_url);
+        let size = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 8,
+        };
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .map_err(|e| open_err(e.to_string()))?;
+        let store = Store {
+            pool,
+            backend,
+            url: url.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL this store was opened with (may hold a password: use [`redact_url`] to show it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A pooled connection.
+    pub fn conn(&self) -> Result<DbConn, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+    }
+
+    /// The newest applied migration version, e.g. `20261124000001`.
+    pub fn schema_version(&self) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let versions = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.applied_migrations(),
+            AnyConnection::Postgresql(c) => c.applied_migrations(),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(versions.into_iter().map(|v| v.to_string()).max())
+    }
+
+    /// Whether every embedded migration has been applied (used by readiness checks).
+    pub fn is_migrated(&self) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let pending = match &mut *conn {
+            AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(!pending)
+    }
+}

@@ -1,0 +1,97 @@
+//! Test databases for rovim's own tests (feature `test-support`): a fresh SQLite file in a
+//! temporary directory, and, when `ROVIM_TEST_DATABASE_URL` names a PostgreSQL database, a fresh
+//! schema in it, dropped afterwards. Under `CI=true` a missing PostgreSQL is a failure, not a skip.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::store::Store;
+
+/// The variable naming the PostgreSQL database the tests may use.
+pub const PG_URL_VAR: &str = "ROVIM_TEST_DATABASE_URL";
+
+/// A migrated test database, removed when dropped.
+pub struct TestDb {
+    pub store: Store,
+    /// Opens the same database again (a restart).
+    pub url: String,
+    _guard: Guard,
+}
+
+impl TestDb {
+    pub fn reopen(&self) -> Store {
+        Store::open(&self.url).expect("reopen test database")
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.store.backend().name()
+    }
+}
+
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Guard::Postgres { admin_url, schema } = self
+            && let Ok(mut c) = PgConnection::establish(admin_url)
+        {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// A fresh SQLite database file.
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = dir
+        .path()
+        .join("rovim-test.db")
+        .to_string_lossy()
+        .into_owned();
+    let store = Store::open(&url).expect("open SQLite test database");
+    TestDb {
+        store,
+        url,
+        _guard: Guard::Sqlite(dir),
+    }
+}
+
+/// A fresh schema in the PostgreSQL test database, or `None` (with a note on stderr) when
+/// `ROVIM_TEST_DATABASE_URL` is unset outside CI.
+pub fn postgres() -> Option<TestDb> {
+    let admin_url = match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{PG_URL_VAR} is not set under CI=true: the PostgreSQL tests must run in CI"
+                );
+            }
+            eprintln!("skipping PostgreSQL: {PG_URL_VAR} is not set (SQLite only)");
+            return None;
+        }
+    };
+    let schema = format!("rovim_test_{}", uuid::Uuid::new_v4().simple());
+    let mut c = PgConnection::establish(&admin_url)
+        .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL is unreachable: {e}"));
+    c.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create test schema");
+    let sep = if admin_url.contains('?') { '&' } else { '?' };
+    let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
+    let store = Store::open(&url).expect("open PostgreSQL test schema");
+    Some(TestDb {
+        store,
+        url,
+        _guard: Guard::Postgres { admin_url, schema },
+    })
+}
+
+/// SQLite always, PostgreSQL when configured.
+pub fn backends() -> Vec<TestDb> {
+    let mut dbs = vec![sqlite()];
+    dbs.extend(postgres());
+    dbs
+}

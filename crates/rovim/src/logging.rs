@@ -1,0 +1,39 @@
+//! slog set-up: a terminal format for people, JSON for machines, chosen by a flag or by whether
+//! stderr is a terminal. Logs go to stderr so stdout stays the command's output.
+
+use std::io::IsTerminal;
+
+use slog::Drain;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Terminal,
+    Json,
+}
+
+/// Builds the root logger; keep the guard alive until exit so the last lines are flushed.
+pub fn init(format: LogFormat) -> (slog::Logger, slog_async::AsyncGuard) {
+    let terminal = match format {
+        LogFormat::Auto => std::io::stderr().is_terminal(),
+        LogFormat::Terminal => true,
+        LogFormat::Json => false,
+    };
+    let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if terminal {
+        let decorator = slog_term::TermDecorator::new().stderr().build();
+        Box::new(slog_term::FullFormat::new(decorator).build().fuse())
+    } else {
+        Box::new(
+            slog_json::Json::new(std::io::stderr())
+                .add_default_keys()
+                .build()
+                .fuse(),
+        )
+    };
+    let (drain, guard) = slog_async::Async::new(drain)
+        .chan_size(4096)
+        .overflow_strategy(slog_async::OverflowStrategy::Block)
+        .build_with_guard();
+    let log = slog::Logger::root(drain.fuse(), slog::o!("service" => "rovim"));
+    (log, guard)
+}
