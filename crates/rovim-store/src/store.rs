@@ -3,7 +3,7 @@
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
-use diesel::{Connection, SqliteConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::connection::{AnyConnection, Backend, SqlitePragmas, redact_url, sqlite_path};
@@ -57,7 +57,12 @@ impl Store {
                     .map_err(|e| open_err(e.to_string()))?;
                 path.to_owned()
             }
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => {
+                // One direct connection first: an unreachable server fails now, with its own
+                // words, instead of after the pool's 30 s build timeout.
+                PgConnection::establish(url).map_err(|e| open_err(e.to_string()))?;
+                url.to_owned()
+            }
         };
         let manager = ConnectionManager::<AnyConnection>::new(conn_url);
         let size = match backend {
