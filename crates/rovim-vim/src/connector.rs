@@ -1,0 +1,143 @@
+//! The `VimConnector` contract (spec §2, redesigned with typed values): what the engine asks of
+//! any VIM, and the shapes of the answers.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use rovim_core::{
+    CreatedItem, FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned, VmParams,
+};
+
+use crate::error::VimError;
+
+/// A network as the VIM describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VimNet {
+    pub id: String,
+    pub name: String,
+    pub status: ItemStatus,
+    pub net_type: NetType,
+    /// `vlan`, `vxlan`, `flat`…
+    pub encapsulation: Option<String>,
+    pub segmentation_id: Option<u32>,
+    pub shared: bool,
+    pub error_msg: Option<String>,
+}
+
+/// What a successful create made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub vim_id: String,
+    /// Partial resources besides the element (ports, subnets, volumes), for clean-up.
+    pub created_items: Vec<CreatedItem>,
+}
+
+impl Created {
+    pub fn owned(&self) -> Owned {
+        Owned {
+            vim_id: Some(self.vim_id.clone()),
+            created_items: self.created_items.clone(),
+        }
+    }
+}
+
+/// A VM create: the parameters, with each interface's network resolved to its VIM id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmRequest {
+    pub params: VmParams,
+    /// `vim_net_ids[i]` is the VIM network of `params.networks[i]`.
+    pub vim_net_ids: Vec<String>,
+}
+
+/// What a successful VM create made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmCreated {
+    pub created: Created,
+    /// The VIM interface (port) id of each requested interface, in request order.
+    pub interface_ids: Vec<String>,
+}
+
+/// A failed create, with whatever it could not clean up (kept so a DELETE removes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateFailure {
+    pub error: VimError,
+    pub leftover: Option<Owned>,
+}
+
+impl From<VimError> for CreateFailure {
+    fn from(error: VimError) -> Self {
+        CreateFailure {
+            error,
+            leftover: None,
+        }
+    }
+}
+
+/// One element's status in a refresh answer (spec §2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetReport {
+    pub status: ItemStatus,
+    pub error_msg: Option<String>,
+    pub vim_info: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmReport {
+    pub status: ItemStatus,
+    pub error_msg: Option<String>,
+    pub vim_info: Option<String>,
+    pub interfaces: Vec<InterfaceReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InterfaceReport {
+    pub vim_interface_id: String,
+    pub vim_net_id: Option<String>,
+    pub mac_address: Option<String>,
+    pub ip_address: Option<String>,
+    pub compute_node: Option<String>,
+    pub pci: Option<String>,
+    pub vlan: Option<u16>,
+    pub vim_info: Option<String>,
+}
+
+/// An element found by rovim's idempotency token (crash recovery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMatch {
+    pub created: Created,
+    /// For VMs: the interface ids in request order.
+    pub interface_ids: Vec<String>,
+}
+
+/// A VIM as the engine uses it. Every call may fail with a classified [`VimError`]; none may
+/// panic. Creates attach `token` to what they make, so that [`find_by_token`] finds it again.
+///
+/// [`find_by_token`]: VimConnector::find_by_token
+#[async_trait]
+pub trait VimConnector: Send + Sync + 'static {
+    /// How many elements one refresh call may carry.
+    fn refresh_batch_size(&self) -> usize;
+
+    /// Raises connection or auth errors when the VIM cannot be used.
+    async fn check_connectivity(&self) -> Result<(), VimError>;
+
+    async fn create_net(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure>;
+    async fn list_nets(&self, filter: &FindFilter) -> Result<Vec<VimNet>, VimError>;
+    async fn get_net(&self, vim_id: &str) -> Result<VimNet, VimError>;
+    /// Deletes what rovim created; `NotFound` when it is already gone.
+    async fn delete_net(&self, owned: &Owned) -> Result<(), VimError>;
+    /// Status of many nets in one call. An id missing from the answer is gone from the VIM.
+    async fn refresh_nets(&self, ids: &[String]) -> Result<HashMap<String, NetReport>, VimError>;
+
+    async fn create_vm(&self, request: &VmRequest, token: &str)
+    -> Result<VmCreated, CreateFailure>;
+    async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError>;
+    async fn refresh_vms(&self, ids: &[String]) -> Result<HashMap<String, VmReport>, VimError>;
+
+    /// The element created with `token`, if the VIM has it.
+    async fn find_by_token(
+        &self,
+        kind: ItemKind,
+        token: &str,
+    ) -> Result<Option<TokenMatch>, VimError>;
+}

@@ -1,0 +1,111 @@
+//! `VimError`: the reference's exception classes (spec §2.1) plus rate limiting and timeouts,
+//! with the classification the engine retries on.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VimError {
+    /// The VIM could not be reached.
+    #[error("cannot connect to the VIM: {0}")]
+    Connection(String),
+    /// The VIM answered something rovim could not use (often a 5xx).
+    #[error("unexpected response from the VIM: {0}")]
+    UnexpectedResponse(String),
+    #[error("authentication with the VIM failed: {0}")]
+    Auth(String),
+    #[error("not found on the VIM: {0}")]
+    NotFound(String),
+    /// E.g. more than one element matched, or the element is in use.
+    #[error("conflict on the VIM: {0}")]
+    Conflict(String),
+    #[error("not supported by this VIM: {0}")]
+    NotSupported(String),
+    #[error("not implemented by this connector: {0}")]
+    NotImplemented(String),
+    /// The VIM refused the request as such (bad parameters, quota): retrying will not help.
+    #[error("the VIM refused the request: {0}")]
+    BadRequest(String),
+    /// HTTP 429 / 413: slow down, and try again after the given time.
+    #[error("rate limited by the VIM (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("the VIM call timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+impl VimError {
+    /// Transient failures worth retrying with backoff; everything else fails the task at once.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            VimError::Connection(_)
+                | VimError::UnexpectedResponse(_)
+                | VimError::RateLimited { .. }
+                | VimError::Timeout(_)
+        )
+    }
+
+    /// The wait the VIM asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            VimError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP code of the reference's exception class (spec §2.1).
+    pub fn http_code(&self) -> u16 {
+        match self {
+            VimError::Connection(_)
+            | VimError::UnexpectedResponse(_)
+            | VimError::NotSupported(_) => 503,
+            VimError::Auth(_) => 401,
+            VimError::NotFound(_) => 404,
+            VimError::Conflict(_) => 409,
+            VimError::NotImplemented(_) => 501,
+            VimError::BadRequest(_) => 400,
+            VimError::RateLimited { .. } => 429,
+            VimError::Timeout(_) => 408,
+        }
+    }
+
+    /// A short class name for metrics labels.
+    pub fn class(&self) -> &'static str {
+        match self {
+            VimError::Connection(_) => "connection",
+            VimError::UnexpectedResponse(_) => "unexpected_response",
+            VimError::Auth(_) => "auth",
+            VimError::NotFound(_) => "not_found",
+            VimError::Conflict(_) => "conflict",
+            VimError::NotSupported(_) => "not_supported",
+            VimError::NotImplemented(_) => "not_implemented",
+            VimError::BadRequest(_) => "bad_request",
+            VimError::RateLimited { .. } => "rate_limited",
+            VimError::Timeout(_) => "timeout",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_errors_are_retryable_and_permanent_ones_are_not() {
+        assert!(VimError::Connection("refused".into()).is_retryable());
+        assert!(VimError::Timeout(Duration::from_secs(30)).is_retryable());
+        assert!(VimError::RateLimited { retry_after: None }.is_retryable());
+        assert!(!VimError::Auth("bad password".into()).is_retryable());
+        assert!(!VimError::BadRequest("quota exceeded".into()).is_retryable());
+        assert!(!VimError::Conflict("two nets".into()).is_retryable());
+        assert!(!VimError::NotFound("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn retry_after_comes_from_rate_limits_only() {
+        let d = Some(Duration::from_millis(250));
+        assert_eq!(VimError::RateLimited { retry_after: d }.retry_after(), d);
+        assert_eq!(VimError::Connection("x".into()).retry_after(), None);
+        assert_eq!(VimError::RateLimited { retry_after: d }.http_code(), 429);
+        assert_eq!(VimError::NotImplemented("sfc".into()).http_code(), 501);
+    }
+}

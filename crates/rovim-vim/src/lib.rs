@@ -1,0 +1,21 @@
+//! rovim-vim: how rovim talks to VIMs.
+//!
+//! It owns the [`VimConnector`] trait (the contract of spec §2 with typed values), [`VimError`]
+//! and its retry classification, and the connectors. Connectors are plain async objects: no
+//! actors and no threads of their own; the engine's VimActor calls them, one call per element
+//! at a time, under its own rate limit and timeout.
+//!
+//! Modules: [`connector`] (trait and answer types), [`error`], [`sim`] (the simulated VIM, a
+//! product feature for demos, tests and benchmarks).
+#![forbid(unsafe_code)]
+
+pub mod connector;
+pub mod error;
+pub mod sim;
+
+pub use connector::{
+    CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,
+    VmCreated, VmReport, VmRequest,
+};
+pub use error::VimError;
+pub use sim::{SimCloud, SimConnector, SimSettings};
