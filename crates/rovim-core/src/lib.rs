@@ -39,7 +39,7 @@ mod string_enum;
 
 pub use backoff::{Backoff, BackoffError};
 pub use created::{CreatedItem, Owned};
-pub use dependency::{DepView, Readiness, readiness};
+pub use dependency::{DepState, DepView, Readiness, readiness};
 pub use find::{FindOutcome, find_outcome};
 pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};

@@ -1,0 +1,52 @@
+//! The VIM work a VimActor hands out, and what comes back: plain values between the working set
+//! (which decides) and the call runner (which talks to the VIM).
+
+use rovim_core::{FindFilter, ItemId, ItemStatus, Outcome, TaskKey, TaskParams, VimCall};
+use rovim_store::{InterfaceUpdate, WriteBatch};
+
+use crate::task_entry::ElementKey;
+
+/// Where a VM interface's network is on the VIM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetTarget {
+    VimId(String),
+    /// A rovim net item: its VIM id is read from the database at call time.
+    Item(ItemId),
+    /// The reference cannot be resolved: the create fails with this reason.
+    Missing(String),
+}
+
+/// One VIM call to make for one element.
+#[derive(Debug, Clone)]
+pub struct CallOrder {
+    pub key: TaskKey,
+    pub element: ElementKey,
+    pub call: VimCall,
+    pub params: Option<TaskParams>,
+    pub find: Option<FindFilter>,
+    pub token: String,
+    /// Look the token up before creating: an earlier try may have created it.
+    pub recovering: bool,
+    /// One per VM interface, in order.
+    pub nets: Vec<NetTarget>,
+    /// Committed before the VIM is called (the task's BUILD with its token).
+    pub before: WriteBatch,
+}
+
+/// The element's state as the VIM reported it right after the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemReport {
+    pub status: ItemStatus,
+    pub error_msg: Option<String>,
+    pub vim_info: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    pub key: TaskKey,
+    pub element: ElementKey,
+    pub outcome: Outcome,
+    pub attempts: u32,
+    pub report: Option<ItemReport>,
+    pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
+}

@@ -1,0 +1,138 @@
+//! The engine's knobs (the `engine:` section of the service's config file).
+
+use std::time::Duration;
+
+use rovim_core::Backoff;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// VIM calls in flight at once per VIM account (one per element at most).
+    pub max_in_flight: usize,
+    /// Calls per second to one VIM account (none: unlimited).
+    pub rate_limit_qps: Option<f64>,
+    /// A VIM call that has not answered after this long fails with a (retryable) timeout.
+    pub call_timeout_secs: f64,
+    /// Tries of one VIM call before a retryable error fails the task.
+    pub max_attempts: u32,
+    /// Backoff between retries of one call (exponential, with jitter).
+    pub retry_min_secs: f64,
+    pub retry_max_secs: f64,
+    /// Backoff between restarts of a failed VimActor.
+    pub restart_min_secs: f64,
+    pub restart_max_secs: f64,
+    /// Writes queued or being committed at once by the DbActor.
+    pub db_max_in_flight: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 8,
+            rate_limit_qps: None,
+            call_timeout_secs: 60.0,
+            max_attempts: 5,
+            retry_min_secs: 1.0,
+            retry_max_secs: 30.0,
+            restart_min_secs: 1.0,
+            restart_max_secs: 300.0,
+            db_max_in_flight: 4096,
+        }
+    }
+}
+
+/// A config value that does not make sense, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("engine.{key}: {reason}")]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl EngineConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, reason: &str| {
+            Err(ConfigError {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.max_in_flight == 0 {
+            return bad("max_in_flight", "must be at least 1");
+        }
+        if self.db_max_in_flight == 0 {
+            return bad("db_max_in_flight", "must be at least 1");
+        }
+        if self.max_attempts == 0 {
+            return bad("max_attempts", "must be at least 1");
+        }
+        if self
+            .rate_limit_qps
+            .is_some_and(|q| !(q > 0.0 && q.is_finite()))
+        {
+            return bad("rate_limit_qps", "must be a positive number");
+        }
+        if !(self.call_timeout_secs > 0.0 && self.call_timeout_secs.is_finite()) {
+            return bad("call_timeout_secs", "must be a positive number");
+        }
+        self.retry_backoff().map_err(|reason| ConfigError {
+            key: "retry_min_secs",
+            reason,
+        })?;
+        self.restart_backoff().map_err(|reason| ConfigError {
+            key: "restart_min_secs",
+            reason,
+        })?;
+        Ok(())
+    }
+
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.call_timeout_secs)
+    }
+
+    pub fn retry_backoff(&self) -> Result<Backoff, String> {
+        backoff(self.retry_min_secs, self.retry_max_secs)
+    }
+
+    pub fn restart_backoff(&self) -> Result<Backoff, String> {
+        backoff(self.restart_min_secs, self.restart_max_secs)
+    }
+}
+
+fn backoff(min: f64, max: f64) -> Result<Backoff, String> {
+    let secs = |s: f64| Duration::try_from_secs_f64(s).map_err(|e| format!("{s}: {e}"));
+    Backoff::try_new(secs(min)?, secs(max)?, 0.5).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_name_their_key() {
+        EngineConfig::default().validate().unwrap();
+        let e = EngineConfig {
+            max_in_flight: 0,
+            ..EngineConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.key, "max_in_flight");
+        let e = EngineConfig {
+            retry_min_secs: 10.0,
+            retry_max_secs: 1.0,
+            ..EngineConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.key, "retry_min_secs");
+        let e = EngineConfig {
+            rate_limit_qps: Some(0.0),
+            ..EngineConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.key, "rate_limit_qps");
+    }
+}

@@ -1,0 +1,21 @@
+//! rovim-engine: the actors that make the orchestrator's actions true on the VIMs.
+//!
+//! The [`Engine`] is the public API (start, submit, accounts, shutdown). Behind it the
+//! [`supervisor`] spawns one [`vim_actor`] per VIM account and restarts failed ones with backoff.
+//! Actors are thin shells: the decisions live in [`working_set`] (plain struct, tested directly)
+//! and the VIM conversation in [`vim_call`] (plain async functions).
+#![forbid(unsafe_code)]
+
+pub mod calls;
+pub mod config;
+pub mod connectors;
+pub mod db_lookup;
+pub mod rate_limit;
+pub mod request;
+pub mod task_entry;
+pub mod vim_call;
+pub mod working_set;
+
+pub use config::{ConfigError, EngineConfig};
+pub use connectors::Connectors;
+pub use request::{ActionRequest, DepRef, FieldError, PlanError, TaskRequest};

@@ -1,0 +1,445 @@
+//! What an orchestrator submits (an action: a list of tasks) and how it becomes rows. Every
+//! reference is checked here, before anything is written: an unknown VIM account, task, item or
+//! a dependency cycle is refused with the field and the reason, and nothing is stored.
+//!
+//! The planning is a pure function over a [`Lookup`] of what the database holds, so its rules are
+//! tested without a database.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rovim_core::{
+    Action, ActionId, FindFilter, ItemId, ItemKind, NetParams, NetRef, ParamError, TaskKey,
+    TaskParams, VimAccountId, VmParams,
+};
+use rovim_store::{NewAction, NewInterface, NewNet, NewTask, NewVm};
+use serde::{Deserialize, Serialize};
+
+/// The most tasks one action may hold.
+pub const MAX_TASKS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    #[serde(default)]
+    pub description: String,
+    pub tasks: Vec<TaskRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRequest {
+    /// The VIM account, by id or by name.
+    pub vim_account: String,
+    pub action: Action,
+    pub item: ItemKind,
+    /// The element acted on: required for DELETE; for CREATE/FIND a new id is made when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<ItemId>,
+    /// `NetParams` or `VmParams`, by `item`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
+    /// FIND filter; with a net CREATE it makes a FIND-then-CREATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<FindFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DepRef>,
+}
+
+/// A dependency: the index of a task of the same action, or `"<action_id>.<index>"` (also the
+/// legacy `"TASK-<index>"` / `"TASK-<action_id>.<index>"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DepRef {
+    Index(u32),
+    Key(String),
+}
+
+/// A refused submission: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+/// What the planner needs to know of the database.
+pub trait Lookup {
+    /// A VIM account by id or name.
+    fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, String>;
+    /// The VIM account an existing item belongs to.
+    fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, String>;
+    /// An existing task: its item and action.
+    fn task(&mut self, key: TaskKey) -> Result<Option<(ItemKind, ItemId, Action)>, String>;
+}
+
+/// The rows of an accepted action, and what the caller is told.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub action: NewAction,
+}
+
+impl Plan {
+    /// `(task index, item id)` of every task, in order.
+    pub fn items(&self) -> Vec<(u32, ItemKind, ItemId)> {
+        self.action
+            .tasks
+            .iter()
+            .map(|t| (t.index, t.item_kind, t.item_id))
+            .collect()
+    }
+}
+
+/// Checks a request against the database and turns it into rows. `Err` names the first bad
+/// field, or says that the database could not be asked.
+pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError> {
+    let action_id = ActionId::random();
+    if req.tasks.is_empty() {
+        return Err(field("tasks", "must hold at least one task"));
+    }
+    if req.tasks.len() > MAX_TASKS {
+        return Err(field(
+            "tasks",
+            format!("at most {MAX_TASKS} tasks per action"),
+        ));
+    }
+    // Item ids first: references between tasks of this action need them.
+    let mut items: Vec<ItemId> = Vec::with_capacity(req.tasks.len());
+    let mut vims: Vec<VimAccountId> = Vec::with_capacity(req.tasks.len());
+    for (i, t) in req.tasks.iter().enumerate() {
+        let id = match (t.action, t.item_id) {
+            (_, Some(id)) => id,
+            (Action::Delete, None) => {
+                return Err(field(
+                    format!("tasks[{i}].item_id"),
+                    "is required for DELETE",
+                ));
+            }
+            (_, None) => ItemId::random(),
+        };
+        items.push(id);
+        let vim = db
+            .account(&t.vim_account)
+            .map_err(PlanError::Lookup)?
+            .ok_or_else(|| {
+                field(
+                    format!("tasks[{i}].vim_account"),
+                    format!("no VIM account '{}'", t.vim_account),
+                )
+            })?;
+        vims.push(vim);
+    }
+    let ctx = Ctx {
+        req,
+        items: &items,
+        action: action_id,
+    };
+
+    let mut tasks = Vec::with_capacity(req.tasks.len());
+    let mut nets: Vec<NewNet> = Vec::new();
+    let mut vms: Vec<NewVm> = Vec::new();
+    let mut new_items: BTreeSet<ItemId> = BTreeSet::new();
+    for (i, t) in req.tasks.iter().enumerate() {
+        let at = |f: &str| format!("tasks[{i}].{f}");
+        let vim = vims[i];
+        let item = items[i];
+        let mut depends_on: Vec<TaskKey> = Vec::new();
+        for (d, dep) in t.depends_on.iter().enumerate() {
+            let key = resolve_dep(action_id, dep)
+                .map_err(|r| field(at(&format!("depends_on[{d}]")), r))?;
+            ctx.task_ref(key, i, db)
+                .map_err(|e| e.within(&at(&format!("depends_on[{d}]"))))?;
+            depends_on.push(key);
+        }
+
+        // Whether the element already exists, and on which account.
+        let earlier = (0..i)
+            .find(|j| items[*j] == item && req.tasks[*j].item == t.item)
+            .map(|j| vims[j]);
+        let known = match earlier {
+            Some(v) => Some(v),
+            None => db.item(t.item, item).map_err(PlanError::Lookup)?,
+        };
+        if let Some(owner) = known
+            && owner != vim
+        {
+            return Err(field(
+                at("item_id"),
+                format!("{} {item} belongs to VIM account {owner}", t.item),
+            ));
+        }
+        let params = match t.action {
+            Action::Delete => {
+                if known.is_none() {
+                    return Err(field(
+                        at("item_id"),
+                        format!("no {} {item} to delete", t.item),
+                    ));
+                }
+                if t.params.is_some() || t.find.is_some() {
+                    return Err(field(at("params"), "DELETE takes neither params nor find"));
+                }
+                None
+            }
+            Action::Find => {
+                if t.item != ItemKind::Net {
+                    return Err(field(at("item"), "FIND is supported for nets only"));
+                }
+                if t.params.is_some() {
+                    return Err(field(at("params"), "FIND takes a find filter, not params"));
+                }
+                None
+            }
+            Action::Create => Some(parse_params(t, &at)?),
+        };
+        if let Some(f) = &t.find {
+            if t.item != ItemKind::Net {
+                return Err(field(at("find"), "only nets can be found"));
+            }
+            f.validate().map_err(|e| param(e, &at("find")))?;
+        } else if t.action == Action::Find {
+            return Err(field(at("find"), "is required for FIND"));
+        }
+
+        if let Some(TaskParams::Vm(vm)) = &params {
+            let mut ifaces = Vec::with_capacity(vm.networks.len());
+            for (n, iface) in vm.networks.iter().enumerate() {
+                let fld = at(&format!("params.networks[{n}].net"));
+                let net = match &iface.net {
+                    NetRef::Task(idx) => {
+                        let key = TaskKey::new(action_id, *idx);
+                        let (_, net_item, _) = ctx
+                            .task_ref(key, i, db)
+                            .map_err(|e| e.within(&fld))
+                            .and_then(|found| expect_net(found, &fld))?;
+                        depends_on.push(key);
+                        Some(net_item)
+                    }
+                    NetRef::ActionTask(key) => {
+                        let (_, net_item, _) = ctx
+                            .task_ref(*key, i, db)
+                            .map_err(|e| e.within(&fld))
+                            .and_then(|found| expect_net(found, &fld))?;
+                        depends_on.push(*key);
+                        Some(net_item)
+                    }
+                    NetRef::NetItem(id) => {
+                        let known = new_items.contains(id)
+                            || db
+                                .item(ItemKind::Net, *id)
+                                .map_err(PlanError::Lookup)?
+                                .is_some();
+                        if !known {
+                            return Err(field(fld, format!("no net {id}")));
+                        }
+                        Some(*id)
+                    }
+                    NetRef::VimNet(_) => None,
+                };
+                ifaces.push(NewInterface {
+                    id: ItemId::random(),
+                    index: n as u32,
+                    net,
+                    iface_type: iface.iface_type,
+                    floating_ip: iface.floating_ip,
+                    port_security: iface.port_security,
+                });
+            }
+            if known.is_none() && new_items.insert(item) {
+                vms.push(NewVm {
+                    id: item,
+                    vim_account: vim,
+                    name: vm.name.clone(),
+                    interfaces: ifaces,
+                });
+            }
+        } else if t.item == ItemKind::Net && known.is_none() && new_items.insert(item) {
+            let (name, net_type) = match (&params, &t.find) {
+                (Some(TaskParams::Net(p)), _) => (p.name.clone(), p.net_type),
+                (_, Some(f)) => (
+                    f.name.clone().or(f.id.clone()).unwrap_or_default(),
+                    Default::default(),
+                ),
+                _ => (String::new(), Default::default()),
+            };
+            nets.push(NewNet {
+                id: item,
+                vim_account: vim,
+                name,
+                net_type,
+            });
+        } else if t.item == ItemKind::Vm && known.is_none() {
+            return Err(field(at("params"), "a new VM needs its params"));
+        }
+
+        depends_on.sort_by_key(|k| (k.action.0, k.index));
+        depends_on.dedup();
+        let mut task = NewTask::new(i as u32, vim, t.item, item, t.action);
+        task.params = params;
+        task.find = t.find.clone();
+        task.depends_on = depends_on;
+        tasks.push(task);
+    }
+    check_cycles(action_id, &tasks)?;
+    Ok(Plan {
+        action: NewAction {
+            id: action_id,
+            description: req.description.clone(),
+            tasks,
+            nets,
+            vms,
+        },
+    })
+}
+
+/// Why a plan was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    #[error("cannot check the request against the database: {0}")]
+    Lookup(String),
+}
+
+impl PlanError {
+    fn within(self, prefix: &str) -> PlanError {
+        match self {
+            PlanError::Field(f) if f.field.is_empty() => field(prefix, f.reason),
+            other => other,
+        }
+    }
+}
+
+fn field(f: impl Into<String>, reason: impl Into<String>) -> PlanError {
+    PlanError::Field(FieldError {
+        field: f.into(),
+        reason: reason.into(),
+    })
+}
+
+fn param(e: ParamError, prefix: &str) -> PlanError {
+    let ParamError { field: f, reason } = e;
+    if f.is_empty() || prefix.ends_with(&f) {
+        field(prefix, reason)
+    } else {
+        field(format!("{prefix}.{f}"), reason)
+    }
+}
+
+fn parse_params(t: &TaskRequest, at: &dyn Fn(&str) -> String) -> Result<TaskParams, PlanError> {
+    let Some(raw) = &t.params else {
+        return Err(field(
+            at("params"),
+            format!("is required to CREATE a {}", t.item),
+        ));
+    };
+    let bad = |e: serde_json::Error| field(at("params"), e.to_string());
+    Ok(match t.item {
+        ItemKind::Net => {
+            let p: NetParams = serde_json::from_value(raw.clone()).map_err(bad)?;
+            p.validate().map_err(|e| param(e, &at("params")))?;
+            TaskParams::Net(p)
+        }
+        ItemKind::Vm => {
+            let p: VmParams = serde_json::from_value(raw.clone()).map_err(bad)?;
+            p.validate().map_err(|e| param(e, &at("params")))?;
+            TaskParams::Vm(p)
+        }
+    })
+}
+
+fn resolve_dep(action: ActionId, dep: &DepRef) -> Result<TaskKey, String> {
+    match dep {
+        DepRef::Index(n) => Ok(TaskKey::new(action, *n)),
+        DepRef::Key(text) => match NetRef::parse_legacy(text) {
+            Ok(NetRef::Task(n)) => Ok(TaskKey::new(action, n)),
+            Ok(NetRef::ActionTask(k)) => Ok(k),
+            _ => Err(format!(
+                "'{text}' is neither a task index nor <action_id>.<index>"
+            )),
+        },
+    }
+}
+
+struct Ctx<'a> {
+    req: &'a ActionRequest,
+    items: &'a [ItemId],
+    action: ActionId,
+}
+
+impl Ctx<'_> {
+    /// The task `key` names, which must exist (in this action, other than `me`, or in the
+    /// database): its item kind, item id and action.
+    fn task_ref(
+        &self,
+        key: TaskKey,
+        me: usize,
+        db: &mut dyn Lookup,
+    ) -> Result<(ItemKind, ItemId, Action), PlanError> {
+        if key.action == self.action {
+            let idx = key.index as usize;
+            if idx == me {
+                return Err(field("", "a task cannot depend on itself"));
+            }
+            let Some(t) = self.req.tasks.get(idx) else {
+                return Err(field(
+                    "",
+                    format!(
+                        "there is no task {idx} in this action ({} tasks)",
+                        self.req.tasks.len()
+                    ),
+                ));
+            };
+            return Ok((t.item, self.items[idx], t.action));
+        }
+        match db.task(key).map_err(PlanError::Lookup)? {
+            Some(found) => Ok(found),
+            None => Err(field("", format!("no task {key}"))),
+        }
+    }
+}
+
+fn expect_net(
+    found: (ItemKind, ItemId, Action),
+    fld: &str,
+) -> Result<(ItemKind, ItemId, Action), PlanError> {
+    match found {
+        (ItemKind::Net, _, a) if a != Action::Delete => Ok(found),
+        (ItemKind::Net, _, _) => Err(field(fld, "names a DELETE task")),
+        (kind, _, _) => Err(field(fld, format!("names a {kind} task, not a net"))),
+    }
+}
+
+fn check_cycles(action: ActionId, tasks: &[NewTask]) -> Result<(), PlanError> {
+    // Kahn's algorithm over the dependencies inside this action.
+    let n = tasks.len();
+    let mut indegree = vec![0usize; n];
+    let mut dependents: HashMap<usize, Vec<usize>> = HashMap::new();
+    for t in tasks {
+        for d in t.depends_on.iter().filter(|d| d.action == action) {
+            indegree[t.index as usize] += 1;
+            dependents
+                .entry(d.index as usize)
+                .or_default()
+                .push(t.index as usize);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|i| indegree[*i] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = ready.pop() {
+        seen += 1;
+        for j in dependents.get(&i).into_iter().flatten() {
+            indegree[*j] -= 1;
+            if indegree[*j] == 0 {
+                ready.push(*j);
+            }
+        }
+    }
+    if seen < n {
+        let first = (0..n).find(|i| indegree[*i] > 0).unwrap_or(0);
+        return Err(field(
+            format!("tasks[{first}].depends_on"),
+            "dependencies form a cycle",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! A task as a VimActor holds it in memory, and what other tasks see of it.
+
+use rovim_core::{
+    Action, ActionId, FindFilter, ItemId, ItemKind, NetRef, TaskKey, TaskParams, TaskStatus,
+};
+use rovim_store::{NewTask, TaskRecord};
+
+/// An element of a VIM account: a net or a VM, by rovim's item id.
+pub type ElementKey = (ItemKind, ItemId);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEntry {
+    pub key: TaskKey,
+    pub element: ElementKey,
+    pub action: Action,
+    pub params: Option<TaskParams>,
+    pub find: Option<FindFilter>,
+    /// The explicit dependencies plus the tasks whose nets the VM's interfaces use.
+    pub deps: Vec<TaskKey>,
+    pub token: String,
+    /// An earlier run persisted this task as BUILD: the VIM may hold what it created.
+    pub recovering: bool,
+    pub vim_id: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TaskEntry {
+    pub fn from_record(r: &TaskRecord) -> TaskEntry {
+        TaskEntry {
+            key: r.key,
+            element: (r.item_kind, r.item_id),
+            action: r.action,
+            deps: all_deps(r.key.action, &r.depends_on, r.params.as_ref()),
+            params: r.params.clone(),
+            find: r.find.clone(),
+            token: r.idempotency_token.clone(),
+            recovering: r.status == TaskStatus::Build,
+            vim_id: r.vim_id.clone(),
+            error: r.error_msg.clone(),
+        }
+    }
+
+    pub fn from_new(action: ActionId, t: &NewTask) -> TaskEntry {
+        let key = TaskKey::new(action, t.index);
+        TaskEntry {
+            key,
+            element: (t.item_kind, t.item_id),
+            action: t.action,
+            deps: all_deps(action, &t.depends_on, t.params.as_ref()),
+            params: t.params.clone(),
+            find: t.find.clone(),
+            token: t.idempotency_token.clone(),
+            recovering: false,
+            vim_id: None,
+            error: None,
+        }
+    }
+
+    /// A CREATE that looks for an existing net first.
+    pub fn find_then_create(&self) -> bool {
+        self.action == Action::Create && self.find.is_some()
+    }
+}
+
+fn all_deps(action: ActionId, explicit: &[TaskKey], params: Option<&TaskParams>) -> Vec<TaskKey> {
+    let mut deps = explicit.to_vec();
+    if let Some(TaskParams::Vm(vm)) = params {
+        for r in vm.net_refs() {
+            match r {
+                NetRef::Task(n) => deps.push(TaskKey::new(action, *n)),
+                NetRef::ActionTask(k) => deps.push(*k),
+                NetRef::NetItem(_) | NetRef::VimNet(_) => {}
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    deps.retain(|k| seen.insert(*k));
+    deps
+}
+
+/// What a dependent task needs to know of a task, wherever it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSnapshot {
+    pub key: TaskKey,
+    pub action: Action,
+    pub item: ItemKind,
+    pub status: TaskStatus,
+    pub error: Option<String>,
+    pub vim_id: Option<String>,
+}
+
+impl TaskSnapshot {
+    pub fn of_record(r: &TaskRecord) -> TaskSnapshot {
+        TaskSnapshot {
+            key: r.key,
+            action: r.action,
+            item: r.item_kind,
+            status: r.status,
+            error: r.error_msg.clone(),
+            vim_id: r.vim_id.clone(),
+        }
+    }
+}

@@ -1,0 +1,595 @@
+//! The working set of one VimActor, as a plain struct: element groups, the tasks in memory,
+//! dependency waiters and what is known of tasks on other VIM accounts. Events go in
+//! (`restore`, `admit`, `complete`, `resolved`); decisions come out through [`Outbox`]: rows to
+//! write, VIM calls to make, foreign tasks to look up. No I/O and no actix here, so every rule is
+//! tested directly.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use rovim_core::{
+    Action, DepState, DepView, ElementGroup, GroupTask, ItemKind, ItemStatus, NetRef, Next,
+    Outcome, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Transition, VimCall,
+    readiness,
+};
+use rovim_store::{ItemUpdate, TaskUpdate, WriteBatch};
+
+use crate::calls::{CallOrder, CallResult, NetTarget};
+use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
+
+/// What the database says of an element when its tasks are loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemState {
+    pub vim_id: Option<String>,
+    pub owned: Option<Owned>,
+}
+
+/// Decisions to carry out, in this order: write `batch` (then tell others of `settled`), start
+/// `calls`, look up `resolve`.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub batch: WriteBatch,
+    /// Tasks that reached a final status (or DONE) in `batch`: their dependents elsewhere wait.
+    pub settled: Vec<TaskSnapshot>,
+    pub calls: Vec<CallOrder>,
+    /// Tasks of other VIM accounts (or no longer in memory) whose state is needed.
+    pub resolve: Vec<TaskKey>,
+}
+
+impl Outbox {
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+            && self.settled.is_empty()
+            && self.calls.is_empty()
+            && self.resolve.is_empty()
+    }
+}
+
+#[derive(Default)]
+pub struct WorkingSet {
+    groups: HashMap<ElementKey, ElementGroup>,
+    tasks: HashMap<TaskKey, TaskEntry>,
+    /// Tasks outside this working set: `None` when no such task exists.
+    foreign: HashMap<TaskKey, Option<TaskSnapshot>>,
+    /// Foreign tasks asked for (and watched): not asked again.
+    watched: HashSet<TaskKey>,
+    /// Elements to re-examine when a task settles.
+    waiters: HashMap<TaskKey, HashSet<ElementKey>>,
+    dirty: BTreeSet<ElementKey>,
+    out: Outbox,
+}
+
+impl WorkingSet {
+    pub fn new() -> WorkingSet {
+        WorkingSet::default()
+    }
+
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn element_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Elements that are not in memory among `entries`: their state must be read first.
+    pub fn unknown_elements(&self, entries: &[TaskEntry]) -> Vec<ElementKey> {
+        let mut out: Vec<ElementKey> = entries
+            .iter()
+            .map(|e| e.element)
+            .filter(|e| !self.groups.contains_key(e))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Rebuilds from the database on every (re)start: the unfinished tasks of the account, in
+    /// creation order, and the state of their elements. Tasks that were BUILD are resumed with a
+    /// token lookup first; SCHEDULED ones are admitted again in order, so a DELETE supersedes
+    /// what it must even if the crash came before that was written.
+    pub fn restore(
+        &mut self,
+        records: Vec<TaskEntryWithStatus>,
+        items: &HashMap<ElementKey, ItemState>,
+    ) {
+        let mut by_element: HashMap<ElementKey, Vec<TaskEntryWithStatus>> = HashMap::new();
+        let mut order: Vec<ElementKey> = Vec::new();
+        for r in records {
+            if !by_element.contains_key(&r.entry.element) {
+                order.push(r.entry.element);
+            }
+            by_element.entry(r.entry.element).or_default().push(r);
+        }
+        for element in order {
+            let list = by_element.remove(&element).unwrap_or_default();
+            let state = items.get(&element).cloned().unwrap_or_default();
+            let started: Vec<GroupTask> = list
+                .iter()
+                .filter(|r| r.status != TaskStatus::Scheduled)
+                .map(|r| GroupTask {
+                    key: r.entry.key,
+                    action: r.entry.action,
+                    find_then_create: r.entry.find_then_create(),
+                    status: r.status,
+                })
+                .collect();
+            let group =
+                ElementGroup::restore(element.0, element.1, state.vim_id, state.owned, started);
+            self.groups.insert(element, group);
+            for r in list {
+                let key = r.entry.key;
+                let scheduled = r.status == TaskStatus::Scheduled;
+                self.tasks.insert(key, r.entry);
+                if scheduled {
+                    self.admit_one(key);
+                }
+            }
+            self.resume_build(element);
+            self.dirty.insert(element);
+        }
+    }
+
+    /// Takes new tasks (already stored). `items` holds the state of elements not in memory.
+    pub fn admit(&mut self, entries: Vec<TaskEntry>, items: &HashMap<ElementKey, ItemState>) {
+        for entry in entries {
+            if self.tasks.contains_key(&entry.key) {
+                continue; // also loaded from the database by a concurrent (re)start
+            }
+            let element = entry.element;
+            self.groups.entry(element).or_insert_with(|| {
+                let state = items.get(&element).cloned().unwrap_or_default();
+                ElementGroup::restore(element.0, element.1, state.vim_id, state.owned, Vec::new())
+            });
+            let key = entry.key;
+            self.tasks.insert(key, entry);
+            self.admit_one(key);
+            self.dirty.insert(element);
+        }
+    }
+
+    fn admit_one(&mut self, key: TaskKey) {
+        let Some(entry) = self.tasks.get(&key) else {
+            return;
+        };
+        let element = entry.element;
+        let task = GroupTask::scheduled(key, entry.action, entry.find_then_create());
+        let Some(group) = self.groups.get_mut(&element) else {
+            return;
+        };
+        match group.admit(task.clone()) {
+            Ok(transitions) => self.record(element, transitions),
+            Err(e) => {
+                // Refused by the element's state (e.g. a CREATE after its DELETE): the task
+                // still has to end, FAILED with the reason.
+                group.tasks.push(task);
+                if let Ok(t) = group.fail_scheduled(key, e.to_string()) {
+                    self.record(element, vec![t]);
+                }
+            }
+        }
+    }
+
+    /// Resumes the call of a task restored as BUILD.
+    fn resume_build(&mut self, element: ElementKey) {
+        let Some(group) = self.groups.get(&element) else {
+            return;
+        };
+        let Next::Busy(key) = group.next() else {
+            return;
+        };
+        let Some(entry) = self.tasks.get(&key) else {
+            return;
+        };
+        let call = match entry.action {
+            Action::Delete => match &group.owned {
+                Some(owned) => VimCall::Delete(owned.clone()),
+                None => VimCall::Delete(Owned::default()),
+            },
+            Action::Find => VimCall::Find,
+            Action::Create if entry.find_then_create() => VimCall::FindThenCreate,
+            Action::Create => VimCall::Create,
+        };
+        let order = self.order(key, call, WriteBatch::default());
+        self.out.calls.push(order);
+    }
+
+    /// The result of a VIM call.
+    pub fn complete(&mut self, result: CallResult) {
+        let CallResult {
+            key,
+            element,
+            outcome,
+            attempts,
+            report,
+            interfaces,
+        } = result;
+        let Some(group) = self.groups.get_mut(&element) else {
+            return;
+        };
+        let transitions = match group.finish(key, outcome.clone()) {
+            Ok(t) => t,
+            Err(_) => return, // a result for a task no longer in flight (restarted meanwhile)
+        };
+        let owned = group.owned.clone();
+        let mut task = TaskUpdate {
+            attempts: Some(attempts as i32),
+            ..TaskUpdate::default()
+        };
+        let mut item = ItemUpdate::default();
+        match &outcome {
+            Outcome::Found { vim_id } => {
+                task.vim_id = Some(Some(vim_id.clone()));
+                task.created = Some(false);
+                item.vim_id = Some(Some(vim_id.clone()));
+                item.created = Some(false);
+                item.status = Some(report.as_ref().map_or(ItemStatus::Active, |r| r.status));
+                item.error_msg = Some(None);
+            }
+            Outcome::Created(made) => {
+                task.vim_id = Some(made.vim_id.clone());
+                task.created = Some(true);
+                task.created_items = Some(made.created_items.clone());
+                item.vim_id = Some(made.vim_id.clone());
+                item.created = Some(true);
+                item.created_items = Some(
+                    owned
+                        .as_ref()
+                        .map(|o| o.created_items.clone())
+                        .unwrap_or_default(),
+                );
+                item.status = Some(report.as_ref().map_or(ItemStatus::Build, |r| r.status));
+                item.error_msg = Some(report.as_ref().and_then(|r| r.error_msg.clone()));
+            }
+            Outcome::Deleted => {
+                item.status = Some(ItemStatus::Deleted);
+                item.vim_id = Some(None);
+                item.created = Some(false);
+                item.created_items = Some(Vec::new());
+                item.error_msg = Some(None);
+            }
+            Outcome::Failed { error, leftover } => {
+                if let Some(l) = leftover {
+                    task.created_items = Some(l.created_items.clone());
+                }
+                let prefix = if self
+                    .tasks
+                    .get(&key)
+                    .is_some_and(|e| e.action == Action::Delete)
+                {
+                    "DELETE failed: "
+                } else {
+                    ""
+                };
+                item.status = Some(ItemStatus::VimError);
+                item.error_msg = Some(Some(format!("{prefix}{error}")));
+                item.created_items = Some(
+                    owned
+                        .as_ref()
+                        .map(|o| o.created_items.clone())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        if let Some(r) = &report {
+            item.vim_info = Some(r.vim_info.clone());
+        }
+        if let Some(entry) = self.tasks.get_mut(&key) {
+            if let Some(v) = &task.vim_id {
+                entry.vim_id = v.clone();
+            }
+            entry.recovering = false;
+        }
+        self.out.batch.tasks.push((key, task));
+        push_item(&mut self.out.batch, element, item);
+        self.out.batch.interfaces.extend(interfaces);
+        self.record(element, transitions);
+        self.dirty.insert(element);
+    }
+
+    /// The state of tasks asked for with [`Outbox::resolve`] (`None`: no such task).
+    pub fn resolved(&mut self, answers: Vec<(TaskKey, Option<TaskSnapshot>)>) {
+        for (key, snap) in answers {
+            self.foreign.insert(key, snap);
+            self.wake(key);
+        }
+    }
+
+    /// A watched task elsewhere settled.
+    pub fn foreign_settled(&mut self, snap: TaskSnapshot) {
+        if self.tasks.contains_key(&snap.key) {
+            return;
+        }
+        let key = snap.key;
+        self.foreign.insert(key, Some(snap));
+        self.wake(key);
+    }
+
+    /// Decides what runs next on every element that may have changed; returns the decisions.
+    pub fn schedule(&mut self) -> Outbox {
+        while let Some(element) = self.dirty.pop_first() {
+            self.schedule_element(element);
+        }
+        self.prune();
+        std::mem::take(&mut self.out)
+    }
+
+    fn schedule_element(&mut self, element: ElementKey) {
+        loop {
+            let Some(group) = self.groups.get(&element) else {
+                return;
+            };
+            let Next::Candidate(key) = group.next() else {
+                return;
+            };
+            let Some(entry) = self.tasks.get(&key) else {
+                return;
+            };
+            let mut views = Vec::with_capacity(entry.deps.len());
+            let mut unknown = Vec::new();
+            for dep in &entry.deps {
+                match self.view(*dep) {
+                    Some(v) => views.push(v),
+                    None => unknown.push(*dep),
+                }
+            }
+            if !unknown.is_empty() {
+                for dep in unknown {
+                    self.waiters.entry(dep).or_default().insert(element);
+                    if self.watched.insert(dep) {
+                        self.out.resolve.push(dep);
+                    }
+                }
+                return;
+            }
+            let (action, kind) = (entry.action, entry.element.0);
+            match readiness(action, kind, &views) {
+                Readiness::Wait(keys) => {
+                    for dep in keys {
+                        self.waiters.entry(dep).or_default().insert(element);
+                    }
+                    return;
+                }
+                Readiness::Failed(msg) => {
+                    let Some(group) = self.groups.get_mut(&element) else {
+                        return;
+                    };
+                    if let Ok(t) = group.fail_scheduled(key, msg.clone()) {
+                        push_item(
+                            &mut self.out.batch,
+                            element,
+                            ItemUpdate {
+                                status: Some(ItemStatus::VimError),
+                                error_msg: Some(Some(msg)),
+                                ..ItemUpdate::default()
+                            },
+                        );
+                        self.record(element, vec![t]);
+                    }
+                }
+                Readiness::Ready => {
+                    let Some(group) = self.groups.get_mut(&element) else {
+                        return;
+                    };
+                    match group.start(key) {
+                        Ok(Start::Settled(transitions)) => {
+                            let vim_id = group.vim_id.clone();
+                            self.settle_without_call(element, key, vim_id);
+                            self.record(element, transitions);
+                        }
+                        Ok(Start::Call { call, transitions }) => {
+                            let mut before = WriteBatch::default();
+                            transitions_into(&mut before, &transitions);
+                            let order = self.order(key, call, before);
+                            self.out.calls.push(order);
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows written when a task ends without a VIM call.
+    fn settle_without_call(&mut self, element: ElementKey, key: TaskKey, vim_id: Option<String>) {
+        let Some(entry) = self.tasks.get_mut(&key) else {
+            return;
+        };
+        match entry.action {
+            Action::Delete => push_item(
+                &mut self.out.batch,
+                element,
+                ItemUpdate {
+                    status: Some(ItemStatus::Deleted),
+                    vim_id: Some(None),
+                    created: Some(false),
+                    created_items: Some(Vec::new()),
+                    ..ItemUpdate::default()
+                },
+            ),
+            Action::Create | Action::Find => {
+                // Adopted what another task of the element made or found.
+                entry.vim_id = vim_id.clone();
+                self.out.batch.tasks.push((
+                    key,
+                    TaskUpdate {
+                        vim_id: Some(vim_id),
+                        ..TaskUpdate::default()
+                    },
+                ));
+            }
+        }
+    }
+
+    fn order(&self, key: TaskKey, call: VimCall, before: WriteBatch) -> CallOrder {
+        let entry = &self.tasks[&key];
+        let nets = match (&call, &entry.params) {
+            (VimCall::Create, Some(TaskParams::Vm(vm))) => {
+                vm.net_refs().map(|r| self.net_target(key, r)).collect()
+            }
+            _ => Vec::new(),
+        };
+        CallOrder {
+            key,
+            element: entry.element,
+            call,
+            params: entry.params.clone(),
+            find: entry.find.clone(),
+            token: entry.token.clone(),
+            recovering: entry.recovering,
+            nets,
+            before,
+        }
+    }
+
+    fn net_target(&self, key: TaskKey, r: &NetRef) -> NetTarget {
+        let via_task = |dep: TaskKey| {
+            let vim_id = match self.tasks.get(&dep) {
+                Some(e) => e.vim_id.clone(),
+                None => self
+                    .foreign
+                    .get(&dep)
+                    .cloned()
+                    .flatten()
+                    .and_then(|s| s.vim_id),
+            };
+            vim_id.map_or_else(
+                || NetTarget::Missing(format!("the net of task {dep} has no VIM id")),
+                NetTarget::VimId,
+            )
+        };
+        match r {
+            NetRef::Task(n) => via_task(TaskKey::new(key.action, *n)),
+            NetRef::ActionTask(k) => via_task(*k),
+            NetRef::NetItem(id) => NetTarget::Item(*id),
+            NetRef::VimNet(id) => NetTarget::VimId(id.clone()),
+        }
+    }
+
+    fn view(&self, key: TaskKey) -> Option<DepView<'_>> {
+        if let Some(entry) = self.tasks.get(&key) {
+            let status = self
+                .groups
+                .get(&entry.element)
+                .and_then(|g| g.task(key))
+                .map(|t| t.status)?;
+            return Some(DepView {
+                key,
+                found: Some(DepState {
+                    action: entry.action,
+                    item: entry.element.0,
+                    status,
+                    error: entry.error.as_deref(),
+                }),
+            });
+        }
+        match self.foreign.get(&key)? {
+            None => Some(DepView { key, found: None }),
+            Some(s) => Some(DepView {
+                key,
+                found: Some(DepState {
+                    action: s.action,
+                    item: s.item,
+                    status: s.status,
+                    error: s.error.as_deref(),
+                }),
+            }),
+        }
+    }
+
+    /// Writes transitions and counters, remembers errors, and wakes dependents of tasks that
+    /// settled.
+    fn record(&mut self, element: ElementKey, transitions: Vec<Transition>) {
+        transitions_into(&mut self.out.batch, &transitions);
+        for t in transitions {
+            let Some(entry) = self.tasks.get_mut(&t.key) else {
+                continue;
+            };
+            if t.message.is_some() && t.to == TaskStatus::Failed {
+                entry.error = t.message.clone();
+            }
+            if !t.to.is_open() {
+                self.out.settled.push(TaskSnapshot {
+                    key: t.key,
+                    action: entry.action,
+                    item: entry.element.0,
+                    status: t.to,
+                    error: entry.error.clone(),
+                    vim_id: entry.vim_id.clone(),
+                });
+                self.wake(t.key);
+            }
+        }
+        self.dirty.insert(element);
+    }
+
+    fn wake(&mut self, key: TaskKey) {
+        if let Some(elements) = self.waiters.remove(&key) {
+            self.dirty.extend(elements);
+        }
+    }
+
+    /// Forgets elements with nothing left to do and nothing to poll: their history is in the
+    /// database, and dependents that arrive later read it from there.
+    fn prune(&mut self) {
+        let quiet: Vec<ElementKey> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.is_quiet() && g.live_tasks().next().is_none())
+            .map(|(k, _)| *k)
+            .collect();
+        for element in quiet {
+            if let Some(g) = self.groups.remove(&element) {
+                for t in g.tasks {
+                    self.tasks.remove(&t.key);
+                }
+            }
+        }
+    }
+
+    /// The status of a task in memory (tests and introspection).
+    pub fn status(&self, key: TaskKey) -> Option<TaskStatus> {
+        let entry = self.tasks.get(&key)?;
+        self.groups.get(&entry.element)?.task(key).map(|t| t.status)
+    }
+
+    /// Live elements (DONE CREATE/FIND) by kind and VIM id, for refresh.
+    pub fn live_elements(&self) -> Vec<(ElementKey, String)> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.live_tasks().next().is_some())
+            .filter_map(|(k, g)| g.vim_id.clone().map(|v| (*k, v)))
+            .collect()
+    }
+}
+
+/// A task loaded from the database with its stored status.
+#[derive(Debug, Clone)]
+pub struct TaskEntryWithStatus {
+    pub entry: TaskEntry,
+    pub status: TaskStatus,
+}
+
+fn transitions_into(batch: &mut WriteBatch, transitions: &[Transition]) {
+    for t in transitions {
+        batch.tasks.push((
+            t.key,
+            TaskUpdate {
+                status: Some(t.to),
+                error_msg: t.message.clone().map(Some),
+                ..TaskUpdate::default()
+            },
+        ));
+        let delta = t.counters();
+        if !delta.is_zero() {
+            batch.counters.push((t.key.action, delta));
+        }
+    }
+}
+
+fn push_item(batch: &mut WriteBatch, element: ElementKey, update: ItemUpdate) {
+    match element.0 {
+        ItemKind::Net => batch.nets.push((element.1, update)),
+        ItemKind::Vm => batch.vms.push((element.1, update)),
+    }
+}
