@@ -2,6 +2,7 @@
 
 use rovim_core::{
     Action, ActionId, FindFilter, ItemId, ItemKind, NetRef, TaskKey, TaskParams, TaskStatus,
+    VimAccountId,
 };
 use rovim_store::{NewTask, TaskRecord};
 
@@ -11,6 +12,7 @@ pub type ElementKey = (ItemKind, ItemId);
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskEntry {
     pub key: TaskKey,
+    pub vim: VimAccountId,
     pub element: ElementKey,
     pub action: Action,
     pub params: Option<TaskParams>,
@@ -28,6 +30,7 @@ impl TaskEntry {
     pub fn from_record(r: &TaskRecord) -> TaskEntry {
         TaskEntry {
             key: r.key,
+            vim: r.vim_account,
             element: (r.item_kind, r.item_id),
             action: r.action,
             deps: all_deps(r.key.action, &r.depends_on, r.params.as_ref()),
@@ -44,6 +47,7 @@ impl TaskEntry {
         let key = TaskKey::new(action, t.index);
         TaskEntry {
             key,
+            vim: t.vim_account,
             element: (t.item_kind, t.item_id),
             action: t.action,
             deps: all_deps(action, &t.depends_on, t.params.as_ref()),

@@ -24,6 +24,9 @@ pub struct SimSettings {
     pub seed: u64,
     /// Elements per refresh call.
     pub refresh_batch_size: usize,
+    /// How long a create takes to answer after it took effect: a slow or lost response, the
+    /// window in which crash tests stop rovim.
+    pub stall_after_create_ms: u64,
 }
 
 impl Default for SimSettings {
@@ -38,6 +41,7 @@ impl Default for SimSettings {
             dataplane_encapsulation: "vlan".into(),
             seed: 1,
             refresh_batch_size: 100,
+            stall_after_create_ms: 0,
         }
     }
 }

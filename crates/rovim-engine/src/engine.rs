@@ -1,0 +1,152 @@
+//! The Engine: the public, typed API of rovim's core, used by the HTTP API and by in-process
+//! orchestrators. It owns the DbActor and the Supervisor; call it from inside an actix `System`.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use rovim_core::{ActionId, ItemId, ItemKind, VimAccountId, VimType};
+use rovim_store::{DbWrite, DbWriter, NewVimAccount, Store, VimAccount, accounts, reads};
+use rovim_vim::SimSettings;
+
+use crate::config::EngineConfig;
+use crate::connectors::Connectors;
+use crate::db_lookup::DbLookup;
+use crate::error::EngineError;
+use crate::messages::*;
+use crate::request::{ActionRequest, FieldError, PlanError, plan};
+use crate::shared::{Shared, read};
+use crate::supervisor::Supervisor;
+
+/// What an accepted submission was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub action: ActionId,
+    /// `(index, item kind, item id)` of every task.
+    pub tasks: Vec<(u32, ItemKind, ItemId)>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    supervisor: Addr<Supervisor>,
+    shared: Shared,
+}
+
+impl Engine {
+    /// Starts the DbActor, the Supervisor and a VimActor per stored account.
+    pub async fn start(
+        store: Store,
+        config: EngineConfig,
+        connectors: Arc<Connectors>,
+        log: slog::Logger,
+    ) -> Result<Engine, EngineError> {
+        config.validate()?;
+        let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
+        let accounts = read(&store, accounts::list_vim_accounts).await?;
+        let shared = Shared {
+            store,
+            writer,
+            connectors,
+            config,
+            log,
+        };
+        let supervisor = Supervisor::new(shared.clone(), accounts).start();
+        Ok(Engine { supervisor, shared })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn writer(&self) -> &DbWriter {
+        &self.shared.writer
+    }
+
+    pub fn connectors(&self) -> &Arc<Connectors> {
+        &self.shared.connectors
+    }
+
+    /// Checks the action, stores it with its tasks and item rows in one transaction, and hands
+    /// the tasks to their VimActors. Refused input stores nothing.
+    pub async fn submit(&self, request: ActionRequest) -> Result<Submitted, EngineError> {
+        let planned = read(&self.shared.store, move |conn| {
+            Ok(plan(&request, &mut DbLookup(conn)))
+        })
+        .await??;
+        let submitted = Submitted {
+            action: planned.action.id,
+            tasks: planned.items(),
+        };
+        self.supervisor.send(Submit(planned.action)).await??;
+        Ok(submitted)
+    }
+
+    /// Registers a VIM account and starts its actor.
+    pub async fn add_account(&self, new: NewVimAccount) -> Result<VimAccount, EngineError> {
+        if new.vim_type == VimType::Sim {
+            SimSettings::from_config(&new.config).map_err(|reason| rejected("config", reason))?;
+        }
+        let id = new.id;
+        self.shared
+            .writer
+            .write(DbWrite::InsertVimAccount(new))
+            .await
+            .map_err(|e| {
+                if e.is_conflict() {
+                    EngineError::Conflict(format!("a VIM account with that id or name exists: {e}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        let account = read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, id)
+        })
+        .await?;
+        self.supervisor.send(AddAccount(account.clone())).await?;
+        Ok(account)
+    }
+
+    /// Re-reads an edited account and restarts its actor with the new settings.
+    pub async fn reload_account(&self, id: VimAccountId) -> Result<(), EngineError> {
+        let account = read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, id)
+        })
+        .await?;
+        self.shared
+            .connectors
+            .reconfigure(&account)
+            .map_err(|e| rejected("config", e.to_string()))?;
+        self.supervisor.send(ReloadAccount(account)).await?;
+        Ok(())
+    }
+
+    /// Stops the account's actor. Refused while the account still has live elements on its VIM,
+    /// unless `force`.
+    pub async fn detach_account(&self, id: VimAccountId, force: bool) -> Result<(), EngineError> {
+        let live = read(&self.shared.store, move |c| reads::count_live_items(c, id)).await?;
+        if live > 0 && !force {
+            return Err(EngineError::Conflict(format!(
+                "VIM account {id} still has {live} live element(s); delete them first or force"
+            )));
+        }
+        self.supervisor.send(RemoveAccount(id)).await?;
+        Ok(())
+    }
+
+    pub async fn account_states(&self) -> Result<Vec<AccountState>, EngineError> {
+        Ok(self.supervisor.send(GetAccountStates).await?)
+    }
+
+    /// Stops every actor and waits until the DbActor has committed what was queued.
+    pub async fn shutdown(&self) -> Result<(), EngineError> {
+        self.supervisor.send(Shutdown).await?;
+        self.shared.writer.ping().await?;
+        Ok(())
+    }
+}
+
+fn rejected(field: &str, reason: impl Into<String>) -> EngineError {
+    EngineError::Rejected(PlanError::Field(FieldError {
+        field: field.into(),
+        reason: reason.into(),
+    }))
+}

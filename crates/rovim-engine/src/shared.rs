@@ -1,0 +1,66 @@
+//! What every actor of one engine shares, and the one way they read the database from async
+//! code (a blocking pool thread, never the actor's own).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rovim_core::ItemKind;
+use rovim_store::{AnyConnection, DbWriter, Store, StoreError, reads};
+
+use crate::config::EngineConfig;
+use crate::connectors::Connectors;
+use crate::task_entry::ElementKey;
+use crate::working_set::ItemState;
+
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Store,
+    pub writer: DbWriter,
+    pub connectors: Arc<Connectors>,
+    pub config: EngineConfig,
+    pub log: slog::Logger,
+}
+
+/// Runs a read on a blocking thread with a pooled connection.
+pub fn read<T, F>(
+    store: &Store,
+    f: F,
+) -> impl Future<Output = Result<T, StoreError>> + Send + 'static
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    async move {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.conn()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Writer(format!("database read failed: {e}")))?
+    }
+}
+
+/// The stored state of elements (VIM id, what rovim owns there).
+pub fn item_states(
+    conn: &mut AnyConnection,
+    elements: &[ElementKey],
+) -> Result<HashMap<ElementKey, ItemState>, StoreError> {
+    let mut out = HashMap::with_capacity(elements.len());
+    for &(kind, id) in elements {
+        let state = match kind {
+            ItemKind::Net => reads::get_net(conn, id)?.map(|n| ItemState {
+                owned: n.owned(),
+                vim_id: n.vim_id,
+            }),
+            ItemKind::Vm => reads::get_vm(conn, id)?.map(|v| ItemState {
+                owned: v.owned(),
+                vim_id: v.vim_id,
+            }),
+        };
+        if let Some(s) = state {
+            out.insert((kind, id), s);
+        }
+    }
+    Ok(out)
+}

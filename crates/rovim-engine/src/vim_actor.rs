@@ -1,0 +1,366 @@
+//! The VimActor: one per VIM account, a thin actix shell over a [`WorkingSet`]. On every start
+//! it connects, checks the VIM and rebuilds its working set from the database; if any of that
+//! fails it stops and the Supervisor tries again later (its tasks wait in the database).
+//!
+//! VIM calls run as separate tokio tasks (so a panicking connector fails one task, not the
+//! actor); their results come back to the actor, which alone changes the working set. Any
+//! database failure stops the actor: the next incarnation reloads what was committed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::fut::{ActorFutureExt, wrap_future};
+use actix::prelude::*;
+use rovim_core::{Outcome, TaskKey, VimAccountId};
+use rovim_store::{DbWrite, VimAccount, reads};
+use slog::{debug, info, o, warn};
+use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
+
+use crate::calls::CallResult;
+use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, StopActor, Watch};
+use crate::rate_limit::RateLimiter;
+use crate::shared::{Shared, item_states, read};
+use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
+use crate::vim_call::{self, CallEnv};
+use crate::working_set::{Outbox, TaskEntryWithStatus, WorkingSet};
+
+/// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
+#[derive(Clone)]
+pub struct Reports {
+    pub up: Recipient<ActorUp>,
+    pub down: Recipient<ActorDown>,
+    pub watch: Recipient<Watch>,
+    pub settled: Recipient<Settled>,
+}
+
+pub struct VimActor {
+    account: VimAccount,
+    generation: u64,
+    shared: Shared,
+    reports: Reports,
+    log: slog::Logger,
+    env: Option<Arc<CallEnv>>,
+    ws: WorkingSet,
+    /// Tasks that arrived while loading or while earlier arrivals were being admitted: kept in
+    /// order, admitted in order.
+    pending: Vec<TaskEntry>,
+    admitting: bool,
+    in_flight: HashMap<TaskKey, (ElementKey, AbortHandle)>,
+    notice: StopNotice,
+}
+
+impl VimActor {
+    pub fn new(account: VimAccount, generation: u64, shared: Shared, reports: Reports) -> VimActor {
+        let log = shared
+            .log
+            .new(o!("vim" => account.id.to_string(), "vim_name" => account.name.clone()));
+        let notice = StopNotice {
+            vim: account.id,
+            generation,
+            down: reports.down.clone(),
+            reason: None,
+        };
+        VimActor {
+            account,
+            generation,
+            shared,
+            reports,
+            log,
+            env: None,
+            ws: WorkingSet::new(),
+            pending: Vec::new(),
+            admitting: true,
+            in_flight: HashMap::new(),
+            notice,
+        }
+    }
+
+    fn fail(&mut self, ctx: &mut Context<Self>, reason: String) {
+        warn!(self.log, "VimActor stops"; "reason" => &reason);
+        self.notice.reason.get_or_insert(reason);
+        ctx.stop();
+    }
+
+    fn boot(&mut self, ctx: &mut Context<Self>) {
+        let vim = self.account.id;
+        let account = self.account.clone();
+        let shared = self.shared.clone();
+        let boot = tokio::spawn(async move {
+            let connector = shared
+                .connectors
+                .connect(&account)
+                .map_err(|e| e.to_string())?;
+            let timeout = shared.config.call_timeout();
+            match tokio::time::timeout(timeout, connector.check_connectivity()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err(format!("the VIM did not answer within {timeout:?}")),
+            }
+            let loaded = read(&shared.store, move |conn| {
+                let records = reads::load_unfinished_tasks(conn, vim)?;
+                let mut elements: Vec<ElementKey> =
+                    records.iter().map(|r| (r.item_kind, r.item_id)).collect();
+                elements.sort();
+                elements.dedup();
+                let items = item_states(conn, &elements)?;
+                let tasks = records
+                    .iter()
+                    .map(|r| TaskEntryWithStatus {
+                        entry: TaskEntry::from_record(r),
+                        status: r.status,
+                    })
+                    .collect::<Vec<_>>();
+                Ok((tasks, items))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok((connector, loaded))
+        });
+        ctx.spawn(wrap_future::<_, Self>(boot).map(|res, act, ctx| {
+            let res = res.map_err(|e| format!("the VimActor's start failed: {e}")).and_then(|r| r);
+            match res {
+                Err(reason) => act.fail(ctx, reason),
+                Ok((connector, (tasks, items))) => {
+                    let c = &act.shared.config;
+                    let retry = c.retry_backoff().unwrap_or_else(|_| rovim_core::Backoff::actor_restart());
+                    act.env = Some(Arc::new(CallEnv {
+                        connector,
+                        limiter: RateLimiter::new(c.rate_limit_qps),
+                        permits: Semaphore::new(c.max_in_flight),
+                        writer: act.shared.writer.clone(),
+                        store: act.shared.store.clone(),
+                        timeout: c.call_timeout(),
+                        max_attempts: c.max_attempts,
+                        retry,
+                    }));
+                    info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
+                    act.ws.restore(tasks, &items);
+                    act.reports.up.do_send(ActorUp { vim: act.account.id, generation: act.generation });
+                    act.admitting = false;
+                    act.pump(ctx);
+                    act.admit_pending(ctx);
+                }
+            }
+        }));
+    }
+
+    /// Admits queued tasks, reading the state of elements not in memory first.
+    fn admit_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.admitting || self.pending.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut self.pending);
+        let unknown = self.ws.unknown_elements(&entries);
+        if unknown.is_empty() {
+            self.ws.admit(entries, &HashMap::new());
+            self.pump(ctx);
+            return;
+        }
+        self.admitting = true;
+        let fetch = read(&self.shared.store, move |conn| item_states(conn, &unknown));
+        ctx.spawn(wrap_future::<_, Self>(fetch).map(move |res, act, ctx| {
+            act.admitting = false;
+            match res {
+                Ok(items) => {
+                    act.ws.admit(entries, &items);
+                    act.pump(ctx);
+                    act.admit_pending(ctx);
+                }
+                Err(e) => act.fail(ctx, format!("cannot read the database: {e}")),
+            }
+        }));
+    }
+
+    /// Carries out the working set's decisions.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        let Outbox {
+            batch,
+            settled,
+            calls,
+            resolve,
+        } = self.ws.schedule();
+        if !batch.is_empty() || !settled.is_empty() {
+            let writer = self.shared.writer.clone();
+            let report = self.reports.settled.clone();
+            let write = async move {
+                if !batch.is_empty() {
+                    writer.write(DbWrite::Batch(batch)).await?;
+                }
+                // Only once committed: a watcher that reads the database after registering
+                // either sees the new state or gets this message.
+                if !settled.is_empty() {
+                    report.do_send(Settled(settled));
+                }
+                Ok::<(), rovim_store::StoreError>(())
+            };
+            ctx.spawn(wrap_future::<_, Self>(write).map(|res, act, ctx| {
+                if let Err(e) = res {
+                    act.fail(ctx, format!("cannot write to the database: {e}"));
+                }
+            }));
+        }
+        if let Some(env) = self.env.clone() {
+            for order in calls {
+                let (key, element) = (order.key, order.element);
+                debug!(self.log, "VIM call"; "task" => key.to_string(), "call" => format!("{:?}", order.call));
+                let handle = tokio::spawn(vim_call::run(env.clone(), order));
+                self.in_flight.insert(key, (element, handle.abort_handle()));
+                ctx.spawn(
+                    wrap_future::<_, Self>(handle)
+                        .map(move |res, act, ctx| act.on_call(key, res, ctx)),
+                );
+            }
+        }
+        if !resolve.is_empty() {
+            self.resolve(resolve, ctx);
+        }
+    }
+
+    fn on_call(
+        &mut self,
+        key: TaskKey,
+        res: Result<Result<CallResult, rovim_store::StoreError>, tokio::task::JoinError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some((element, _)) = self.in_flight.remove(&key) else {
+            return;
+        };
+        let result = match res {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return self.fail(ctx, format!("cannot write to the database: {e}")),
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => {
+                // A connector bug: fail this task with what is known, keep the actor.
+                let msg = format!("internal error: the VIM call panicked: {e}");
+                warn!(self.log, "VIM call panicked"; "task" => key.to_string(), "error" => &msg);
+                CallResult {
+                    key,
+                    element,
+                    outcome: Outcome::Failed {
+                        error: msg,
+                        leftover: None,
+                    },
+                    attempts: 1,
+                    report: None,
+                    interfaces: Vec::new(),
+                }
+            }
+        };
+        if let Outcome::Failed { error, .. } = &result.outcome {
+            info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => error);
+        }
+        self.ws.complete(result);
+        self.pump(ctx);
+    }
+
+    /// Registers interest in tasks outside this actor, then reads their stored state.
+    fn resolve(&mut self, keys: Vec<TaskKey>, ctx: &mut Context<Self>) {
+        let watch = self.reports.watch.clone();
+        let store = self.shared.store.clone();
+        let vim = self.account.id;
+        let lookup = async move {
+            watch
+                .send(Watch {
+                    vim,
+                    keys: keys.clone(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            read(&store, move |conn| {
+                keys.into_iter()
+                    .map(|k| {
+                        Ok((
+                            k,
+                            reads::get_task(conn, k)?
+                                .as_ref()
+                                .map(TaskSnapshot::of_record),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, rovim_store::StoreError>>()
+            })
+            .await
+            .map_err(|e| e.to_string())
+        };
+        ctx.spawn(
+            wrap_future::<_, Self>(lookup).map(|res, act, ctx| match res {
+                Ok(answers) => {
+                    act.ws.resolved(answers);
+                    act.pump(ctx);
+                }
+                Err(e) => act.fail(ctx, format!("cannot look dependencies up: {e}")),
+            }),
+        );
+    }
+}
+
+impl Actor for VimActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.boot(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        for (_, (_, handle)) in self.in_flight.drain() {
+            handle.abort();
+        }
+    }
+}
+
+impl Handler<Enqueue> for VimActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Context<Self>) {
+        self.pending.extend(msg.0);
+        self.admit_pending(ctx);
+    }
+}
+
+impl Handler<ForeignSettled> for VimActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForeignSettled, ctx: &mut Context<Self>) {
+        for snap in msg.0 {
+            self.ws.foreign_settled(snap);
+        }
+        self.pump(ctx);
+    }
+}
+
+impl Handler<StopActor> for VimActor {
+    type Result = ();
+
+    fn handle(&mut self, _: StopActor, ctx: &mut Context<Self>) {
+        self.notice
+            .reason
+            .get_or_insert_with(|| "stopped by the supervisor".into());
+        ctx.stop();
+    }
+}
+
+/// Tells the Supervisor that this incarnation is gone, however it ends: a stop, or a panic that
+/// drops the actor while unwinding (actix does not restart a panicked actor by itself).
+struct StopNotice {
+    vim: VimAccountId,
+    generation: u64,
+    down: Recipient<ActorDown>,
+    reason: Option<String>,
+}
+
+impl Drop for StopNotice {
+    fn drop(&mut self) {
+        let reason = self.reason.take().unwrap_or_else(|| {
+            if std::thread::panicking() {
+                "the VimActor panicked".into()
+            } else {
+                "the VimActor stopped".into()
+            }
+        });
+        self.down.do_send(ActorDown {
+            vim: self.vim,
+            generation: self.generation,
+            reason,
+        });
+    }
+}

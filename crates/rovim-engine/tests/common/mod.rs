@@ -1,0 +1,158 @@
+//! Test harness: an Engine over a test database with sim VIM accounts, and helpers that wait for
+//! actions and read rows back.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rovim_core::{ActionId, ItemId, TaskStatus, VimAccountId, VimType};
+use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, Submitted};
+use rovim_store::test_support::{TestDb, sqlite};
+use rovim_store::{ActionRecord, NetRecord, NewVimAccount, Store, TaskRecord, VmRecord, reads};
+use rovim_vim::SimCloud;
+use serde_json::{Value, json};
+
+pub fn quiet() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+/// Quick retries and restarts so tests stay short.
+pub fn fast_config() -> EngineConfig {
+    EngineConfig {
+        retry_min_secs: 0.01,
+        retry_max_secs: 0.05,
+        restart_min_secs: 0.05,
+        restart_max_secs: 0.2,
+        call_timeout_secs: 5.0,
+        ..EngineConfig::default()
+    }
+}
+
+pub struct Harness {
+    pub db: TestDb,
+    pub connectors: Arc<Connectors>,
+    pub engine: Engine,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Harness::on(sqlite()).await
+    }
+
+    pub async fn on(db: TestDb) -> Harness {
+        let connectors = Arc::new(Connectors::new());
+        let engine = Engine::start(db.store.clone(), fast_config(), connectors.clone(), quiet())
+            .await
+            .unwrap();
+        Harness {
+            db,
+            connectors,
+            engine,
+        }
+    }
+
+    /// Stops this engine and starts another over the same database and the same sim clouds,
+    /// as after a crash and restart of rovim.
+    pub async fn restart(&mut self) {
+        self.engine.shutdown().await.unwrap();
+        let store = self.db.reopen();
+        self.engine = Engine::start(store, fast_config(), self.connectors.clone(), quiet())
+            .await
+            .unwrap();
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.db.store
+    }
+
+    /// A sim VIM account with the given knobs; returns its id and its cloud.
+    pub async fn sim(&self, name: &str, config: Value) -> (VimAccountId, Arc<SimCloud>) {
+        let id = VimAccountId::random();
+        let url = format!("sim://{name}-{id}");
+        self.engine
+            .add_account(NewVimAccount {
+                id,
+                name: name.into(),
+                vim_type: VimType::Sim,
+                url: url.clone(),
+                tenant: None,
+                username: None,
+                secret: None,
+                config,
+                sdn_controller: None,
+            })
+            .await
+            .unwrap();
+        let cloud = self
+            .connectors
+            .sim_cloud(&url)
+            .expect("the sim cloud exists once its account is added");
+        (id, cloud)
+    }
+
+    pub async fn submit(&self, body: Value) -> Submitted {
+        let req: ActionRequest = serde_json::from_value(body).unwrap();
+        self.engine.submit(req).await.unwrap()
+    }
+
+    pub fn action(&self, id: ActionId) -> (ActionRecord, Vec<TaskRecord>) {
+        reads::get_action(&mut self.store().conn().unwrap(), id).unwrap()
+    }
+
+    pub fn net(&self, id: ItemId) -> NetRecord {
+        reads::get_net(&mut self.store().conn().unwrap(), id)
+            .unwrap()
+            .unwrap()
+    }
+
+    pub fn vm(&self, id: ItemId) -> VmRecord {
+        reads::get_vm(&mut self.store().conn().unwrap(), id)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits until every task of the action is settled (not SCHEDULED or BUILD).
+    pub async fn settled(&self, id: ActionId) -> (ActionRecord, Vec<TaskRecord>) {
+        self.until(|| {
+            let (a, t) = self.action(id);
+            (a.overall_status() != "BUILD").then_some((a, t))
+        })
+        .await
+    }
+
+    /// Polls `f` every 10 ms until it gives a value (at most 20 s: a stuck engine fails the test).
+    pub async fn until<T>(&self, mut f: impl FnMut() -> Option<T>) -> T {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+pub fn statuses(tasks: &[TaskRecord]) -> Vec<TaskStatus> {
+    tasks.iter().map(|t| t.status).collect()
+}
+
+pub fn net_task(vim: VimAccountId, name: &str) -> Value {
+    json!({"vim_account": vim.to_string(), "action": "CREATE", "item": "net", "params": {"name": name}})
+}
+
+pub fn vm_task(vim: VimAccountId, name: &str, nets: &[u32]) -> Value {
+    let networks: Vec<Value> = nets
+        .iter()
+        .map(|n| json!({"net": format!("TASK-{n}")}))
+        .collect();
+    json!({"vim_account": vim.to_string(), "action": "CREATE", "item": "vm",
+           "params": {"name": name, "image_id": "cirros", "flavor_id": "m1.small", "networks": networks}})
+}
+
+pub fn delete_task(vim: VimAccountId, item: &str, id: ItemId) -> Value {
+    json!({"vim_account": vim.to_string(), "action": "DELETE", "item": item, "item_id": id.to_string()})
+}
