@@ -22,7 +22,7 @@ use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, Stop
 use crate::rate_limit::RateLimiter;
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
-use crate::vim_call::{self, CallEnv};
+use crate::vim_call::{self, CallAbort, CallEnv};
 use crate::working_set::{Outbox, TaskEntryWithStatus, WorkingSet};
 
 /// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
@@ -220,7 +220,7 @@ impl VimActor {
     fn on_call(
         &mut self,
         key: TaskKey,
-        res: Result<Result<CallResult, rovim_store::StoreError>, tokio::task::JoinError>,
+        res: Result<Result<CallResult, CallAbort>, tokio::task::JoinError>,
         ctx: &mut Context<Self>,
     ) {
         let Some((element, _)) = self.in_flight.remove(&key) else {
@@ -228,7 +228,7 @@ impl VimActor {
         };
         let result = match res {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return self.fail(ctx, format!("cannot write to the database: {e}")),
+            Ok(Err(abort)) => return self.fail(ctx, abort.to_string()),
             Err(e) if e.is_cancelled() => return,
             Err(e) => {
                 // A connector bug: fail this task with what is known, keep the actor.

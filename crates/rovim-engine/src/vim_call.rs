@@ -64,9 +64,19 @@ impl CallEnv {
     }
 }
 
-/// Runs the order; `Err` only when the database could not take the BUILD write (the actor must
-/// then stop and reload).
-pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, StoreError> {
+/// Why a call ended without an outcome for its task. Either way the actor stops and its next
+/// incarnation resumes the task from the database (it is BUILD there, with its token).
+#[derive(Debug, thiserror::Error)]
+pub enum CallAbort {
+    #[error("cannot write to the database: {0}")]
+    Db(#[from] StoreError),
+    /// The VIM stayed unreachable through every retry: that says nothing about the task.
+    #[error("{0}")]
+    VimDown(VimError),
+}
+
+/// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
+pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
     if !order.before.is_empty() {
         env.writer
             .write(DbWrite::Batch(order.before.clone()))
@@ -87,6 +97,9 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Stor
                     recovering = true;
                     env.pause(attempts - 1, &error).await;
                     continue;
+                }
+                if matches!(error, VimError::Connection(_)) {
+                    return Err(CallAbort::VimDown(error));
                 }
                 let error = if attempts > 1 {
                     format!("{error} (after {attempts} attempts)")

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rovim_core::{ActionId, ItemId, TaskStatus, VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, Submitted};
+use rovim_engine::{AccountState, ActionRequest, Connectors, Engine, EngineConfig, Submitted};
 use rovim_store::test_support::{TestDb, sqlite};
 use rovim_store::{ActionRecord, NetRecord, NewVimAccount, Store, TaskRecord, VmRecord, reads};
 use rovim_vim::SimCloud;
@@ -29,6 +29,7 @@ pub fn fast_config() -> EngineConfig {
 }
 
 pub struct Harness {
+    pub config: EngineConfig,
     pub db: TestDb,
     pub connectors: Arc<Connectors>,
     pub engine: Engine,
@@ -40,11 +41,21 @@ impl Harness {
     }
 
     pub async fn on(db: TestDb) -> Harness {
+        Harness::with(db, fast_config()).await
+    }
+
+    pub async fn with(db: TestDb, config: EngineConfig) -> Harness {
         let connectors = Arc::new(Connectors::new());
-        let engine = Engine::start(db.store.clone(), fast_config(), connectors.clone(), quiet())
-            .await
-            .unwrap();
+        let engine = Engine::start(
+            db.store.clone(),
+            config.clone(),
+            connectors.clone(),
+            quiet(),
+        )
+        .await
+        .unwrap();
         Harness {
+            config,
             db,
             connectors,
             engine,
@@ -56,7 +67,7 @@ impl Harness {
     pub async fn restart(&mut self) {
         self.engine.shutdown().await.unwrap();
         let store = self.db.reopen();
-        self.engine = Engine::start(store, fast_config(), self.connectors.clone(), quiet())
+        self.engine = Engine::start(store, self.config.clone(), self.connectors.clone(), quiet())
             .await
             .unwrap();
     }
@@ -99,6 +110,13 @@ impl Harness {
         reads::get_action(&mut self.store().conn().unwrap(), id).unwrap()
     }
 
+    pub fn task(&self, id: ActionId, index: u32) -> TaskRecord {
+        let key = rovim_core::TaskKey::new(id, index);
+        reads::get_task(&mut self.store().conn().unwrap(), key)
+            .unwrap()
+            .unwrap()
+    }
+
     pub fn net(&self, id: ItemId) -> NetRecord {
         reads::get_net(&mut self.store().conn().unwrap(), id)
             .unwrap()
@@ -118,6 +136,26 @@ impl Harness {
             (a.overall_status() != "BUILD").then_some((a, t))
         })
         .await
+    }
+
+    /// Waits until the Supervisor's view of account `id` satisfies `pred`.
+    pub async fn account_until(
+        &self,
+        id: VimAccountId,
+        pred: impl Fn(&AccountState) -> bool,
+    ) -> AccountState {
+        let start = Instant::now();
+        loop {
+            let states = self.engine.account_states().await.unwrap();
+            if let Some(s) = states.into_iter().find(|s| s.id == id && pred(s)) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for account {id}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Polls `f` every 10 ms until it gives a value (at most 20 s: a stuck engine fails the test).

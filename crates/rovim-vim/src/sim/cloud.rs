@@ -247,6 +247,11 @@ impl SimCloud {
             tokio::time::sleep(latency).await;
         }
         let mut st = self.lock();
+        if st.settings.unreachable {
+            // The VIM went away while the request was on its way.
+            st.calls.refused += 1;
+            return Err(VimError::Connection("sim VIM is unreachable".into()));
+        }
         if let Some(qps) = st.settings.rate_limit_qps {
             let now = Instant::now();
             let (tokens, since) = st.bucket;
@@ -295,6 +300,20 @@ impl SimCloud {
         token: &str,
     ) -> Result<Created, CreateFailure> {
         self.enter(Op::CreateNet).await?;
+        let made = self.create_net_now(params, token)?;
+        self.stall_after_create().await;
+        Ok(made)
+    }
+
+    /// Holds a create's answer back after it took effect (the `stall_after_create_ms` knob).
+    async fn stall_after_create(&self) {
+        let stall = self.lock().settings.stall_after_create_ms;
+        if stall > 0 {
+            tokio::time::sleep(Duration::from_millis(stall)).await;
+        }
+    }
+
+    fn create_net_now(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure> {
         let mut st = self.lock();
         let id = new_id(&mut st.rng);
         let segmentation_id = match params.vlan {
@@ -409,6 +428,12 @@ impl SimCloud {
         token: &str,
     ) -> Result<VmCreated, CreateFailure> {
         self.enter(Op::CreateVm).await?;
+        let made = self.create_vm_now(request, token)?;
+        self.stall_after_create().await;
+        Ok(made)
+    }
+
+    fn create_vm_now(&self, request: &VmRequest, token: &str) -> Result<VmCreated, CreateFailure> {
         let mut st = self.lock();
         if request.vim_net_ids.len() != request.params.networks.len() {
             return Err(
