@@ -38,17 +38,12 @@ enum Step<T> {
 }
 
 impl CallEnv {
-    /// One VIM request under the bound, the rate limit and the timeout.
+    /// One VIM request under the rate limit and the timeout (the caller holds a slot).
     async fn request<T, E, F>(&self, f: F) -> Result<T, E>
     where
         E: From<VimError>,
         F: Future<Output = Result<T, E>>,
     {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| E::from(VimError::Connection("shutting down".into())))?;
         self.limiter.acquire().await;
         match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r,
@@ -76,18 +71,28 @@ pub enum CallAbort {
 }
 
 /// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
+///
+/// Each try holds one of the account's `max_in_flight` slots, from the BUILD write (first try)
+/// to the answer; a retry waits without one. So at most `max_in_flight` tasks of a VIM are BUILD
+/// because of this run, and a crash leaves few tokens to look up.
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
-    if !order.before.is_empty() {
-        env.writer
-            .write(DbWrite::Batch(order.before.clone()))
-            .await?;
-    }
     let mut attempts = 0;
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
     let (outcome, report, interfaces) = loop {
         attempts += 1;
+        let Ok(slot) = env.permits.acquire().await else {
+            return Err(CallAbort::VimDown(VimError::Connection(
+                "the VimActor is stopping".into(),
+            )));
+        };
+        if attempts == 1 && !order.before.is_empty() {
+            env.writer
+                .write(DbWrite::Batch(order.before.clone()))
+                .await?;
+        }
         let step = attempt(&env, &order, recovering).await;
+        drop(slot);
         match step {
             Step::Done(done) => break done,
             Step::Fail(error, left) => {
