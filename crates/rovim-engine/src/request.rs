@@ -443,3 +443,6 @@ fn check_cycles(action: ActionId, tasks: &[NewTask]) -> Result<(), PlanError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -593,3 +593,6 @@ fn push_item(batch: &mut WriteBatch, element: ElementKey, update: ItemUpdate) {
         ItemKind::Vm => batch.vms.push((element.1, update)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -238,3 +238,59 @@ async fn a_dependency_on_another_vim_account_is_waited_for() {
     assert_eq!(statuses(&tasks), vec![TaskStatus::Done; 3]);
     assert_eq!((cloud_a.net_count(), cloud_b.vm_count()), (1, 1));
 }
+
+#[actix_rt::test]
+async fn a_refused_action_stores_nothing_and_names_the_field() {
+    let h = Harness::new().await;
+    let (vim, cloud) = h.sim("vim1", json!({})).await;
+    let before = rovim_store::reads::list_actions(&mut h.store().conn().unwrap(), 100)
+        .unwrap()
+        .len();
+    let req: rovim_engine::ActionRequest =
+        serde_json::from_value(json!({"tasks": [net_task(vim, "ok"), vm_task(vim, "v", &[7])]}))
+            .unwrap();
+    let err = h.engine.submit(req).await.unwrap_err();
+    match err {
+        rovim_engine::EngineError::Rejected(rovim_engine::PlanError::Field(f)) => {
+            assert_eq!(f.field, "tasks[1].params.networks[0].net");
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = rovim_store::reads::list_actions(&mut h.store().conn().unwrap(), 100)
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        cloud.calls().create_net,
+        0,
+        "the valid task of a refused action did not run"
+    );
+}
+
+#[actix_rt::test]
+async fn an_account_with_live_elements_is_only_detached_when_forced() {
+    let h = Harness::new().await;
+    let (vim, _cloud) = h.sim("vim1", json!({})).await;
+    let sub = h.submit(json!({"tasks": [net_task(vim, "n")]})).await;
+    h.settled(sub.action).await;
+    let e = h.engine.detach_account(vim, false).await.unwrap_err();
+    assert!(matches!(e, rovim_engine::EngineError::Conflict(_)), "{e}");
+    assert!(
+        h.engine
+            .account_states()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == vim)
+    );
+    h.engine.detach_account(vim, true).await.unwrap();
+    assert!(
+        !h.engine
+            .account_states()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == vim)
+    );
+}
