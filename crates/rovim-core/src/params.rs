@@ -94,7 +94,8 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct NetParams {
     pub name: String,
-    #[serde(default)]
+    /// Also accepted as `type`, the reference's key.
+    #[serde(default, alias = "type")]
     pub net_type: NetType,
     #[serde(default)]
     pub ip_profile: Option<IpProfile>,

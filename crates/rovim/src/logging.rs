@@ -12,8 +12,27 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warning,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    fn slog(self) -> slog::Level {
+        match self {
+            LogLevel::Error => slog::Level::Error,
+            LogLevel::Warning => slog::Level::Warning,
+            LogLevel::Info => slog::Level::Info,
+            LogLevel::Debug => slog::Level::Debug,
+        }
+    }
+}
+
 /// Builds the root logger; keep the guard alive until exit so the last lines are flushed.
-pub fn init(format: LogFormat) -> (slog::Logger, slog_async::AsyncGuard) {
+pub fn init(format: LogFormat, level: LogLevel) -> (slog::Logger, slog_async::AsyncGuard) {
     let terminal = match format {
         LogFormat::Auto => std::io::stderr().is_terminal(),
         LogFormat::Terminal => true,
@@ -30,6 +49,7 @@ pub fn init(format: LogFormat) -> (slog::Logger, slog_async::AsyncGuard) {
                 .fuse(),
         )
     };
+    let drain = slog::LevelFilter::new(drain, level.slog()).fuse();
     let (drain, guard) = slog_async::Async::new(drain)
         .chan_size(4096)
         .overflow_strategy(slog_async::OverflowStrategy::Block)

@@ -1,9 +1,11 @@
 //! `rovim`: the service binary and its CLI.
 //!
-//! Commands: `migrate` (create or upgrade the database and print its schema).
-//! The service (`serve`), the client commands and the demo follow in later issues.
+//! Commands: `migrate` (create or upgrade the database and print its schema) and `demo` (a
+//! sample deployment on a simulated VIM, end to end). The service (`serve`) and the client
+//! commands follow in later issues.
 #![forbid(unsafe_code)]
 
+mod demo;
 mod logging;
 
 use anyhow::Context;
@@ -27,6 +29,10 @@ struct Cli {
     #[arg(long, global = true, env = "ROVIM_LOG_FORMAT", default_value = "auto")]
     log_format: logging::LogFormat,
 
+    /// Least severe log level shown.
+    #[arg(long, global = true, env = "ROVIM_LOG_LEVEL", default_value = "info")]
+    log_level: logging::LogLevel,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -39,13 +45,17 @@ enum Command {
         #[arg(long)]
         columns: bool,
     },
+    /// Deploy a sample (2 nets, 3 VMs) on a simulated VIM, show it, delete it, check the VIM is
+    /// empty. Uses a temporary database: nothing is left behind.
+    Demo,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (log, _guard) = logging::init(cli.log_format);
+    let (log, _guard) = logging::init(cli.log_format, cli.log_level);
     match cli.command {
         Command::Migrate { columns } => migrate(&log, &cli.database_url, columns),
+        Command::Demo => demo::run(log),
     }
 }
 
