@@ -1,12 +1,13 @@
-//! Builds the connector of a VIM account. Simulated clouds live here, keyed by the account's URL,
-//! so a restarted VimActor (or a restarted engine in the same process) meets the same cloud.
+//! Builds the connector of a VIM account. In-process simulated clouds (`sim://name` URLs) live
+//! here, keyed by URL, so a restarted VimActor (or a restarted engine in the same process) meets
+//! the same cloud; a `sim` account with an `http://` URL talks to a `rovim sim-vim` process.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rovim_core::VimType;
 use rovim_store::VimAccount;
-use rovim_vim::{SimCloud, SimConnector, SimSettings, VimConnector, VimError};
+use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnector, VimError};
 
 #[derive(Default)]
 pub struct Connectors {
@@ -24,6 +25,11 @@ impl Connectors {
             VimType::Sim => {
                 let settings =
                     SimSettings::from_config(&account.config).map_err(VimError::BadRequest)?;
+                if is_http(&account.url) {
+                    // A sim VIM in its own process (`rovim sim-vim`): its knobs live there.
+                    let c = SimHttpConnector::new(&account.url, settings.refresh_batch_size)?;
+                    return Ok(Arc::new(c));
+                }
                 let cloud = self.sim_cloud_or_create(&account.url, settings);
                 Ok(Arc::new(SimConnector::new(cloud)))
             }
@@ -35,7 +41,7 @@ impl Connectors {
 
     /// Applies an edited account's settings to its simulated cloud, keeping the cloud's contents.
     pub fn reconfigure(&self, account: &VimAccount) -> Result<(), VimError> {
-        if account.vim_type == VimType::Sim {
+        if account.vim_type == VimType::Sim && !is_http(&account.url) {
             let settings =
                 SimSettings::from_config(&account.config).map_err(VimError::BadRequest)?;
             let cloud = self.sim_cloud_or_create(&account.url, settings.clone());
@@ -59,4 +65,8 @@ impl Connectors {
             .or_insert_with(|| Arc::new(SimCloud::new(settings)))
             .clone()
     }
+}
+
+fn is_http(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }

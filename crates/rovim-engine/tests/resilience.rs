@@ -219,3 +219,28 @@ async fn a_vm_create_that_fails_half_way_leaves_nothing_behind() {
         "the first port was cleaned"
     );
 }
+
+#[actix_rt::test]
+async fn a_call_that_never_answers_times_out_and_fails_after_its_retries() {
+    let config = EngineConfig {
+        call_timeout_secs: 0.2,
+        max_attempts: 2,
+        ..fast_config()
+    };
+    let h = Harness::with(sqlite(), config).await;
+    let (vim, cloud) = h.sim("slow", json!({})).await;
+    h.account_until(vim, |s| s.running).await;
+    cloud.update_settings(|s| s.latency_ms = 60_000);
+    let sub = h.submit(json!({"tasks": [net_task(vim, "n1")]})).await;
+    let (_, tasks) = h.settled(sub.action).await;
+    assert_eq!(
+        (tasks[0].status, tasks[0].attempts),
+        (TaskStatus::Failed, 2)
+    );
+    let msg = tasks[0].error_msg.as_deref().unwrap();
+    assert!(
+        msg.contains("timed out") && msg.contains("2 attempts"),
+        "{msg}"
+    );
+    assert_eq!(cloud.net_count(), 0);
+}

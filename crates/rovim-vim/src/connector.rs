@@ -7,11 +7,12 @@ use async_trait::async_trait;
 use rovim_core::{
     CreatedItem, FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned, VmParams,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::error::VimError;
 
 /// A network as the VIM describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VimNet {
     pub id: String,
     pub name: String,
@@ -25,7 +26,7 @@ pub struct VimNet {
 }
 
 /// What a successful create made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
     pub vim_id: String,
     /// Partial resources besides the element (ports, subnets, volumes), for clean-up.
@@ -42,7 +43,7 @@ impl Created {
 }
 
 /// A VM create: the parameters, with each interface's network resolved to its VIM id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmRequest {
     pub params: VmParams,
     /// `vim_net_ids[i]` is the VIM network of `params.networks[i]`.
@@ -50,7 +51,7 @@ pub struct VmRequest {
 }
 
 /// What a successful VM create made.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmCreated {
     pub created: Created,
     /// The VIM interface (port) id of each requested interface, in request order.
@@ -74,14 +75,14 @@ impl From<VimError> for CreateFailure {
 }
 
 /// One element's status in a refresh answer (spec §2.4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetReport {
     pub status: ItemStatus,
     pub error_msg: Option<String>,
     pub vim_info: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmReport {
     pub status: ItemStatus,
     pub error_msg: Option<String>,
@@ -89,7 +90,7 @@ pub struct VmReport {
     pub interfaces: Vec<InterfaceReport>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InterfaceReport {
     pub vim_interface_id: String,
     pub vim_net_id: Option<String>,
@@ -102,7 +103,7 @@ pub struct InterfaceReport {
 }
 
 /// An element found by rovim's idempotency token (crash recovery).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenMatch {
     pub created: Created,
     /// For VMs: the interface ids in request order.

@@ -18,4 +18,4 @@ pub use connector::{
     VmCreated, VmReport, VmRequest,
 };
 pub use error::VimError;
-pub use sim::{SimCloud, SimConnector, SimSettings};
+pub use sim::{SimCloud, SimConnector, SimHttpConnector, SimSettings};

@@ -1,12 +1,13 @@
 //! `rovim`: the service binary and its CLI.
 //!
-//! Commands: `migrate` (create or upgrade the database and print its schema) and `demo` (a
-//! sample deployment on a simulated VIM, end to end). The service (`serve`) and the client
+//! Commands: `migrate` (create or upgrade the database and print its schema), `demo` (a
+//! sample deployment on a simulated VIM, end to end) and `sim-vim` (a simulated VIM over HTTP). The service (`serve`) and the client
 //! commands follow in later issues.
 #![forbid(unsafe_code)]
 
 mod demo;
 mod logging;
+mod sim_vim;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -48,6 +49,16 @@ enum Command {
     /// Deploy a sample (2 nets, 3 VMs) on a simulated VIM, show it, delete it, check the VIM is
     /// empty. Uses a temporary database: nothing is left behind.
     Demo,
+    /// Run a simulated VIM as its own HTTP service (state in memory), for tests and demos that
+    /// need a VIM to outlive rovim. Register it as a `sim` account with its http:// URL.
+    SimVim {
+        /// Address to listen on; port 0 picks a free one. The chosen address is printed.
+        #[arg(long, default_value = "127.0.0.1:9191")]
+        listen: String,
+        /// The simulator's knobs as JSON, e.g. '{"build_seconds": 5, "latency_ms": 20}'.
+        #[arg(long, default_value = "{}")]
+        settings: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +67,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate { columns } => migrate(&log, &cli.database_url, columns),
         Command::Demo => demo::run(log),
+        Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }
 }
 

@@ -7,8 +7,12 @@
 
 mod cloud;
 mod connector;
+mod http_client;
+pub mod http_server;
 mod settings;
+pub mod wire;
 
 pub use cloud::{SimCalls, SimCloud};
 pub use connector::SimConnector;
+pub use http_client::SimHttpConnector;
 pub use settings::SimSettings;
