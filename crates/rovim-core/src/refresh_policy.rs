@@ -64,6 +64,48 @@ impl RefreshPolicy {
         })
     }
 
+    /// Like [`try_new`](Self::try_new) with fractions of a second (`-1` disables), as read from a
+    /// config file.
+    pub fn from_secs_f64(
+        build: f64,
+        active: f64,
+        error: f64,
+        jitter: f64,
+    ) -> Result<Self, RefreshPolicyError> {
+        fn secs(field: &'static str, v: f64) -> Result<Option<Duration>, RefreshPolicyError> {
+            if v == -1.0 {
+                return Ok(None);
+            }
+            match Duration::try_from_secs_f64(v) {
+                Ok(d) if !d.is_zero() => Ok(Some(d)),
+                _ => Err(RefreshPolicyError::Interval {
+                    field,
+                    value: v as i64,
+                }),
+            }
+        }
+        if !(0.0..=0.5).contains(&jitter) {
+            return Err(RefreshPolicyError::Jitter(jitter));
+        }
+        Ok(Self {
+            build: secs("refresh.build_secs", build)?,
+            active: secs("refresh.active_secs", active)?,
+            error: secs("refresh.error_secs", error)?,
+            jitter,
+        })
+    }
+
+    /// The interval for `status` moved by the jitter; `sample` is a uniform draw in `[0, 1)`.
+    pub fn jittered(&self, status: ItemStatus, sample: f64) -> Option<Duration> {
+        let base = self.interval(status)?;
+        let sample = if sample.is_finite() {
+            sample.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        Some(base.mul_f64(1.0 + self.jitter * (2.0 * sample - 1.0)))
+    }
+
     /// The interval for an element in `status`. A DELETED element is not polled: it is gone.
     pub fn interval(&self, status: ItemStatus) -> Option<Duration> {
         match status {
@@ -97,6 +139,26 @@ impl RefreshPolicy {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fractional_intervals_and_jitter_bounds() {
+        let p = RefreshPolicy::from_secs_f64(0.5, 2.0, -1.0, 0.2).unwrap();
+        assert_eq!(
+            p.interval(ItemStatus::Build),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(p.interval(ItemStatus::Error), None, "-1 disables");
+        assert_eq!(
+            p.jittered(ItemStatus::Active, 0.0),
+            Some(Duration::from_millis(1600))
+        );
+        assert_eq!(
+            p.jittered(ItemStatus::Active, 1.0),
+            Some(Duration::from_millis(2400))
+        );
+        assert!(RefreshPolicy::from_secs_f64(0.0, 1.0, 1.0, 0.1).is_err());
+        assert!(RefreshPolicy::from_secs_f64(1.0, -2.0, 1.0, 0.1).is_err());
+    }
 
     #[test]
     fn defaults_follow_the_design() {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rovim_core::Backoff;
+use rovim_core::{Backoff, RefreshPolicy};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +24,44 @@ pub struct EngineConfig {
     pub restart_max_secs: f64,
     /// Writes queued or being committed at once by the DbActor.
     pub db_max_in_flight: usize,
+    pub refresh: RefreshConfig,
+}
+
+/// How live elements are polled (DESIGN §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefreshConfig {
+    /// While BUILD (`-1` disables).
+    pub build_secs: f64,
+    /// While ACTIVE or otherwise up.
+    pub active_secs: f64,
+    /// While in error.
+    pub error_secs: f64,
+    /// Fraction (0.0..=0.5) by which each due time moves, so elements spread out.
+    pub jitter: f64,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            build_secs: 5.0,
+            active_secs: 60.0,
+            error_secs: 600.0,
+            jitter: 0.1,
+        }
+    }
+}
+
+impl RefreshConfig {
+    pub fn policy(&self) -> Result<RefreshPolicy, String> {
+        RefreshPolicy::from_secs_f64(
+            self.build_secs,
+            self.active_secs,
+            self.error_secs,
+            self.jitter,
+        )
+        .map_err(|e| e.to_string())
+    }
 }
 
 impl Default for EngineConfig {
@@ -38,6 +76,7 @@ impl Default for EngineConfig {
             restart_min_secs: 1.0,
             restart_max_secs: 300.0,
             db_max_in_flight: 4096,
+            refresh: RefreshConfig::default(),
         }
     }
 }
@@ -76,6 +115,10 @@ impl EngineConfig {
         if !(self.call_timeout_secs > 0.0 && self.call_timeout_secs.is_finite()) {
             return bad("call_timeout_secs", "must be a positive number");
         }
+        self.refresh.policy().map_err(|reason| ConfigError {
+            key: "refresh",
+            reason,
+        })?;
         self.retry_backoff().map_err(|reason| ConfigError {
             key: "retry_min_secs",
             reason,

@@ -13,6 +13,7 @@ use crate::connectors::Connectors;
 use crate::db_lookup::DbLookup;
 use crate::error::EngineError;
 use crate::messages::*;
+use crate::refresh_scheduler::{RefreshScheduler, TrackedCount};
 use crate::request::{ActionRequest, FieldError, PlanError, plan};
 use crate::shared::{Shared, read};
 use crate::supervisor::Supervisor;
@@ -42,7 +43,9 @@ impl Engine {
         config.validate()?;
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
         let accounts = read(&store, accounts::list_vim_accounts).await?;
+        let refresh = RefreshScheduler::new().start();
         let shared = Shared {
+            refresh,
             store,
             writer,
             connectors,
@@ -130,6 +133,11 @@ impl Engine {
         }
         self.supervisor.send(RemoveAccount(id)).await?;
         Ok(())
+    }
+
+    /// Live elements the RefreshScheduler polls.
+    pub async fn tracked_elements(&self) -> Result<usize, EngineError> {
+        Ok(self.shared.refresh.send(TrackedCount).await?)
     }
 
     pub async fn account_states(&self) -> Result<Vec<AccountState>, EngineError> {

@@ -14,6 +14,9 @@ pub mod engine;
 pub mod error;
 pub mod messages;
 pub mod rate_limit;
+pub mod refresh;
+pub mod refresh_queue;
+pub mod refresh_scheduler;
 pub mod request;
 pub mod shared;
 pub mod supervisor;
@@ -22,7 +25,7 @@ pub mod vim_actor;
 pub mod vim_call;
 pub mod working_set;
 
-pub use config::{ConfigError, EngineConfig};
+pub use config::{ConfigError, EngineConfig, RefreshConfig};
 pub use connectors::Connectors;
 pub use engine::{Engine, Submitted};
 pub use error::EngineError;

@@ -9,11 +9,14 @@ use rovim_store::{AnyConnection, DbWriter, Store, StoreError, reads};
 
 use crate::config::EngineConfig;
 use crate::connectors::Connectors;
+use crate::refresh::Observed;
+use crate::refresh_scheduler::RefreshScheduler;
 use crate::task_entry::ElementKey;
 use crate::working_set::ItemState;
 
 #[derive(Clone)]
 pub struct Shared {
+    pub refresh: actix::Addr<RefreshScheduler>,
     pub store: Store,
     pub writer: DbWriter,
     pub connectors: Arc<Connectors>,
@@ -51,10 +54,12 @@ pub fn item_states(
         let state = match kind {
             ItemKind::Net => reads::get_net(conn, id)?.map(|n| ItemState {
                 owned: n.owned(),
+                observed: Some(Observed::of_net(&n)),
                 vim_id: n.vim_id,
             }),
             ItemKind::Vm => reads::get_vm(conn, id)?.map(|v| ItemState {
                 owned: v.owned(),
+                observed: Some(Observed::of_vm(&v)),
                 vim_id: v.vim_id,
             }),
         };

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
-use rovim_core::{Outcome, TaskKey, VimAccountId};
+use rand::Rng;
+use rovim_core::{ItemKind, ItemStatus, Outcome, RefreshPolicy, TaskKey, VimAccountId};
 use rovim_store::{DbWrite, VimAccount, reads};
 use slog::{debug, info, o, warn};
 use tokio::sync::Semaphore;
@@ -20,9 +21,11 @@ use tokio::task::AbortHandle;
 use crate::calls::CallResult;
 use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, StopActor, Watch};
 use crate::rate_limit::RateLimiter;
+use crate::refresh::Observed;
+use crate::refresh_scheduler::{RefreshDue, Register, Track, Unregister, Untrack};
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
-use crate::vim_call::{self, CallAbort, CallEnv};
+use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
 use crate::working_set::{Outbox, TaskEntryWithStatus, WorkingSet};
 
 /// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
@@ -47,6 +50,9 @@ pub struct VimActor {
     pending: Vec<TaskEntry>,
     admitting: bool,
     in_flight: HashMap<TaskKey, (ElementKey, AbortHandle)>,
+    /// What was last stored of each live element, so a refresh writes only changes.
+    observed: HashMap<ElementKey, Observed>,
+    policy: RefreshPolicy,
     notice: StopNotice,
 }
 
@@ -59,8 +65,10 @@ impl VimActor {
             vim: account.id,
             generation,
             down: reports.down.clone(),
+            unregister: shared.refresh.clone().recipient(),
             reason: None,
         };
+        let policy = shared.config.refresh.policy().unwrap_or_default();
         VimActor {
             account,
             generation,
@@ -72,6 +80,8 @@ impl VimActor {
             pending: Vec::new(),
             admitting: true,
             in_flight: HashMap::new(),
+            observed: HashMap::new(),
+            policy,
             notice,
         }
     }
@@ -136,6 +146,7 @@ impl VimActor {
                     }));
                     info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
                     act.ws.restore(tasks, &items);
+                    act.start_refresh(ctx, &items);
                     act.reports.up.do_send(ActorUp { vim: act.account.id, generation: act.generation });
                     act.admitting = false;
                     act.pump(ctx);
@@ -179,7 +190,14 @@ impl VimActor {
             settled,
             calls,
             resolve,
+            untrack,
         } = self.ws.schedule();
+        if !untrack.is_empty() {
+            for element in &untrack {
+                self.observed.remove(element);
+            }
+            self.shared.refresh.do_send(Untrack(untrack));
+        }
         if !batch.is_empty() || !settled.is_empty() {
             let writer = self.shared.writer.clone();
             let report = self.reports.settled.clone();
@@ -250,8 +268,127 @@ impl VimActor {
         if let Outcome::Failed { error, .. } = &result.outcome {
             info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => error);
         }
+        let live = matches!(result.outcome, Outcome::Created(_) | Outcome::Found { .. });
+        if live {
+            let observed = Observed::of_outcome(result.report.as_ref(), &result.interfaces);
+            let status = observed.status.unwrap_or(ItemStatus::Build);
+            self.observed.insert(element, observed);
+            self.track(vec![(element, status)], false);
+        }
         self.ws.complete(result);
         self.pump(ctx);
+    }
+
+    /// Registers with the RefreshScheduler and tracks every live element, their first polls
+    /// spread over one interval so a restart does not poll everything at once.
+    fn start_refresh(
+        &mut self,
+        ctx: &mut Context<Self>,
+        items: &HashMap<ElementKey, crate::working_set::ItemState>,
+    ) {
+        let batch_size = self
+            .env
+            .as_ref()
+            .map_or(1, |e| e.connector.refresh_batch_size());
+        self.shared.refresh.do_send(Register {
+            vim: self.account.id,
+            generation: self.generation,
+            recipient: ctx.address().recipient(),
+            batch_size,
+        });
+        let mut live = Vec::new();
+        for (element, _) in self.ws.live_elements() {
+            let observed = items
+                .get(&element)
+                .and_then(|i| i.observed.clone())
+                .unwrap_or_default();
+            let status = observed.status.unwrap_or(ItemStatus::Build);
+            self.observed.insert(element, observed);
+            live.push((element, status));
+        }
+        self.track(live, true);
+    }
+
+    /// Asks the RefreshScheduler to poll elements again after the interval of their status.
+    fn track(&mut self, elements: Vec<(ElementKey, ItemStatus)>, spread: bool) {
+        let mut rng = rand::rng();
+        let elements: Vec<_> = elements
+            .into_iter()
+            .filter_map(|(element, status)| {
+                let interval = self.policy.interval(status)?;
+                let due = if spread {
+                    interval.mul_f64(rng.random::<f64>())
+                } else {
+                    self.policy.jittered(status, rng.random())?
+                };
+                Some((element, due, interval))
+            })
+            .collect();
+        if !elements.is_empty() {
+            self.shared.refresh.do_send(Track {
+                vim: self.account.id,
+                elements,
+            });
+        }
+    }
+
+    /// Writes a batch; a failure stops the actor (its successor reloads what was committed).
+    fn write(&mut self, batch: rovim_store::WriteBatch, ctx: &mut Context<Self>) {
+        if batch.is_empty() {
+            return;
+        }
+        let writer = self.shared.writer.clone();
+        ctx.spawn(
+            wrap_future::<_, Self>(async move { writer.write(DbWrite::Batch(batch)).await }).map(
+                |res, act, ctx| {
+                    if let Err(e) = res {
+                        act.fail(ctx, format!("cannot write to the database: {e}"));
+                    }
+                },
+            ),
+        );
+    }
+
+    /// Applies a refresh answer: writes what changed and schedules the next polls.
+    fn on_refresh(
+        &mut self,
+        kind: ItemKind,
+        targets: Vec<(ElementKey, String)>,
+        answer: Result<RefreshAnswer, String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut batch = rovim_store::WriteBatch::default();
+        let mut again = Vec::with_capacity(targets.len());
+        for (element, vim_id) in targets {
+            // Deleted or superseded meanwhile: its DELETE took it out of polling.
+            let Some(observed) = self.observed.get_mut(&element) else {
+                continue;
+            };
+            let changes = match &answer {
+                Ok(RefreshAnswer::Nets(m)) => observed.apply_net(m.get(&vim_id)),
+                Ok(RefreshAnswer::Vms(m)) => observed.apply_vm(m.get(&vim_id)),
+                Err(e) => observed.apply_vim_error(e),
+            };
+            if let Some(u) = changes.item {
+                match kind {
+                    ItemKind::Net => batch.nets.push((element.1, u)),
+                    ItemKind::Vm => batch.vms.push((element.1, u)),
+                }
+            }
+            batch.interfaces.extend(changes.interfaces);
+            let status = changes.status.unwrap_or(ItemStatus::Build);
+            if answer.is_err() {
+                // The VIM could not answer: look again soon, whatever the element's state.
+                again.push((element, ItemStatus::Build));
+            } else if status == ItemStatus::Deleted {
+                warn!(self.log, "element deleted outside rovim"; "item" => element.1.to_string(), "vim_id" => &vim_id);
+                self.observed.remove(&element);
+            } else {
+                again.push((element, status));
+            }
+        }
+        self.write(batch, ctx);
+        self.track(again, false);
     }
 
     /// Registers interest in tasks outside this actor, then reads their stored state.
@@ -308,6 +445,45 @@ impl Actor for VimActor {
     }
 }
 
+impl Handler<RefreshDue> for VimActor {
+    type Result = ();
+
+    /// One refresh call per kind for the batch (the scheduler keeps batches within the
+    /// connector's size).
+    fn handle(&mut self, msg: RefreshDue, ctx: &mut Context<Self>) {
+        let Some(env) = self.env.clone() else { return };
+        let mut nets = Vec::new();
+        let mut vms = Vec::new();
+        for element in msg.0 {
+            let Some(vim_id) = self.ws.live_vim_id(element) else {
+                continue;
+            };
+            match element.0 {
+                ItemKind::Net => nets.push((element, vim_id)),
+                ItemKind::Vm => vms.push((element, vim_id)),
+            }
+        }
+        for (kind, targets) in [(ItemKind::Net, nets), (ItemKind::Vm, vms)] {
+            if targets.is_empty() {
+                continue;
+            }
+            // Two elements may share one VIM element (two FINDs of one net): ask once, apply to
+            // both (BUG-15).
+            let mut ids: Vec<String> = targets.iter().map(|(_, v)| v.clone()).collect();
+            ids.sort();
+            ids.dedup();
+            let call = tokio::spawn(vim_call::refresh(env.clone(), kind, ids));
+            ctx.spawn(wrap_future::<_, Self>(call).map(move |res, act, ctx| {
+                let answer = match res {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(e) => Err(format!("internal error: the refresh call failed: {e}")),
+                };
+                act.on_refresh(kind, targets, answer, ctx);
+            }));
+        }
+    }
+}
+
 impl Handler<Enqueue> for VimActor {
     type Result = ();
 
@@ -345,6 +521,7 @@ struct StopNotice {
     vim: VimAccountId,
     generation: u64,
     down: Recipient<ActorDown>,
+    unregister: Recipient<Unregister>,
     reason: Option<String>,
 }
 
@@ -356,6 +533,10 @@ impl Drop for StopNotice {
             } else {
                 "the VimActor stopped".into()
             }
+        });
+        self.unregister.do_send(Unregister {
+            vim: self.vim,
+            generation: self.generation,
         });
         self.down.do_send(ActorDown {
             vim: self.vim,

@@ -3,6 +3,7 @@
 //! turns the answer into an [`Outcome`]. A create that is retried, or resumed after a restart,
 //! first looks its idempotency token up, so it never makes a second element.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -363,5 +364,33 @@ fn merge(a: Option<Owned>, b: Option<Owned>) -> Option<Owned> {
             a.created_items.extend(b.created_items);
             Some(a)
         }
+    }
+}
+
+/// A refresh answer, by VIM id.
+pub enum RefreshAnswer {
+    Nets(HashMap<String, rovim_vim::NetReport>),
+    Vms(HashMap<String, rovim_vim::VmReport>),
+}
+
+/// One refresh call for a batch of elements of one kind, under the account's slot, rate limit
+/// and timeout (no retries: the next poll is the retry).
+pub async fn refresh(
+    env: Arc<CallEnv>,
+    kind: ItemKind,
+    ids: Vec<String>,
+) -> Result<RefreshAnswer, VimError> {
+    let Ok(_slot) = env.permits.acquire().await else {
+        return Err(VimError::Connection("the VimActor is stopping".into()));
+    };
+    match kind {
+        ItemKind::Net => env
+            .request(env.connector.refresh_nets(&ids))
+            .await
+            .map(RefreshAnswer::Nets),
+        ItemKind::Vm => env
+            .request(env.connector.refresh_vms(&ids))
+            .await
+            .map(RefreshAnswer::Vms),
     }
 }

@@ -14,6 +14,7 @@ use rovim_core::{
 use rovim_store::{ItemUpdate, TaskUpdate, WriteBatch};
 
 use crate::calls::{CallOrder, CallResult, NetTarget};
+use crate::refresh::Observed;
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 
 /// What the database says of an element when its tasks are loaded.
@@ -21,6 +22,8 @@ use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 pub struct ItemState {
     pub vim_id: Option<String>,
     pub owned: Option<Owned>,
+    /// What was last stored of the element's VIM state (for refresh).
+    pub observed: Option<Observed>,
 }
 
 /// Decisions to carry out, in this order: write `batch` (then tell others of `settled`), start
@@ -33,6 +36,8 @@ pub struct Outbox {
     pub calls: Vec<CallOrder>,
     /// Tasks of other VIM accounts (or no longer in memory) whose state is needed.
     pub resolve: Vec<TaskKey>,
+    /// Elements whose DELETE started: no longer polled.
+    pub untrack: Vec<ElementKey>,
 }
 
 impl Outbox {
@@ -41,6 +46,7 @@ impl Outbox {
             && self.settled.is_empty()
             && self.calls.is_empty()
             && self.resolve.is_empty()
+            && self.untrack.is_empty()
     }
 }
 
@@ -367,6 +373,9 @@ impl WorkingSet {
                     }
                 }
                 Readiness::Ready => {
+                    if action == Action::Delete {
+                        self.out.untrack.push(element);
+                    }
                     let Some(group) = self.groups.get_mut(&element) else {
                         return;
                     };
@@ -551,6 +560,13 @@ impl WorkingSet {
     pub fn status(&self, key: TaskKey) -> Option<TaskStatus> {
         let entry = self.tasks.get(&key)?;
         self.groups.get(&entry.element)?.task(key).map(|t| t.status)
+    }
+
+    /// The VIM id of a live element (one with a DONE CREATE/FIND): what a refresh asks about.
+    pub fn live_vim_id(&self, element: ElementKey) -> Option<String> {
+        let g = self.groups.get(&element)?;
+        g.live_tasks().next()?;
+        g.vim_id.clone()
     }
 
     /// Live elements (DONE CREATE/FIND) by kind and VIM id, for refresh.

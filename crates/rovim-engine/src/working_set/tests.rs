@@ -248,12 +248,18 @@ fn a_delete_of_an_element_known_only_from_the_database_deletes_what_rovim_owns()
         ItemState {
             vim_id: Some("vm-7".into()),
             owned: Some(owned.clone()),
+            observed: None,
         },
     )]);
     let mut ws = WorkingSet::new();
     ws.admit(vec![entry(key, ItemKind::Vm, item, Action::Delete)], &items);
     let out = ws.schedule();
     assert!(matches!(&out.calls[0].call, VimCall::Delete(o) if *o == owned));
+    assert_eq!(
+        out.untrack,
+        vec![(ItemKind::Vm, item)],
+        "a deleted element is no longer polled"
+    );
     ws.complete(done(&out.calls[0], Outcome::Deleted));
     let out = ws.schedule();
     assert_eq!(status_of(&out.batch, key), vec![TaskStatus::Finished]);
