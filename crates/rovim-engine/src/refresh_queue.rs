@@ -104,13 +104,12 @@ impl RefreshQueue {
             .collect();
         for vim in vims {
             let size = batch(vim).max(1);
-            loop {
-                let Some(set) = self.by_vim.get(&vim) else {
-                    break;
-                };
-                if !set.first().is_some_and(|(due, _)| *due <= now) {
-                    break;
-                }
+            // Batch after batch while this account's earliest element is due.
+            while let Some(set) = self
+                .by_vim
+                .get(&vim)
+                .filter(|set| set.first().is_some_and(|(due, _)| *due <= now))
+            {
                 let mut taken = Vec::with_capacity(size);
                 for (due, element) in set.iter() {
                     if taken.len() == size {
