@@ -49,4 +49,6 @@ pub struct CallResult {
     pub attempts: u32,
     pub report: Option<ItemReport>,
     pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
+    /// Each VM interface row's rovim net (to find its SDN network).
+    pub iface_nets: Vec<(ItemId, Option<ItemId>)>,
 }

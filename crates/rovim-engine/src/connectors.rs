@@ -6,12 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rovim_core::VimType;
-use rovim_store::VimAccount;
+use rovim_sdn::{SdnConnector, SdnError, SimSdn, SimSdnSettings};
+use rovim_store::{SdnController, VimAccount};
 use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnector, VimError};
 
 #[derive(Default)]
 pub struct Connectors {
     sims: Mutex<HashMap<String, Arc<SimCloud>>>,
+    sdn_sims: Mutex<HashMap<String, Arc<SimSdn>>>,
 }
 
 impl Connectors {
@@ -48,6 +50,37 @@ impl Connectors {
             cloud.update_settings(|s| *s = settings);
         }
         Ok(())
+    }
+
+    /// The connector of an SDN controller (`sim` controllers live here, keyed by URL).
+    pub fn connect_sdn(
+        &self,
+        controller: &SdnController,
+    ) -> Result<Arc<dyn SdnConnector>, SdnError> {
+        match controller.sdn_type.as_str() {
+            "sim" => {
+                let settings = SimSdnSettings::from_config(&controller.config)
+                    .map_err(SdnError::BadRequest)?;
+                let mut sims = self.sdn_sims.lock().unwrap_or_else(|p| p.into_inner());
+                let sdn = sims
+                    .entry(controller.url.clone())
+                    .or_insert_with(|| Arc::new(SimSdn::new(settings)))
+                    .clone();
+                Ok(sdn)
+            }
+            other => Err(SdnError::NotSupported(format!(
+                "SDN controller type '{other}' is not available yet"
+            ))),
+        }
+    }
+
+    /// The simulated SDN controller behind a `sim` controller's URL, if one was made.
+    pub fn sim_sdn(&self, url: &str) -> Option<Arc<SimSdn>> {
+        self.sdn_sims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(url)
+            .cloned()
     }
 
     /// The simulated cloud behind a `sim` account's URL, if one was made.

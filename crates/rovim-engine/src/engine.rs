@@ -1,11 +1,15 @@
 //! The Engine: the public, typed API of rovim's core, used by the HTTP API and by in-process
 //! orchestrators. It owns the DbActor and the Supervisor; call it from inside an actix `System`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use rovim_core::{ActionId, ItemId, ItemKind, VimAccountId, VimType};
-use rovim_store::{DbWrite, DbWriter, NewVimAccount, Store, VimAccount, accounts, reads};
+use rovim_store::{
+    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, VimAccount, accounts,
+    reads,
+};
 use rovim_vim::SimSettings;
 
 use crate::config::EngineConfig;
@@ -15,6 +19,7 @@ use crate::error::EngineError;
 use crate::messages::*;
 use crate::refresh_scheduler::{RefreshScheduler, TrackedCount};
 use crate::request::{ActionRequest, FieldError, PlanError, plan};
+use crate::sdn_actor::{AddController, SdnActor};
 use crate::shared::{Shared, read};
 use crate::supervisor::Supervisor;
 
@@ -43,9 +48,23 @@ impl Engine {
         config.validate()?;
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
         let accounts = read(&store, accounts::list_vim_accounts).await?;
+        let controllers = read(&store, accounts::list_sdn_controllers).await?;
+        let mut sdn_connectors = HashMap::new();
+        for c in &controllers {
+            match connectors.connect_sdn(c) {
+                Ok(conn) => {
+                    sdn_connectors.insert(c.id, conn);
+                }
+                Err(e) => {
+                    slog::warn!(log, "SDN controller unusable"; "sdn" => c.id.to_string(), "error" => e.to_string())
+                }
+            }
+        }
+        let sdn = SdnActor::new(sdn_connectors).start();
         let refresh = RefreshScheduler::new().start();
         let shared = Shared {
             refresh,
+            sdn,
             store,
             writer,
             connectors,
@@ -106,6 +125,42 @@ impl Engine {
         .await?;
         self.supervisor.send(AddAccount(account.clone())).await?;
         Ok(account)
+    }
+
+    /// Registers an SDN controller; VIM accounts name it to get SDN networks and ports.
+    pub async fn add_sdn_controller(
+        &self,
+        new: NewSdnController,
+    ) -> Result<SdnController, EngineError> {
+        let id = new.id;
+        self.shared
+            .writer
+            .write(DbWrite::InsertSdnController(new))
+            .await
+            .map_err(|e| {
+                if e.is_conflict() {
+                    EngineError::Conflict(format!(
+                        "an SDN controller with that id or name exists: {e}"
+                    ))
+                } else {
+                    e.into()
+                }
+            })?;
+        let controllers = read(&self.shared.store, accounts::list_sdn_controllers).await?;
+        let controller = controllers
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| EngineError::NotFound {
+                what: "SDN controller",
+                id: id.to_string(),
+            })?;
+        let connector = self
+            .shared
+            .connectors
+            .connect_sdn(&controller)
+            .map_err(|e| rejected("sdn_type", e.to_string()))?;
+        self.shared.sdn.send(AddController(id, connector)).await?;
+        Ok(controller)
     }
 
     /// Re-reads an edited account and restarts its actor with the new settings.

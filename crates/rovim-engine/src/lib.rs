@@ -18,6 +18,7 @@ pub mod refresh;
 pub mod refresh_queue;
 pub mod refresh_scheduler;
 pub mod request;
+pub mod sdn_actor;
 pub mod shared;
 pub mod supervisor;
 pub mod task_entry;

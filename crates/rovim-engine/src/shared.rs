@@ -11,12 +11,14 @@ use crate::config::EngineConfig;
 use crate::connectors::Connectors;
 use crate::refresh::Observed;
 use crate::refresh_scheduler::RefreshScheduler;
+use crate::sdn_actor::SdnActor;
 use crate::task_entry::ElementKey;
 use crate::working_set::ItemState;
 
 #[derive(Clone)]
 pub struct Shared {
     pub refresh: actix::Addr<RefreshScheduler>,
+    pub sdn: actix::Addr<SdnActor>,
     pub store: Store,
     pub writer: DbWriter,
     pub connectors: Arc<Connectors>,

@@ -23,6 +23,7 @@ use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, Stop
 use crate::rate_limit::RateLimiter;
 use crate::refresh::Observed;
 use crate::refresh_scheduler::{RefreshDue, Register, Track, Unregister, Untrack};
+use crate::sdn_actor::SdnLink;
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
@@ -143,6 +144,11 @@ impl VimActor {
                         timeout: c.call_timeout(),
                         max_attempts: c.max_attempts,
                         retry,
+                        sdn: act.account.sdn_controller.map(|controller| SdnLink {
+                            actor: act.shared.sdn.clone(),
+                            controller,
+                            region: act.account.name.clone(),
+                        }),
                     }));
                     info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
                     act.ws.restore(tasks, &items);
@@ -262,6 +268,7 @@ impl VimActor {
                     attempts: 1,
                     report: None,
                     interfaces: Vec::new(),
+                    iface_nets: Vec::new(),
                 }
             }
         };

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use rand::Rng;
 use rovim_core::{
-    Backoff, FindOutcome, ItemId, ItemKind, Outcome, Owned, TaskParams, VimCall, find_outcome,
+    Backoff, CreatedItem, FindOutcome, ItemId, ItemKind, ItemStatus, NetParams, Outcome, Owned,
+    TaskParams, VimCall, find_outcome,
 };
+use rovim_sdn::{SdnError, SdnNetRequest};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
     CreateFailure, Created, InterfaceReport, TokenMatch, VimConnector, VimError, VmRequest,
@@ -19,6 +21,8 @@ use tokio::sync::Semaphore;
 
 use crate::calls::{CallOrder, CallResult, ItemReport, NetTarget};
 use crate::rate_limit::RateLimiter;
+use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
+use crate::working_set::SDN_NET;
 
 /// What every call of one VimActor shares.
 pub struct CallEnv {
@@ -30,6 +34,8 @@ pub struct CallEnv {
     pub timeout: Duration,
     pub max_attempts: u32,
     pub retry: Backoff,
+    /// The account's SDN controller, when it names one.
+    pub sdn: Option<SdnLink>,
 }
 
 /// A step of a call that may be retried.
@@ -80,7 +86,7 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
     let mut attempts = 0;
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
-    let (outcome, report, interfaces) = loop {
+    let done = loop {
         attempts += 1;
         let Ok(slot) = env.permits.acquire().await else {
             return Err(CallAbort::VimDown(VimError::Connection(
@@ -112,41 +118,68 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
                 } else {
                     error.to_string()
                 };
-                break (
-                    Outcome::Failed {
-                        error,
-                        leftover: leftover.take(),
-                    },
-                    None,
-                    Vec::new(),
-                );
+                break Done::failed(error, leftover.take());
             }
         }
     };
     Ok(CallResult {
         key: order.key,
         element: order.element,
-        outcome,
+        outcome: done.outcome,
         attempts,
-        report,
-        interfaces,
+        report: done.report,
+        interfaces: done.interfaces,
+        iface_nets: done.iface_nets,
     })
 }
 
-type Done = (Outcome, Option<ItemReport>, Vec<(ItemId, InterfaceUpdate)>);
+/// What a finished try yields for its task.
+struct Done {
+    outcome: Outcome,
+    report: Option<ItemReport>,
+    interfaces: Vec<(ItemId, InterfaceUpdate)>,
+    /// Each VM interface row's rovim net (to find its SDN network).
+    iface_nets: Vec<(ItemId, Option<ItemId>)>,
+}
+
+impl Done {
+    fn of(outcome: Outcome) -> Done {
+        Done {
+            outcome,
+            report: None,
+            interfaces: Vec::new(),
+            iface_nets: Vec::new(),
+        }
+    }
+
+    fn failed(error: String, leftover: Option<Owned>) -> Done {
+        Done::of(Outcome::Failed { error, leftover })
+    }
+}
 
 async fn attempt(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done> {
     let kind = order.element.0;
     match &order.call {
         VimCall::Delete(owned) => {
+            // SDN first: a net's ports and SDN network, a VM's external ports.
+            let mut cleared = Vec::new();
+            match kind {
+                ItemKind::Net => {
+                    if let Err(e) = delete_sdn_net(env, owned).await {
+                        return Step::Fail(e, None);
+                    }
+                }
+                ItemKind::Vm => cleared = delete_sdn_ports(env, order.element.1).await,
+            }
             let r = match kind {
                 ItemKind::Net => env.request(env.connector.delete_net(owned)).await,
                 ItemKind::Vm => env.request(env.connector.delete_vm(owned)).await,
             };
             match r {
-                Ok(()) | Err(VimError::NotFound(_)) => {
-                    Step::Done((Outcome::Deleted, None, Vec::new()))
-                }
+                Ok(()) | Err(VimError::NotFound(_)) => Step::Done(Done {
+                    interfaces: cleared,
+                    ..Done::of(Outcome::Deleted)
+                }),
                 Err(e) => Step::Fail(e, None),
             }
         }
@@ -177,17 +210,13 @@ async fn find(env: &CallEnv, order: &CallOrder, then_create: bool) -> Result<Don
                 error_msg: n.error_msg,
                 vim_info: None,
             });
-            Ok((Outcome::Found { vim_id }, report, Vec::new()))
+            Ok(Done {
+                report,
+                ..Done::of(Outcome::Found { vim_id })
+            })
         }
         FindOutcome::Create => Err(VimError::NotFound(format!("no net matches {filter}"))),
-        FindOutcome::Failed(msg) => Ok((
-            Outcome::Failed {
-                error: msg,
-                leftover: None,
-            },
-            None,
-            Vec::new(),
-        )),
+        FindOutcome::Failed(msg) => Ok(Done::failed(msg, None)),
     }
 }
 
@@ -206,23 +235,14 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
     match &order.params {
         Some(TaskParams::Net(p)) => {
             match env.request(env.connector.create_net(p, &order.token)).await {
-                Ok(made) => Step::Done(created_net(env, made).await),
+                Ok(made) => Step::Done(created_net(env, order, made).await),
                 Err(CreateFailure { error, leftover }) => Step::Fail(error, leftover),
             }
         }
         Some(TaskParams::Vm(p)) => {
             let vim_net_ids = match resolve_nets(env, &order.nets).await {
                 Ok(ids) => ids,
-                Err(reason) => {
-                    return Step::Done((
-                        Outcome::Failed {
-                            error: reason,
-                            leftover: None,
-                        },
-                        None,
-                        Vec::new(),
-                    ));
-                }
+                Err(reason) => return Step::Done(Done::failed(reason, None)),
             };
             let request = VmRequest {
                 params: p.clone(),
@@ -242,19 +262,24 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
                 Err(CreateFailure { error, leftover }) => Step::Fail(error, leftover),
             }
         }
-        None => Step::Done((
-            Outcome::Failed {
-                error: "internal: a CREATE task without params".into(),
-                leftover: None,
-            },
+        None => Step::Done(Done::failed(
+            "internal: a CREATE task without params".into(),
             None,
-            Vec::new(),
         )),
     }
 }
 
-async fn created_net(env: &CallEnv, made: Created) -> Done {
-    let report = match env
+/// A net just created (or adopted): its SDN network when it needs one, then its status.
+async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Done {
+    let mut sdn_error = None;
+    if let Some(TaskParams::Net(p)) = &order.params {
+        match sdn_assist(env, p, &mut made).await {
+            Ok(e) => sdn_error = e,
+            // The VIM net exists: keep it as leftover so the DELETE removes it (BUG-11).
+            Err(fail) => return Done::failed(fail, Some(made.owned())),
+        }
+    }
+    let mut report = match env
         .request(
             env.connector
                 .refresh_nets(std::slice::from_ref(&made.vim_id)),
@@ -268,7 +293,135 @@ async fn created_net(env: &CallEnv, made: Created) -> Done {
         }),
         Err(_) => None,
     };
-    (Outcome::Created(made.owned()), report, Vec::new())
+    if let Some(msg) = sdn_error {
+        let r = report.get_or_insert(ItemReport {
+            status: ItemStatus::Build,
+            error_msg: None,
+            vim_info: None,
+        });
+        r.status = ItemStatus::SdnError;
+        r.error_msg = Some(msg);
+    }
+    Done {
+        report,
+        ..Done::of(Outcome::Created(made.owned()))
+    }
+}
+
+/// Creates the SDN network of a data/ptp net on an account with an SDN controller, with the VIM
+/// net's VLAN. `Err` fails the task (the VIM net is not VLAN-encapsulated); `Ok(Some)` is an
+/// SDN problem shown on the net while the task succeeds (the VIM net is there and usable).
+async fn sdn_assist(
+    env: &CallEnv,
+    p: &NetParams,
+    made: &mut Created,
+) -> Result<Option<String>, String> {
+    let Some(link) = &env.sdn else {
+        return Ok(None);
+    };
+    if !p.net_type.is_dataplane() || made.created_items.iter().any(|c| c.kind == SDN_NET) {
+        return Ok(None);
+    }
+    let net = match env.request(env.connector.get_net(&made.vim_id)).await {
+        Ok(n) => n,
+        Err(e) => {
+            return Ok(Some(format!(
+                "SDN network not created: cannot read the VIM net: {e}"
+            )));
+        }
+    };
+    let encapsulation = net.encapsulation.clone().unwrap_or_default();
+    if encapsulation != "vlan" {
+        let t = serde_json::to_value(p.net_type)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        return Err(format!(
+            "net '{}' defined as type '{t}' has not vlan encapsulation '{encapsulation}'",
+            p.name
+        ));
+    }
+    let Some(vlan) = net.segmentation_id.and_then(|v| u16::try_from(v).ok()) else {
+        return Ok(Some(
+            "SDN network not created: the VIM net has no VLAN".into(),
+        ));
+    };
+    let request = SdnNetRequest {
+        name: p.name.clone(),
+        net_type: p.net_type,
+        vlan,
+        region: link.region.clone(),
+    };
+    match link.call(SdnOp::CreateNet(request)).await {
+        Ok(SdnReply::Id(id)) => {
+            made.created_items.push(CreatedItem {
+                kind: SDN_NET.into(),
+                id,
+            });
+            Ok(None)
+        }
+        Ok(other) => Ok(Some(format!(
+            "SDN network not created: unexpected reply {other:?}"
+        ))),
+        Err(e) => Ok(Some(format!("SDN network not created: {e}"))),
+    }
+}
+
+fn sdn_to_vim(e: SdnError) -> VimError {
+    if e.is_retryable() {
+        VimError::UnexpectedResponse(format!("SDN controller: {e}"))
+    } else {
+        VimError::Conflict(format!("SDN controller: {e}"))
+    }
+}
+
+/// Deletes a net's SDN ports and network before the VIM net.
+async fn delete_sdn_net(env: &CallEnv, owned: &Owned) -> Result<(), VimError> {
+    for item in owned.created_items.iter().filter(|c| c.kind == SDN_NET) {
+        let Some(link) = &env.sdn else {
+            return Err(VimError::Conflict(format!(
+                "SDN network {} cannot be deleted: the VIM account names no SDN controller any more",
+                item.id
+            )));
+        };
+        link.call(SdnOp::DeleteNetAndPorts(item.id.clone()))
+            .await
+            .map_err(sdn_to_vim)?;
+    }
+    Ok(())
+}
+
+/// Deletes a VM's external ports (failures are left for the net's deletion, which removes every
+/// port of its SDN network); returns the interface rows to clear.
+async fn delete_sdn_ports(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, InterfaceUpdate)> {
+    let Some(link) = &env.sdn else {
+        return Vec::new();
+    };
+    let store = env.store.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut conn = store.conn()?;
+        reads::get_vm(&mut conn, vm)
+    })
+    .await;
+    let Ok(Ok(Some(vm))) = rows else {
+        return Vec::new();
+    };
+    let mut cleared = Vec::new();
+    for iface in vm.interfaces {
+        let Some(port) = iface.sdn_port_id else {
+            continue;
+        };
+        if link.call(SdnOp::DeletePort(port)).await.is_ok() {
+            cleared.push((
+                iface.id,
+                InterfaceUpdate {
+                    sdn_port_id: Some(None),
+                    ..InterfaceUpdate::default()
+                },
+            ));
+        }
+    }
+    cleared
 }
 
 /// An element created now or found by its token: reads its state (and a VM's interfaces) once
@@ -277,7 +430,7 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
     let owned = found.created.owned();
     let vim_id = found.created.vim_id.clone();
     match order.element.0 {
-        ItemKind::Net => created_net(env, found.created).await,
+        ItemKind::Net => created_net(env, order, found.created).await,
         ItemKind::Vm => {
             let vm_id = order.element.1;
             let store = env.store.clone();
@@ -286,8 +439,8 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 reads::get_vm(&mut conn, vm_id)
             })
             .await;
-            let iface_ids: Vec<ItemId> = match rows {
-                Ok(Ok(Some(vm))) => vm.interfaces.iter().map(|i| i.id).collect(),
+            let iface_nets: Vec<(ItemId, Option<ItemId>)> = match rows {
+                Ok(Ok(Some(vm))) => vm.interfaces.iter().map(|i| (i.id, i.net)).collect(),
                 _ => Vec::new(),
             };
             let reports = env
@@ -296,7 +449,7 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 .ok();
             let report = reports.as_ref().and_then(|m| m.get(&vim_id));
             let mut interfaces = Vec::new();
-            for (i, row) in iface_ids.iter().enumerate() {
+            for (i, (row, _)) in iface_nets.iter().enumerate() {
                 let Some(port) = found.interface_ids.get(i) else {
                     continue;
                 };
@@ -309,7 +462,12 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 error_msg: r.error_msg.clone(),
                 vim_info: r.vim_info.clone(),
             });
-            (Outcome::Created(owned), item, interfaces)
+            Done {
+                outcome: Outcome::Created(owned),
+                report: item,
+                interfaces,
+                iface_nets,
+            }
         }
     }
 }

@@ -17,6 +17,9 @@ use crate::calls::{CallOrder, CallResult, NetTarget};
 use crate::refresh::Observed;
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 
+/// The created-item kind of a net's SDN network (deleted, with its ports, before the VIM net).
+pub const SDN_NET: &str = "sdn_net";
+
 /// What the database says of an element when its tasks are loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemState {
@@ -208,6 +211,7 @@ impl WorkingSet {
             attempts,
             report,
             interfaces,
+            iface_nets: _,
         } = result;
         let Some(group) = self.groups.get_mut(&element) else {
             return;
@@ -232,6 +236,9 @@ impl WorkingSet {
                 item.error_msg = Some(None);
             }
             Outcome::Created(made) => {
+                if let Some(sdn) = made.created_items.iter().find(|c| c.kind == SDN_NET) {
+                    item.sdn_net_id = Some(Some(sdn.id.clone()));
+                }
                 task.vim_id = Some(made.vim_id.clone());
                 task.created = Some(true);
                 task.created_items = Some(made.created_items.clone());
@@ -312,10 +319,13 @@ impl WorkingSet {
 
     /// Decides what runs next on every element that may have changed; returns the decisions.
     pub fn schedule(&mut self) -> Outbox {
+        let mut touched = Vec::new();
         while let Some(element) = self.dirty.pop_first() {
             self.schedule_element(element);
+            touched.push(element);
         }
-        self.prune();
+        // Only what changed can have become quiet: no scan of every element per event.
+        self.prune(touched);
         std::mem::take(&mut self.out)
     }
 
@@ -540,14 +550,15 @@ impl WorkingSet {
 
     /// Forgets elements with nothing left to do and nothing to poll: their history is in the
     /// database, and dependents that arrive later read it from there.
-    fn prune(&mut self) {
-        let quiet: Vec<ElementKey> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.is_quiet() && g.live_tasks().next().is_none())
-            .map(|(k, _)| *k)
-            .collect();
-        for element in quiet {
+    fn prune(&mut self, candidates: Vec<ElementKey>) {
+        for element in candidates {
+            let quiet = self
+                .groups
+                .get(&element)
+                .is_some_and(|g| g.is_quiet() && g.live_tasks().next().is_none());
+            if !quiet {
+                continue;
+            }
             if let Some(g) = self.groups.remove(&element) {
                 for t in g.tasks {
                     self.tasks.remove(&t.key);

@@ -34,6 +34,7 @@ fn entry(key: TaskKey, kind: ItemKind, item: ItemId, action: Action) -> TaskEntr
         recovering: false,
         vim_id: None,
         error: None,
+        fresh_item: false,
     }
 }
 
@@ -65,6 +66,7 @@ fn done(order: &CallOrder, outcome: Outcome) -> CallResult {
         attempts: 1,
         report: None,
         interfaces: Vec::new(),
+        iface_nets: Vec::new(),
     }
 }
 
