@@ -2,8 +2,11 @@
 //! the VIM reports now, so that only changes reach the database. An element missing from the
 //! VIM's answer becomes DELETED with a message (the reference dropped it from polling, BUG-17);
 //! a VIM error marks the element VIM_ERROR with the VIM's words (for the whole batch, BUG-16).
+//! A net's SDN network state is merged into its status (spec §1.12); a passthrough interface's
+//! SDN port is re-made only when its compute node, PCI, VLAN or MAC change (not its IP: ODD-5).
 
-use rovim_core::{ItemId, ItemStatus};
+use rovim_core::{ItemId, ItemStatus, merge_sdn_status};
+use rovim_sdn::SdnNetState;
 use rovim_store::{InterfaceRecord, InterfaceUpdate, ItemUpdate, NetRecord, VmRecord};
 use rovim_vim::{InterfaceReport, NetReport, VmReport};
 
@@ -18,11 +21,20 @@ pub struct Observed {
     pub error_msg: Option<String>,
     pub vim_info: Option<String>,
     pub interfaces: Vec<ObservedInterface>,
+    /// Nets: the SDN network wired for it.
+    pub sdn_net_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedInterface {
     pub row: ItemId,
+    /// The rovim net it sits on (its SDN network, if any, gets this interface's port).
+    pub net: Option<ItemId>,
+    pub sdn_port_id: Option<String>,
+    /// What the SDN port was made for.
+    pub port_key: Option<PortKey>,
+    /// An SDN port change for this interface is under way.
+    pub port_pending: bool,
     pub vim_interface_id: Option<String>,
     pub vim_net_id: Option<String>,
     pub mac_address: Option<String>,
@@ -31,6 +43,23 @@ pub struct ObservedInterface {
     pub pci: Option<String>,
     pub vlan: Option<i32>,
     pub vim_info: Option<String>,
+}
+
+/// What an SDN external port is made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortKey {
+    pub compute_node: String,
+    pub pci: String,
+    pub vlan: Option<i32>,
+    pub mac: Option<String>,
+}
+
+/// An SDN port change: delete `old` (if any), then create one for `new` (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortJob {
+    pub row: ItemId,
+    pub old: Option<String>,
+    pub new: Option<PortKey>,
 }
 
 /// What to write after comparing, and the element's status now.
@@ -54,6 +83,7 @@ impl Observed {
             error_msg: r.error_msg.clone(),
             vim_info: r.vim_info.clone(),
             interfaces: Vec::new(),
+            sdn_net_id: r.sdn_net_id.clone(),
         }
     }
 
@@ -63,6 +93,7 @@ impl Observed {
             error_msg: r.error_msg.clone(),
             vim_info: r.vim_info.clone(),
             interfaces: r.interfaces.iter().map(ObservedInterface::of_row).collect(),
+            sdn_net_id: None,
         }
     }
 
@@ -70,6 +101,8 @@ impl Observed {
     pub fn of_outcome(
         report: Option<&ItemReport>,
         interfaces: &[(ItemId, InterfaceUpdate)],
+        iface_nets: &[(ItemId, Option<ItemId>)],
+        sdn_net_id: Option<String>,
     ) -> Observed {
         let flat = |o: &Option<Option<String>>| o.clone().flatten();
         Observed {
@@ -79,7 +112,10 @@ impl Observed {
             interfaces: interfaces
                 .iter()
                 .map(|(row, u)| ObservedInterface {
-                    row: *row,
+                    net: iface_nets
+                        .iter()
+                        .find(|(r, _)| r == row)
+                        .and_then(|(_, n)| *n),
                     vim_interface_id: flat(&u.vim_interface_id),
                     vim_net_id: flat(&u.vim_net_id),
                     mac_address: flat(&u.mac_address),
@@ -88,16 +124,23 @@ impl Observed {
                     pci: flat(&u.pci),
                     vlan: u.vlan.flatten(),
                     vim_info: flat(&u.vim_info),
+                    ..ObservedInterface::new(*row, None)
                 })
                 .collect(),
+            sdn_net_id,
         }
     }
 
-    /// Compares with a net report (`None`: the VIM does not have it any more).
-    pub fn apply_net(&mut self, report: Option<&NetReport>) -> Changes {
+    /// Compares with a net report (`None`: the VIM does not have it any more), merged with its
+    /// SDN network's state when it has one.
+    pub fn apply_net(&mut self, report: Option<&NetReport>, sdn: Option<&SdnNetState>) -> Changes {
         match report {
             None => self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), None),
-            Some(r) => self.apply_item(r.status, r.error_msg.clone(), r.vim_info.clone()),
+            Some(r) => {
+                let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
+                let (status, error) = merge_sdn_status(r.status, r.error_msg.as_deref(), sdn);
+                self.apply_item(status, error, r.vim_info.clone())
+            }
         }
     }
 
@@ -121,10 +164,13 @@ impl Observed {
         changes
     }
 
-    /// The VIM could not be asked: the element shows VIM_ERROR with the reason.
-    pub fn apply_vim_error(&mut self, error: &str) -> Changes {
+    /// The VIM could not be asked: the element shows VIM_ERROR with the reason, or
+    /// VIM_SDN_ERROR with both reasons when its SDN network is in error too.
+    pub fn apply_vim_error(&mut self, error: &str, sdn: Option<&SdnNetState>) -> Changes {
         let vim_info = self.vim_info.clone();
-        self.apply_item(ItemStatus::VimError, Some(error.to_owned()), vim_info)
+        let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
+        let (status, error) = merge_sdn_status(ItemStatus::VimError, Some(error), sdn);
+        self.apply_item(status, error, vim_info)
     }
 
     fn apply_item(
@@ -160,6 +206,10 @@ impl ObservedInterface {
     pub fn new(row: ItemId, vim_interface_id: Option<String>) -> ObservedInterface {
         ObservedInterface {
             row,
+            net: None,
+            sdn_port_id: None,
+            port_key: None,
+            port_pending: false,
             vim_interface_id,
             vim_net_id: None,
             mac_address: None,
@@ -172,8 +222,21 @@ impl ObservedInterface {
     }
 
     fn of_row(r: &InterfaceRecord) -> ObservedInterface {
+        // A port made by an earlier run was made for what the row holds.
+        let port_key = r.sdn_port_id.as_ref().and_then(|_| {
+            Some(PortKey {
+                compute_node: r.compute_node.clone()?,
+                pci: r.pci.clone()?,
+                vlan: r.vlan,
+                mac: r.mac_address.clone(),
+            })
+        });
         ObservedInterface {
             row: r.id,
+            net: r.net,
+            sdn_port_id: r.sdn_port_id.clone(),
+            port_key,
+            port_pending: false,
             vim_interface_id: r.vim_interface_id.clone(),
             vim_net_id: r.vim_net_id.clone(),
             mac_address: r.mac_address.clone(),
@@ -182,6 +245,35 @@ impl ObservedInterface {
             pci: r.pci.clone(),
             vlan: r.vlan,
             vim_info: r.vim_info.clone(),
+        }
+    }
+
+    /// The port this interface should have on `sdn_net` (the SDN network of its net): a
+    /// passthrough interface, with compute node and PCI known, gets one.
+    pub fn wanted_port(&self, sdn_net: Option<&str>) -> Option<PortKey> {
+        sdn_net?;
+        Some(PortKey {
+            compute_node: self.compute_node.clone()?,
+            pci: self.pci.clone()?,
+            vlan: self.vlan,
+            mac: self.mac_address.clone(),
+        })
+    }
+
+    /// The change needed for this interface's SDN port, if any; none while one is under way.
+    pub fn port_job(&self, sdn_net: Option<&str>) -> Option<PortJob> {
+        if self.port_pending {
+            return None;
+        }
+        let wanted = self.wanted_port(sdn_net);
+        match (&self.sdn_port_id, &wanted) {
+            (None, None) => None,
+            (Some(_), Some(want)) if self.port_key.as_ref() == Some(want) => None,
+            _ => Some(PortJob {
+                row: self.row,
+                old: self.sdn_port_id.clone(),
+                new: wanted,
+            }),
         }
     }
 
@@ -271,6 +363,70 @@ mod tests {
     }
 
     #[test]
+    fn an_sdn_port_is_made_for_passthrough_and_remade_only_when_its_key_changes() {
+        let mut o = observed();
+        let mut report = vm_report(ItemStatus::Active, "10.0.0.2");
+        report.interfaces[0].compute_node = Some("c1".into());
+        report.interfaces[0].pci = Some("0000:81:00.1".into());
+        report.interfaces[0].vlan = Some(1001);
+        o.apply_vm(Some(&report));
+        let iface = &mut o.interfaces[0];
+        assert_eq!(iface.port_job(None), None, "no SDN network, no port");
+        let job = iface.port_job(Some("sdn-1")).expect("a new port");
+        assert_eq!(
+            (job.old.as_deref(), job.new.as_ref().map(|k| k.pci.as_str())),
+            (None, Some("0000:81:00.1"))
+        );
+        iface.sdn_port_id = Some("port-1".into());
+        iface.port_key = job.new;
+        assert_eq!(iface.port_job(Some("sdn-1")), None, "made: nothing to do");
+
+        report.interfaces[0].ip_address = Some("10.0.0.77".into());
+        o.apply_vm(Some(&report));
+        assert_eq!(
+            o.interfaces[0].port_job(Some("sdn-1")),
+            None,
+            "an IP change re-creates nothing"
+        );
+        report.interfaces[0].compute_node = Some("c2".into());
+        o.apply_vm(Some(&report));
+        let job = o.interfaces[0]
+            .port_job(Some("sdn-1"))
+            .expect("moved: re-made");
+        assert_eq!(job.old.as_deref(), Some("port-1"));
+        assert_eq!(job.new.unwrap().compute_node, "c2");
+    }
+
+    #[test]
+    fn an_sdn_error_shows_on_the_net_with_both_messages() {
+        let mut o = Observed::default();
+        let ok = NetReport {
+            status: ItemStatus::Active,
+            error_msg: None,
+            vim_info: None,
+        };
+        let broken = SdnNetState {
+            status: rovim_core::SdnNetStatus::Error,
+            error: Some("fabric down".into()),
+        };
+        let c = o.apply_net(Some(&ok), Some(&broken));
+        assert_eq!(c.status, Some(ItemStatus::SdnError));
+        assert_eq!(o.error_msg.as_deref(), Some("fabric down"));
+        let vim_err = NetReport {
+            status: ItemStatus::VimError,
+            error_msg: Some("vim says no".into()),
+            vim_info: None,
+        };
+        let c = o.apply_net(Some(&vim_err), Some(&broken));
+        assert_eq!(c.status, Some(ItemStatus::VimSdnError));
+        let msg = o.error_msg.clone().unwrap();
+        assert!(
+            msg.contains("vim says no") && msg.contains("fabric down") && msg.len() <= 1024,
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn a_missing_element_is_deleted_once_and_a_vim_error_keeps_the_reason() {
         let mut o = observed();
         o.apply_vm(Some(&vm_report(ItemStatus::Active, "10.0.0.2")));
@@ -280,10 +436,10 @@ mod tests {
 
         let mut o = observed();
         o.apply_vm(Some(&vm_report(ItemStatus::Active, "10.0.0.2")));
-        let err = o.apply_vim_error("cannot connect to the VIM: refused");
+        let err = o.apply_vim_error("cannot connect to the VIM: refused", None);
         assert_eq!(err.status, Some(ItemStatus::VimError));
         assert!(
-            o.apply_vim_error("cannot connect to the VIM: refused")
+            o.apply_vim_error("cannot connect to the VIM: refused", None)
                 .is_empty()
         );
         let back = o.apply_vm(Some(&vm_report(ItemStatus::Active, "10.0.0.2")));

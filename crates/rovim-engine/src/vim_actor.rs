@@ -23,11 +23,12 @@ use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, Stop
 use crate::rate_limit::RateLimiter;
 use crate::refresh::Observed;
 use crate::refresh_scheduler::{RefreshDue, Register, Track, Unregister, Untrack};
-use crate::sdn_actor::SdnLink;
+use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
 use crate::working_set::{Outbox, TaskEntryWithStatus, WorkingSet};
+use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
 
 /// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
 #[derive(Clone)]
@@ -277,7 +278,20 @@ impl VimActor {
         }
         let live = matches!(result.outcome, Outcome::Created(_) | Outcome::Found { .. });
         if live {
-            let observed = Observed::of_outcome(result.report.as_ref(), &result.interfaces);
+            let sdn_net_id = match &result.outcome {
+                Outcome::Created(made) => made
+                    .created_items
+                    .iter()
+                    .find(|c| c.kind == crate::working_set::SDN_NET)
+                    .map(|c| c.id.clone()),
+                _ => None,
+            };
+            let observed = Observed::of_outcome(
+                result.report.as_ref(),
+                &result.interfaces,
+                &result.iface_nets,
+                sdn_net_id,
+            );
             let status = observed.status.unwrap_or(ItemStatus::Build);
             self.observed.insert(element, observed);
             self.track(vec![(element, status)], false);
@@ -362,6 +376,7 @@ impl VimActor {
         kind: ItemKind,
         targets: Vec<(ElementKey, String)>,
         answer: Result<RefreshAnswer, String>,
+        sdn: HashMap<ElementKey, SdnNetState>,
         ctx: &mut Context<Self>,
     ) {
         let mut batch = rovim_store::WriteBatch::default();
@@ -372,9 +387,9 @@ impl VimActor {
                 continue;
             };
             let changes = match &answer {
-                Ok(RefreshAnswer::Nets(m)) => observed.apply_net(m.get(&vim_id)),
+                Ok(RefreshAnswer::Nets(m)) => observed.apply_net(m.get(&vim_id), sdn.get(&element)),
                 Ok(RefreshAnswer::Vms(m)) => observed.apply_vm(m.get(&vim_id)),
-                Err(e) => observed.apply_vim_error(e),
+                Err(e) => observed.apply_vim_error(e, sdn.get(&element)),
             };
             if let Some(u) = changes.item {
                 match kind {
@@ -394,8 +409,111 @@ impl VimActor {
                 again.push((element, status));
             }
         }
+        if answer.is_ok() && kind == ItemKind::Vm {
+            self.sync_sdn_ports(&again, ctx);
+        }
         self.write(batch, ctx);
         self.track(again, false);
+    }
+
+    /// Makes each passthrough interface's SDN port match what the VIM reports (spec §1.12):
+    /// created when compute node and PCI are known on a net with an SDN network, re-made when
+    /// they, the VLAN or the MAC change.
+    fn sync_sdn_ports(&mut self, vms: &[(ElementKey, ItemStatus)], ctx: &mut Context<Self>) {
+        let Some(link) = self.env.as_ref().and_then(|e| e.sdn.clone()) else {
+            return;
+        };
+        let mut jobs = Vec::new();
+        for (element, _) in vms {
+            let Some(vm_vim_id) = self.ws.live_vim_id(*element) else {
+                continue;
+            };
+            let sdn_nets: Vec<Option<String>> = match self.observed.get(element) {
+                Some(o) => o
+                    .interfaces
+                    .iter()
+                    .map(|i| {
+                        i.net
+                            .and_then(|n| self.observed.get(&(ItemKind::Net, n)))
+                            .and_then(|n| n.sdn_net_id.clone())
+                    })
+                    .collect(),
+                None => continue,
+            };
+            let Some(observed) = self.observed.get_mut(element) else {
+                continue;
+            };
+            for (iface, sdn_net) in observed.interfaces.iter_mut().zip(sdn_nets) {
+                if let Some(job) = iface.port_job(sdn_net.as_deref()) {
+                    iface.port_pending = true;
+                    jobs.push((*element, vm_vim_id.clone(), sdn_net, job));
+                }
+            }
+        }
+        if jobs.is_empty() {
+            return;
+        }
+        let work = async move {
+            let mut done = Vec::with_capacity(jobs.len());
+            for (element, vm_vim_id, sdn_net, job) in jobs {
+                if let Some(old) = &job.old {
+                    // Gone already is fine; a failure leaves it for the net's deletion.
+                    let _ = link.call(SdnOp::DeletePort(old.clone())).await;
+                }
+                let made = match (&job.new, &sdn_net) {
+                    (Some(key), Some(net)) => {
+                        let request = SdnPortRequest {
+                            name: port_name(net, &vm_vim_id),
+                            net_id: net.clone(),
+                            compute_node: key.compute_node.clone(),
+                            pci: key.pci.clone(),
+                            vlan: key.vlan.and_then(|v| u16::try_from(v).ok()),
+                            mac: key.mac.clone(),
+                            region: link.region.clone(),
+                        };
+                        match link.call(SdnOp::CreatePort(request)).await {
+                            Ok(SdnReply::Id(id)) => Ok(Some(id)),
+                            Ok(other) => Err(format!("unexpected SDN reply {other:?}")),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    }
+                    _ => Ok(None),
+                };
+                done.push((element, job, made));
+            }
+            done
+        };
+        ctx.spawn(wrap_future::<_, Self>(work).map(|done, act, ctx| {
+            let mut batch = rovim_store::WriteBatch::default();
+            for (element, job, made) in done {
+                let Some(iface) = act
+                    .observed
+                    .get_mut(&element)
+                    .and_then(|o| o.interfaces.iter_mut().find(|i| i.row == job.row))
+                else {
+                    continue;
+                };
+                iface.port_pending = false;
+                match made {
+                    Ok(port) => {
+                        iface.port_key = port.as_ref().and(job.new.clone());
+                        iface.sdn_port_id = port.clone();
+                        let u = rovim_store::InterfaceUpdate { sdn_port_id: Some(port), ..Default::default() };
+                        batch.interfaces.push((job.row, u));
+                    }
+                    Err(e) => {
+                        warn!(act.log, "SDN port not made"; "interface" => job.row.to_string(), "error" => e);
+                        if job.old.is_some() {
+                            iface.sdn_port_id = None;
+                            iface.port_key = None;
+                            let u = rovim_store::InterfaceUpdate { sdn_port_id: Some(None), ..Default::default() };
+                            batch.interfaces.push((job.row, u));
+                        }
+                    }
+                }
+            }
+            act.write(batch, ctx);
+        }));
     }
 
     /// Registers interest in tasks outside this actor, then reads their stored state.
@@ -479,14 +597,36 @@ impl Handler<RefreshDue> for VimActor {
             let mut ids: Vec<String> = targets.iter().map(|(_, v)| v.clone()).collect();
             ids.sort();
             ids.dedup();
+            // Nets with an SDN network: their SDN state is merged into their status.
+            let sdn_nets: Vec<(ElementKey, String)> = match (&env.sdn, kind) {
+                (Some(_), ItemKind::Net) => targets
+                    .iter()
+                    .filter_map(|(e, _)| Some((*e, self.observed.get(e)?.sdn_net_id.clone()?)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let link = env.sdn.clone();
             let call = tokio::spawn(vim_call::refresh(env.clone(), kind, ids));
-            ctx.spawn(wrap_future::<_, Self>(call).map(move |res, act, ctx| {
-                let answer = match res {
+            let work = async move {
+                let answer = match call.await {
                     Ok(r) => r.map_err(|e| e.to_string()),
                     Err(e) => Err(format!("internal error: the refresh call failed: {e}")),
                 };
-                act.on_refresh(kind, targets, answer, ctx);
-            }));
+                let mut sdn = HashMap::new();
+                if let Some(link) = link {
+                    for (element, id) in sdn_nets {
+                        if let Ok(SdnReply::Net(state)) = link.call(SdnOp::ShowNet(id)).await {
+                            sdn.insert(element, state);
+                        }
+                    }
+                }
+                (answer, sdn)
+            };
+            ctx.spawn(
+                wrap_future::<_, Self>(work).map(move |(answer, sdn), act, ctx| {
+                    act.on_refresh(kind, targets, answer, sdn, ctx);
+                }),
+            );
         }
     }
 }

@@ -281,6 +281,14 @@ impl WorkingSet {
                         .map(|o| o.created_items.clone())
                         .unwrap_or_default(),
                 );
+                // A failed create that left the element itself behind (BUG-11): stored as
+                // created, so a DELETE, even after a restart, removes it.
+                if let Some(vim_id) = leftover.as_ref().and_then(|l| l.vim_id.clone()) {
+                    task.vim_id = Some(Some(vim_id.clone()));
+                    task.created = Some(true);
+                    item.vim_id = Some(Some(vim_id));
+                    item.created = Some(true);
+                }
             }
         }
         if let Some(r) = &report {

@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rovim_core::{ActionId, ItemId, TaskStatus, VimAccountId, VimType};
+use rovim_core::{ActionId, ItemId, SdnControllerId, TaskStatus, VimAccountId, VimType};
 use rovim_engine::{AccountState, ActionRequest, Connectors, Engine, EngineConfig, Submitted};
+use rovim_sdn::SimSdn;
 use rovim_store::test_support::{TestDb, sqlite};
-use rovim_store::{ActionRecord, NetRecord, NewVimAccount, Store, TaskRecord, VmRecord, reads};
+use rovim_store::{
+    ActionRecord, NetRecord, NewSdnController, NewVimAccount, Store, TaskRecord, VmRecord, reads,
+};
 use rovim_vim::SimCloud;
 use serde_json::{Value, json};
 
@@ -78,6 +81,40 @@ impl Harness {
 
     /// A sim VIM account with the given knobs; returns its id and its cloud.
     pub async fn sim(&self, name: &str, config: Value) -> (VimAccountId, Arc<SimCloud>) {
+        self.sim_with(name, config, None).await
+    }
+
+    /// A sim SDN controller; returns its id and the controller itself.
+    pub async fn sim_sdn(&self, name: &str) -> (SdnControllerId, Arc<SimSdn>) {
+        let id = SdnControllerId::random();
+        let url = format!("sim-sdn://{name}-{id}");
+        self.engine
+            .add_sdn_controller(NewSdnController {
+                id,
+                name: name.into(),
+                sdn_type: "sim".into(),
+                url: url.clone(),
+                username: None,
+                secret: None,
+                config: json!({}),
+            })
+            .await
+            .unwrap();
+        (
+            id,
+            self.connectors
+                .sim_sdn(&url)
+                .expect("the sim SDN controller exists once added"),
+        )
+    }
+
+    /// A sim VIM account wired to an SDN controller when `sdn` is given.
+    pub async fn sim_with(
+        &self,
+        name: &str,
+        config: Value,
+        sdn: Option<SdnControllerId>,
+    ) -> (VimAccountId, Arc<SimCloud>) {
         let id = VimAccountId::random();
         let url = format!("sim://{name}-{id}");
         self.engine
@@ -90,7 +127,7 @@ impl Harness {
                 username: None,
                 secret: None,
                 config,
-                sdn_controller: None,
+                sdn_controller: sdn,
             })
             .await
             .unwrap();
