@@ -20,6 +20,14 @@ fn the_demo_deploys_shows_and_tears_down() {
         stdout.contains("192.168.100."),
         "VM addresses come from the mgmt subnet: {stdout}"
     );
+    assert!(
+        stdout.contains("VMs: web ACTIVE db ACTIVE dpi ACTIVE"),
+        "refresh saw them boot: {stdout}"
+    );
+    assert!(
+        stdout.contains("SDN: 1 network(s), 1 external port(s)"),
+        "the SR-IOV port is wired: {stdout}"
+    );
     assert!(stdout.contains("the VIM is empty again"), "{stdout}");
     // Logs are JSON lines on stderr, with the VIM account as a field.
     let first = stderr.lines().next().expect("some log line");

@@ -1,15 +1,16 @@
 //! `rovim demo`: a newcomer's first run. Starts the engine on a temporary SQLite database with a
-//! simulated VIM, deploys a sample (a management net, a data net, three VMs, one with SR-IOV),
-//! shows the result, deletes it all and checks that the VIM is empty again.
+//! simulated VIM and SDN controller, deploys a sample (a management net, a data net, three VMs,
+//! one with SR-IOV), waits until the VMs are ACTIVE and the SR-IOV port is wired on the SDN
+//! controller, shows the result, deletes it all and checks that both are empty again.
 //! (Once the HTTP API lands, the demo drives the real service over HTTP instead.)
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rovim_core::{ActionId, ItemId, ItemKind, VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, Submitted};
-use rovim_store::{NewVimAccount, Store, reads};
+use rovim_core::{ActionId, ItemId, ItemKind, ItemStatus, SdnControllerId, VimAccountId, VimType};
+use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, RefreshConfig, Submitted};
+use rovim_store::{NewSdnController, NewVimAccount, Store, reads};
 use serde_json::json;
 
 pub fn run(log: slog::Logger) -> anyhow::Result<()> {
@@ -27,13 +28,32 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
     let store = Store::open(&url).context("opening the demo database")?;
     println!("database: {url} (SQLite, migrated)");
     let connectors = Arc::new(Connectors::new());
-    let engine = Engine::start(
-        store.clone(),
-        EngineConfig::default(),
-        connectors.clone(),
-        log,
-    )
-    .await?;
+    // Short polls so the demo shows BUILD turning ACTIVE within seconds.
+    let config = EngineConfig {
+        refresh: RefreshConfig {
+            build_secs: 0.5,
+            active_secs: 2.0,
+            ..RefreshConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(store.clone(), config, connectors.clone(), log).await?;
+
+    let sdn_id = SdnControllerId::random();
+    engine
+        .add_sdn_controller(NewSdnController {
+            id: sdn_id,
+            name: "demo-sdn".into(),
+            sdn_type: "sim".into(),
+            url: "sim-sdn://demo".into(),
+            username: None,
+            secret: None,
+            config: json!({}),
+        })
+        .await?;
+    let sdn = connectors
+        .sim_sdn("sim-sdn://demo")
+        .context("the demo's SDN controller")?;
 
     let vim = VimAccountId::random();
     let sim_url = "sim://demo";
@@ -46,14 +66,16 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
             tenant: None,
             username: None,
             secret: None,
-            config: json!({"build_seconds": 0, "latency_ms": 20, "seed": 7}),
-            sdn_controller: None,
+            config: json!({"build_seconds": 2, "latency_ms": 20, "seed": 7}),
+            sdn_controller: Some(sdn_id),
         })
         .await?;
     let cloud = connectors
         .sim_cloud(sim_url)
         .context("the demo's sim VIM")?;
-    println!("VIM account: demo-sim (simulated VIM, 20 ms per call)\n");
+    println!(
+        "VIM account: demo-sim (simulated VIM, 20 ms per call, VMs boot in 2 s), SDN controller: demo-sdn\n"
+    );
 
     let v = vim.to_string();
     let vm = |name: &str, nets: serde_json::Value| {
@@ -78,7 +100,13 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         sub.tasks.len()
     );
     wait(&store, sub.action).await?;
+    active(&store, &sub).await?;
     show(&store, &sub)?;
+    println!(
+        "\nSDN: {} network(s), {} external port(s)",
+        sdn.networks().len(),
+        sdn.ports().len()
+    );
 
     let mut deletes = Vec::new();
     for (_, kind, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Vm) {
@@ -99,6 +127,9 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
     );
     wait(&store, del.action).await?;
     let left = (cloud.net_count(), cloud.vm_count(), cloud.port_count());
+    if !sdn.networks().is_empty() || !sdn.ports().is_empty() {
+        bail!("the SDN controller still holds networks or ports");
+    }
     engine.shutdown().await?;
     if left != (0, 0, 0) {
         bail!(
@@ -109,10 +140,42 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         );
     }
     println!(
-        "the VIM is empty again (0 nets, 0 VMs, 0 ports); demo done in {:.1} s",
+        "the VIM is empty again (0 nets, 0 VMs, 0 ports), and so is the SDN controller; demo done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Waits until every VM is ACTIVE and every passthrough interface has its SDN port, showing the
+/// VM statuses as they change.
+async fn active(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    loop {
+        let mut conn = store.conn()?;
+        let mut line = String::from("  VMs:");
+        let mut ready = true;
+        for (_, _, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Vm) {
+            let vm = reads::get_vm(&mut conn, *id)?.context("vm row")?;
+            line.push_str(&format!(" {} {}", vm.name, vm.status));
+            let wired = vm
+                .interfaces
+                .iter()
+                .all(|i| !i.iface_type.is_passthrough() || i.sdn_port_id.is_some());
+            ready &= vm.status == ItemStatus::Active && wired;
+        }
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the VMs were not ACTIVE and wired within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Shows the action's progress until every task has settled; fails if one failed.
@@ -165,8 +228,8 @@ fn show(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
         );
     }
     println!(
-        "\n{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5}",
-        "VM", "STATUS", "INTERFACE", "IP", "MAC", "PCI", "VLAN"
+        "\n{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
+        "VM", "STATUS", "INTERFACE", "IP", "MAC", "PCI", "VLAN", "SDN PORT"
     );
     let vms: Vec<ItemId> = sub
         .tasks
@@ -183,7 +246,7 @@ fn show(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
                 ("", String::new())
             };
             println!(
-                "{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5}",
+                "{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
                 name,
                 status,
                 format!("{:?}", iface.iface_type),
@@ -191,6 +254,7 @@ fn show(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
                 iface.mac_address.as_deref().unwrap_or("-"),
                 iface.pci.as_deref().unwrap_or("-"),
                 iface.vlan.map_or("-".to_string(), |v| v.to_string()),
+                iface.sdn_port_id.as_deref().unwrap_or("-"),
             );
         }
     }
