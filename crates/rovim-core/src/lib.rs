@@ -34,6 +34,7 @@ pub mod sdn_merge;
 pub mod task;
 pub mod truncate;
 pub mod vim_account;
+pub mod yaml;
 
 mod string_enum;
 

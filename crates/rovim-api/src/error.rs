@@ -1,0 +1,99 @@
+//! The API's one error type and its JSON body: `{"error": {"status", "field", "reason"}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use rovim_engine::{EngineError, PlanError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {field}: {reason}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// The input field at fault (`body`, `path`, `tasks[2].params.name`…).
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    status: u16,
+    field: &'a str,
+    reason: &'a str,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn bad_request(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, field, reason)
+    }
+
+    pub fn unprocessable(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, field, reason)
+    }
+
+    pub fn not_found(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, field, reason)
+    }
+
+    pub fn unavailable(reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "", reason)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(Body {
+            error: Inner {
+                status: self.status.as_u16(),
+                field: &self.field,
+                reason: &self.reason,
+            },
+        })
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Rejected(PlanError::Field(f)) => {
+                ApiError::unprocessable(f.field, f.reason)
+            }
+            EngineError::Rejected(PlanError::Lookup(r)) => ApiError::unavailable(r),
+            EngineError::Conflict(r) => ApiError::new(StatusCode::CONFLICT, "", r),
+            EngineError::NotFound { what, id } => {
+                ApiError::not_found("", format!("{what} {id} not found"))
+            }
+            EngineError::Config(c) => ApiError::unprocessable(c.key, c.reason),
+            EngineError::Store(rovim_store::StoreError::NotFound { what, id }) => {
+                ApiError::not_found("", format!("{what} {id} not found"))
+            }
+            other => ApiError::unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<rovim_store::StoreError> for ApiError {
+    fn from(e: rovim_store::StoreError) -> ApiError {
+        EngineError::Store(e).into()
+    }
+}

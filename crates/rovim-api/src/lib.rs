@@ -1,0 +1,54 @@
+//! rovim-api: the northbound HTTP API. JSON in and out (action bodies also as YAML); every
+//! refusal is a 4xx with a JSON body naming the field and the reason, and changes nothing.
+//!
+//! Modules: [`error`] (the error body), [`body`] (bounded body reading, JSON or YAML),
+//! [`auth`] (bearer tokens), [`views`] (what the API shows), [`routes`] (one file per resource).
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod routes;
+pub mod views;
+
+use actix_web::web;
+use rovim_engine::Engine;
+
+pub use auth::Tokens;
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: Engine,
+    pub tokens: Tokens,
+}
+
+/// Mounts the whole API on an actix-web app.
+pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        let tokens = state.tokens.clone();
+        cfg.app_data(web::Data::new(state))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request("path", e.to_string()).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::bad_request("query", e.to_string()).into()),
+            )
+            .route("/healthz", web::get().to(routes::health::healthz))
+            .route("/readyz", web::get().to(routes::health::readyz))
+            .service(
+                web::scope("/v1")
+                    .wrap(actix_web::middleware::from_fn(move |req, next| {
+                        auth::check(tokens.clone(), req, next)
+                    }))
+                    .configure(routes::accounts::routes)
+                    .configure(routes::sdn::routes)
+                    .configure(routes::actions::routes)
+                    .configure(routes::items::routes),
+            )
+            .default_service(web::to(routes::health::not_found));
+    }
+}

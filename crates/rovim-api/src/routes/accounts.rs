@@ -1,0 +1,112 @@
+//! `/v1/vim-accounts`: register, list and show VIM accounts (the password never comes back).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use rovim_core::{SdnControllerId, VimAccountId, VimType};
+use rovim_store::{NewVimAccount, Secret, accounts};
+use serde::Deserialize;
+
+use super::{id, read};
+use crate::error::ApiError;
+use crate::views::VimAccountView;
+use crate::{ApiState, body};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/vim-accounts")
+            .route(web::post().to(create))
+            .route(web::get().to(list))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/vim-accounts/{id}")
+            .route(web::get().to(show))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let reason = format!("{} is not allowed on {}", req.method(), req.path());
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method", reason).error_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    name: String,
+    #[serde(rename = "type")]
+    vim_type: VimType,
+    url: String,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+    #[serde(default)]
+    sdn_controller: Option<SdnControllerId>,
+}
+
+async fn create(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let new: NewAccount = body::parse(&req, payload, false).await?;
+    if new.name.trim().is_empty() || new.name.chars().count() > 255 {
+        return Err(ApiError::unprocessable(
+            "name",
+            "must be 1 to 255 characters",
+        ));
+    }
+    if new.url.trim().is_empty() {
+        return Err(ApiError::unprocessable("url", "must not be empty"));
+    }
+    let config = new.config.unwrap_or_else(|| serde_json::json!({}));
+    if !config.is_object() {
+        return Err(ApiError::unprocessable("config", "must be an object"));
+    }
+    if let Some(sdn) = new.sdn_controller {
+        let known = read(&state, accounts::list_sdn_controllers)
+            .await?
+            .iter()
+            .any(|c| c.id == sdn);
+        if !known {
+            return Err(ApiError::unprocessable(
+                "sdn_controller",
+                format!("no SDN controller {sdn}"),
+            ));
+        }
+    }
+    let account = state
+        .engine
+        .add_account(NewVimAccount {
+            id: VimAccountId::random(),
+            name: new.name,
+            vim_type: new.vim_type,
+            url: new.url,
+            tenant: new.tenant,
+            username: new.user,
+            secret: new.password.map(Secret::new),
+            config,
+            sdn_controller: new.sdn_controller,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(VimAccountView::from(&account)))
+}
+
+async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let all = read(&state, accounts::list_vim_accounts).await?;
+    Ok(HttpResponse::Ok().json(all.iter().map(VimAccountView::from).collect::<Vec<_>>()))
+}
+
+async fn show(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let vim: VimAccountId = id("VIM account", &path)?;
+    let account = read(&state, move |c| accounts::get_vim_account(c, vim)).await?;
+    Ok(HttpResponse::Ok().json(VimAccountView::from(&account)))
+}

@@ -1,0 +1,39 @@
+//! Liveness, readiness and the fallback for unknown routes.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready when the database answers, its migrations are applied and the DbActor is alive.
+pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let store = state.engine.store().clone();
+    let migrated = web::block(move || store.is_migrated())
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?
+        .map_err(|e| ApiError::unavailable(format!("database: {e}")))?;
+    if !migrated {
+        return Err(ApiError::unavailable("database migrations are not applied"));
+    }
+    state
+        .engine
+        .writer()
+        .ping()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("database writer: {e}")))?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+}
+
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    ApiError::not_found(
+        "path",
+        format!("no route for {} {}", req.method(), req.path()),
+    )
+    .error_response()
+}

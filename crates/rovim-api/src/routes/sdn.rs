@@ -1,0 +1,74 @@
+//! `/v1/sdn-controllers`: register and list SDN controllers.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use rovim_core::SdnControllerId;
+use rovim_store::{NewSdnController, Secret, accounts};
+use serde::Deserialize;
+
+use super::accounts::method_not_allowed;
+use super::read;
+use crate::error::ApiError;
+use crate::views::SdnControllerView;
+use crate::{ApiState, body};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/sdn-controllers")
+            .route(web::post().to(create))
+            .route(web::get().to(list))
+            .default_service(web::to(method_not_allowed)),
+    );
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewController {
+    name: String,
+    #[serde(rename = "type")]
+    sdn_type: String,
+    url: String,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+async fn create(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let new: NewController = body::parse(&req, payload, false).await?;
+    if new.name.trim().is_empty() {
+        return Err(ApiError::unprocessable("name", "must not be empty"));
+    }
+    if new.sdn_type != "sim" {
+        return Err(ApiError::unprocessable(
+            "type",
+            format!(
+                "'{}' is not a known SDN controller type (sim)",
+                new.sdn_type
+            ),
+        ));
+    }
+    let controller = state
+        .engine
+        .add_sdn_controller(NewSdnController {
+            id: SdnControllerId::random(),
+            name: new.name,
+            sdn_type: new.sdn_type,
+            url: new.url,
+            username: new.user,
+            secret: new.password.map(Secret::new),
+            config: new.config.unwrap_or_else(|| serde_json::json!({})),
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(SdnControllerView::from(&controller)))
+}
+
+async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let all = read(&state, accounts::list_sdn_controllers).await?;
+    Ok(HttpResponse::Ok().json(all.iter().map(SdnControllerView::from).collect::<Vec<_>>()))
+}

@@ -1,0 +1,257 @@
+//! The HTTP API in process (actix-web test service over a real Engine, SQLite and the sim VIM):
+//! the happy path, then bad input that must be refused with the field and the reason and leave
+//! the database unchanged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{App, test};
+use rovim_api::{ApiState, Tokens, configure};
+use rovim_engine::{Connectors, Engine, EngineConfig, RefreshConfig};
+use rovim_store::test_support::{TestDb, sqlite};
+use rovim_store::{accounts, reads};
+use serde_json::{Value, json};
+
+async fn engine(db: &TestDb) -> Engine {
+    let log = slog::Logger::root(slog::Discard, slog::o!());
+    let config = EngineConfig {
+        refresh: RefreshConfig {
+            build_secs: 0.2,
+            active_secs: 1.0,
+            ..RefreshConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    Engine::start(db.store.clone(), config, Arc::new(Connectors::new()), log)
+        .await
+        .unwrap()
+}
+
+macro_rules! app {
+    ($engine:expr, $tokens:expr) => {
+        test::init_service(App::new().configure(configure(ApiState {
+            engine: $engine.clone(),
+            tokens: $tokens,
+        })))
+        .await
+    };
+}
+
+async fn call(
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+    >,
+    req: test::TestRequest,
+) -> (StatusCode, Value) {
+    let resp = test::call_service(app, req.to_request()).await;
+    let status = resp.status();
+    let body = test::read_body(resp).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn counts(db: &TestDb) -> (usize, usize) {
+    let mut c = db.store.conn().unwrap();
+    (
+        reads::list_actions(&mut c, 1000).unwrap().len(),
+        accounts::list_vim_accounts(&mut c).unwrap().len(),
+    )
+}
+
+#[actix_rt::test]
+async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+
+    let (s, sdn) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/sdn-controllers")
+            .set_json(json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://api-test"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sdn}");
+    let (s, vim) = call(&app, test::TestRequest::post().uri("/v1/vim-accounts").set_json(json!({
+        "name": "vim1", "type": "sim", "url": "sim://api-test", "user": "admin", "password": "hunter2",
+        "config": {"build_seconds": 0}, "sdn_controller": sdn["id"]}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{vim}");
+    assert_eq!(vim["name"], "vim1");
+    let (s, list) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        !list.to_string().contains("hunter2") && !vim.to_string().contains("hunter2"),
+        "the password never comes back"
+    );
+
+    let body = json!({"description": "web tier", "tasks": [
+        {"vim_account": "vim1", "action": "CREATE", "item": "net", "params": {"name": "mgmt"}},
+        {"vim_account": "vim1", "action": "CREATE", "item": "vm",
+         "params": {"name": "web", "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-0"}]}}]});
+    let (s, sub) = call(
+        &app,
+        test::TestRequest::post().uri("/v1/actions").set_json(&body),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let action = sub["action_id"].as_str().unwrap().to_owned();
+    let vm_id = sub["tasks"][1]["item_id"].as_str().unwrap().to_owned();
+    let mut view = Value::Null;
+    for _ in 0..50 {
+        let (s, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/v1/actions/{action}?wait=5")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        view = v;
+        if view["status"] != "BUILD" {
+            break;
+        }
+    }
+    assert_eq!(view["status"], "DONE", "{view}");
+    assert_eq!(
+        (view["number_done"].clone(), view["number_failed"].clone()),
+        (json!(2), json!(0))
+    );
+    assert_eq!(view["tasks"][1]["status"], "DONE");
+    let (s, vm) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("/v1/vms/{vm_id}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(vm["status"], "ACTIVE");
+    assert!(
+        vm["interfaces"][0]["mac_address"]
+            .as_str()
+            .unwrap()
+            .starts_with("fa:16:3e")
+    );
+    assert!(vm["interfaces"][0]["ip_address"].is_string());
+
+    let yaml = "description: from yaml\ntasks:\n  - vim_account: vim1\n    action: CREATE\n    item: net\n    params: {name: data, type: data}\n";
+    let req = test::TestRequest::post()
+        .uri("/v1/actions")
+        .insert_header(("content-type", "application/yaml"))
+        .set_payload(yaml);
+    let (s, sub) = call(&app, req).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let net_id = sub["tasks"][0]["item_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (s, net) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("/v1/nets/{net_id}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(net["type"], "data");
+    assert!(
+        net["sdn_net_id"].is_string(),
+        "wired through the SDN controller: {net}"
+    );
+    let (s, list) = call(&app, test::TestRequest::get().uri("/v1/actions?limit=10")).await;
+    assert_eq!((s, list.as_array().unwrap().len()), (StatusCode::OK, 2));
+    let (s, _) = call(&app, test::TestRequest::get().uri("/healthz")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, ready) = call(&app, test::TestRequest::get().uri("/readyz")).await;
+    assert_eq!(s, StatusCode::OK, "{ready}");
+    engine.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let (s, _) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/vim-accounts")
+            .set_json(json!({"name": "vim1", "type": "sim", "url": "sim://bad-input"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let before = counts(&db);
+    let net =
+        json!({"vim_account": "vim1", "action": "CREATE", "item": "net", "params": {"name": "n"}});
+
+    let cases: Vec<(test::TestRequest, StatusCode, &str)> = vec![
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [net], "colour": "red"})), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"description": "x"})), StatusCode::UNPROCESSABLE_ENTITY, "tasks"),
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": "many"})), StatusCode::UNPROCESSABLE_ENTITY, "body"),
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [{"vim_account": "nope", "action": "CREATE", "item": "net", "params": {"name": "n"}}]})),
+            StatusCode::UNPROCESSABLE_ENTITY, "tasks[0].vim_account"),
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [net, {"vim_account": "vim1", "action": "CREATE", "item": "vm",
+            "params": {"name": "v", "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-9"}]}}]})),
+            StatusCode::UNPROCESSABLE_ENTITY, "tasks[1].params.networks[0].net"),
+        (test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [{"vim_account": "vim1", "action": "EXPLODE", "item": "net"}]})),
+            StatusCode::UNPROCESSABLE_ENTITY, "body"),
+        (test::TestRequest::post().uri("/v1/actions").insert_header(("content-type", "application/json")).set_payload("{\"tasks\": ["),
+            StatusCode::BAD_REQUEST, "body"),
+        (test::TestRequest::post().uri("/v1/actions").insert_header(("content-type", "application/json")).set_payload(vec![0xff, 0xfe, 0x00]),
+            StatusCode::BAD_REQUEST, "body"),
+        (test::TestRequest::post().uri("/v1/actions").insert_header(("content-type", "text/plain")).set_payload("tasks"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type"),
+        (test::TestRequest::post().uri("/v1/actions").insert_header(("content-type", "application/json"))
+            .set_payload(vec![b' '; rovim_api::body::MAX_BODY + 1]), StatusCode::PAYLOAD_TOO_LARGE, "body"),
+        (test::TestRequest::post().uri("/v1/vim-accounts").set_json(json!({"name": "v2", "type": "sim", "url": "sim://x", "config": {"latnecy_ms": 1}})),
+            StatusCode::UNPROCESSABLE_ENTITY, "config"),
+        (test::TestRequest::post().uri("/v1/vim-accounts").set_json(json!({"name": "v3", "type": "vmware", "url": "x"})),
+            StatusCode::UNPROCESSABLE_ENTITY, "body"),
+        (test::TestRequest::post().uri("/v1/vim-accounts").set_json(json!({"name": "vim1", "type": "sim", "url": "sim://dup"})),
+            StatusCode::CONFLICT, ""),
+        (test::TestRequest::get().uri("/v1/actions/not-a-uuid"), StatusCode::NOT_FOUND, "path"),
+        (test::TestRequest::get().uri("/v1/vms/00000000-0000-0000-0000-000000000000"), StatusCode::NOT_FOUND, "path"),
+        (test::TestRequest::delete().uri("/v1/actions"), StatusCode::METHOD_NOT_ALLOWED, "method"),
+        (test::TestRequest::get().uri("/v1/nowhere"), StatusCode::NOT_FOUND, "path"),
+        (test::TestRequest::get().uri("/v1/actions?limit=0"), StatusCode::BAD_REQUEST, "limit"),
+        (test::TestRequest::get().uri("/v1/actions?limit=abc"), StatusCode::BAD_REQUEST, "query"),
+    ];
+    for (i, (req, want, field)) in cases.into_iter().enumerate() {
+        let (s, body) = call(&app, req).await;
+        assert_eq!(s, want, "case {i}: {body}");
+        assert_eq!(body["error"]["status"], want.as_u16(), "case {i}: {body}");
+        assert!(
+            body["error"]["field"].as_str().unwrap().contains(field),
+            "case {i}: {body}"
+        );
+        assert!(
+            !body["error"]["reason"].as_str().unwrap().is_empty(),
+            "case {i}"
+        );
+    }
+    assert_eq!(counts(&db), before, "nothing was stored");
+    engine.shutdown().await.unwrap();
+}
+
+#[actix_rt::test]
+async fn tokens_guard_the_api_but_not_health() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::new(vec!["t0ken".into()]));
+    let (s, body) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let (s, _) = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/vim-accounts")
+            .insert_header(("authorization", "Bearer wrong")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/vim-accounts")
+            .insert_header(("authorization", "Bearer t0ken")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(&app, test::TestRequest::get().uri("/healthz")).await;
+    assert_eq!(s, StatusCode::OK);
+    engine.shutdown().await.unwrap();
+}
