@@ -1,12 +1,15 @@
 //! `rovim`: the service binary and its CLI.
 //!
 //! Commands: `migrate` (create or upgrade the database and print its schema), `demo` (a
-//! sample deployment on a simulated VIM, end to end) and `sim-vim` (a simulated VIM over HTTP). The service (`serve`) and the client
+//! sample deployment on a simulated VIM, end to end), `serve` (the service) and `sim-vim` (a
+//! simulated VIM over HTTP). The service (`serve`) and the client
 //! commands follow in later issues.
 #![forbid(unsafe_code)]
 
+mod config;
 mod demo;
 mod logging;
+mod serve;
 mod sim_vim;
 
 use anyhow::Context;
@@ -17,14 +20,10 @@ use rovim_store::{Store, redact_url};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Database URL: a SQLite file path (the default) or postgres://user@host/db.
-    #[arg(
-        long,
-        global = true,
-        env = "ROVIM_DATABASE_URL",
-        default_value = "./rovim.db"
-    )]
-    database_url: String,
+    /// Database URL: a SQLite file path or postgres://user@host/db (default ./rovim.db, or the
+    /// service config's database_url).
+    #[arg(long, global = true, env = "ROVIM_DATABASE_URL")]
+    database_url: Option<String>,
 
     /// Log format: terminal, json, or auto (terminal on a TTY, JSON otherwise).
     #[arg(long, global = true, env = "ROVIM_LOG_FORMAT", default_value = "auto")]
@@ -46,6 +45,15 @@ enum Command {
         #[arg(long)]
         columns: bool,
     },
+    /// Run the service: the engine behind the HTTP API, until SIGINT/SIGTERM.
+    Serve {
+        /// YAML config file (see deploy/rovim.example.yaml).
+        #[arg(long, env = "ROVIM_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// Address of the HTTP API (overrides the config's listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Deploy a sample (2 nets, 3 VMs) on a simulated VIM, show it, delete it, check the VIM is
     /// empty. Uses a temporary database: nothing is left behind.
     Demo,
@@ -61,11 +69,29 @@ enum Command {
     },
 }
 
+/// The embedded default database.
+const DEFAULT_DATABASE: &str = "./rovim.db";
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let (log, _guard) = logging::init(cli.log_format, cli.log_level);
     match cli.command {
-        Command::Migrate { columns } => migrate(&log, &cli.database_url, columns),
+        Command::Migrate { columns } => migrate(
+            &log,
+            cli.database_url.as_deref().unwrap_or(DEFAULT_DATABASE),
+            columns,
+        ),
+        Command::Serve { config, listen } => {
+            let mut config = config::ServiceConfig::load(config.as_deref(), std::env::vars())?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            let url = cli
+                .database_url
+                .or(config.database_url.clone())
+                .unwrap_or_else(|| DEFAULT_DATABASE.into());
+            serve::run(log, config, url)
+        }
         Command::Demo => demo::run(log),
         Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }

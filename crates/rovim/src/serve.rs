@@ -1,0 +1,66 @@
+//! `rovim serve`: the engine behind the HTTP API until SIGINT/SIGTERM, then a graceful stop:
+//! the server stops taking requests, the engine stops its actors and the DbActor commits what
+//! was queued, and the process exits 0.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rovim_api::{ApiState, Tokens, configure};
+use rovim_engine::{Connectors, Engine};
+use rovim_store::{Store, redact_url};
+
+use crate::config::ServiceConfig;
+
+pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> anyhow::Result<()> {
+    let tokens = config.tokens()?;
+    let addr: SocketAddr = config
+        .listen
+        .parse()
+        .with_context(|| format!("listen: '{}' is not an address:port", config.listen))?;
+    if tokens.is_empty() && !addr.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {addr} without authentication: set auth.tokens (or ROVIM_API_TOKENS)"
+        );
+    }
+    let store = Store::open(&database_url)
+        .with_context(|| format!("opening {}", redact_url(&database_url)))?;
+    slog::info!(log, "database ready"; "database" => redact_url(&database_url), "backend" => store.backend().name());
+    actix_rt::System::new().block_on(async move {
+        let engine = Engine::start(
+            store,
+            config.engine.clone(),
+            Arc::new(Connectors::new()),
+            log.clone(),
+        )
+        .await?;
+        let state = ApiState {
+            engine: engine.clone(),
+            tokens: Tokens::new(tokens),
+        };
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new().configure(configure(state.clone()))
+        })
+        .workers(config.workers)
+        .shutdown_timeout(10)
+        .bind(addr)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = server
+            .addrs()
+            .first()
+            .copied()
+            .context("no listening address")?;
+        slog::info!(log, "rovim serving"; "address" => bound.to_string());
+        println!("listening on http://{bound}");
+        std::io::stdout().flush()?;
+        server.run().await.context("HTTP server")?;
+        slog::info!(
+            log,
+            "shutting down: stopping actors and flushing the database writer"
+        );
+        engine.shutdown().await?;
+        slog::info!(log, "stopped");
+        Ok(())
+    })
+}
