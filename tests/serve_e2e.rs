@@ -1,0 +1,204 @@
+//! The service end to end, as a real process driven only over HTTP: `rovim serve` on a fresh
+//! database (SQLite, and PostgreSQL when `ROVIM_TEST_DATABASE_URL` is set) and a `rovim sim-vim`
+//! process as its VIM. rovim is killed with SIGKILL in the middle of an action and started again:
+//! the action completes and the VIM holds exactly what was asked, nothing twice.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rovim_store::test_support::backends;
+use serde_json::{Value, json};
+
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rovim"));
+    cmd.args(["--log-format", "json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    cmd.env_remove("ROVIM_DATABASE_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start rovim");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read the address");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    Proc { child, url }
+}
+
+fn serve(db_url: &str) -> Proc {
+    spawn(
+        &["--database-url", db_url, "serve", "--listen", "127.0.0.1:0"],
+        &[("ROVIM_ENGINE__RESTART_MIN_SECS", "0.1")],
+    )
+}
+
+async fn get(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn settle(http: &reqwest::Client, rovim: &Proc, action: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let v = get(http, format!("{}/v1/actions/{action}?wait=2", rovim.url)).await;
+        if v["status"] != "BUILD" {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "action did not settle: {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_an_action_then_restart_completes_it_without_duplicates() {
+    for db in backends() {
+        let http = reqwest::Client::new();
+        let sim = spawn(
+            &[
+                "sim-vim",
+                "--listen",
+                "127.0.0.1:0",
+                "--settings",
+                r#"{"build_seconds": 0}"#,
+            ],
+            &[],
+        );
+        let rovim = serve(&db.url);
+        let r = http
+            .post(format!("{}/v1/vim-accounts", rovim.url))
+            .json(&json!({"name": "remote", "type": "sim", "url": sim.url}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        // The VIM takes the first net but holds its answer: rovim dies in that window.
+        http.patch(format!("{}/v1/settings", sim.url))
+            .json(&json!({"stall_after_create_ms": 600_000}))
+            .send()
+            .await
+            .unwrap();
+        let body = json!({"tasks": [
+            {"vim_account": "remote", "action": "CREATE", "item": "net", "params": {"name": "n1"}},
+            {"vim_account": "remote", "action": "CREATE", "item": "vm",
+             "params": {"name": "v1", "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-0"}]}}]});
+        let r = http
+            .post(format!("{}/v1/actions", rovim.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let sub: Value = r.json().await.unwrap();
+        let action = sub["action_id"].as_str().unwrap().to_owned();
+        let start = Instant::now();
+        while get(&http, format!("{}/v1/state", sim.url)).await["nets"] != 1 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the create never reached the VIM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(rovim); // SIGKILL
+
+        http.patch(format!("{}/v1/settings", sim.url))
+            .json(&json!({"stall_after_create_ms": 0}))
+            .send()
+            .await
+            .unwrap();
+        let rovim = serve(&db.url);
+        let done = settle(&http, &rovim, &action).await;
+        assert_eq!(done["status"], "DONE", "{done}");
+        let state = get(&http, format!("{}/v1/state", sim.url)).await;
+        assert_eq!(
+            (state["nets"].clone(), state["vms"].clone()),
+            (json!(1), json!(1)),
+            "{state}"
+        );
+        assert_eq!(
+            state["calls"]["create_net"], 1,
+            "adopted by its token, not created twice: {state}"
+        );
+        let vm = get(
+            &http,
+            format!(
+                "{}/v1/vms/{}",
+                rovim.url,
+                sub["tasks"][1]["item_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+        assert!(vm["interfaces"][0]["mac_address"].is_string(), "{vm}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_service_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db");
+    let mut rovim = serve(db.to_str().unwrap());
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/readyz", rovim.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = rovim.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = rovim.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "rovim did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn a_public_address_without_tokens_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args([
+            "--database-url",
+            ":memory:",
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .env_remove("ROVIM_API_TOKENS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
+}
