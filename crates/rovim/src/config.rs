@@ -185,6 +185,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_documents_valid_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rovim.example.yaml");
+        let c = ServiceConfig::load(Some(&path), env(&[])).unwrap();
+        let defaults = ServiceConfig {
+            database_url: Some("./rovim.db".into()),
+            ..ServiceConfig::default()
+        };
+        assert_eq!(c, defaults, "the example shows the defaults");
+    }
+
+    #[test]
     fn bad_keys_and_values_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rovim.yaml");
