@@ -202,3 +202,94 @@ fn a_public_address_without_tokens_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
 }
+
+/// Runs a client command against `api`; returns (success, stdout, stderr).
+fn cli(api: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--api-url", api, "--token", "tok"])
+        .args(args)
+        .env_remove("ROVIM_DATABASE_URL")
+        .output()
+        .expect("run the CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_drives_the_service_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db");
+    let rovim = spawn(
+        &[
+            "--database-url",
+            db.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("ROVIM_API_TOKENS", "tok")],
+    );
+    let api = rovim.url.clone();
+
+    let (ok, out, err) = cli(
+        &api,
+        &[
+            "vim",
+            "add",
+            "lab",
+            "--type",
+            "sim",
+            "--url",
+            "sim://cli",
+            "--config",
+            r#"{"build_seconds": 0}"#,
+            "--password",
+            "pw-secret",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("lab") && !out.contains("pw-secret"), "{out}");
+    let (ok, out, _) = cli(&api, &["vim", "list", "--output", "json"]);
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["name"], "lab");
+
+    let file = dir.path().join("deploy.yaml");
+    std::fs::write(&file, "description: cli\ntasks:\n  - {vim_account: lab, action: CREATE, item: net, params: {name: n1}}\n  - {vim_account: lab, action: CREATE, item: vm, params: {name: v1, image_id: i, flavor_id: f, networks: [{net: TASK-0}]}}\n").unwrap();
+    let (ok, out, err) = cli(
+        &api,
+        &[
+            "action",
+            "submit",
+            file.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let sub: Value = serde_json::from_str(&out).unwrap();
+    let id = sub["action_id"].as_str().unwrap().to_owned();
+    let (ok, out, err) = cli(&api, &["action", "watch", &id]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("DONE") && out.contains("2/2 done"), "{out}");
+    assert!(
+        err.contains("[##############################] 2/2"),
+        "a full progress bar: {err}"
+    );
+    let (ok, out, _) = cli(&api, &["action", "list"]);
+    assert!(ok && out.contains(&id) && out.starts_with("ID"), "{out}");
+
+    let (ok, _, err) = cli(&api, &["vim", "show", "no-such-id"]);
+    assert!(!ok && err.contains("404"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--api-url", &api, "vim", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("401"),
+        "no token, no access"
+    );
+}

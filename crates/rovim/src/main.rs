@@ -6,6 +6,7 @@
 //! commands follow in later issues.
 #![forbid(unsafe_code)]
 
+mod client;
 mod config;
 mod demo;
 mod logging;
@@ -33,6 +34,9 @@ struct Cli {
     #[arg(long, global = true, env = "ROVIM_LOG_LEVEL", default_value = "info")]
     log_level: logging::LogLevel,
 
+    #[command(flatten)]
+    api: client::Api,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +61,15 @@ enum Command {
     /// Deploy a sample (2 nets, 3 VMs) on a simulated VIM, show it, delete it, check the VIM is
     /// empty. Uses a temporary database: nothing is left behind.
     Demo,
+    /// VIM accounts (over the API of a running rovim).
+    #[command(subcommand)]
+    Vim(client::VimCommand),
+    /// SDN controllers (over the API).
+    #[command(subcommand)]
+    Sdn(client::SdnCommand),
+    /// Actions: submit, show, watch, list (over the API).
+    #[command(subcommand)]
+    Action(client::ActionCommand),
     /// Run a simulated VIM as its own HTTP service (state in memory), for tests and demos that
     /// need a VIM to outlive rovim. Register it as a `sim` account with its http:// URL.
     SimVim {
@@ -93,6 +106,9 @@ fn main() -> anyhow::Result<()> {
             serve::run(log, config, url)
         }
         Command::Demo => demo::run(log),
+        Command::Vim(c) => client::vim(&cli.api, c),
+        Command::Sdn(c) => client::sdn(&cli.api, c),
+        Command::Action(c) => client::action(&cli.api, c),
         Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }
 }

@@ -1,0 +1,313 @@
+//! The CLI's client commands: they talk to a running `rovim serve` over its HTTP API only.
+
+mod output;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+pub use output::Output;
+
+/// Where the API is and how to reach it.
+#[derive(Debug, Clone, Args)]
+pub struct Api {
+    /// Base URL of the rovim API.
+    #[arg(
+        long,
+        global = true,
+        env = "ROVIM_API_URL",
+        default_value = "http://127.0.0.1:9090"
+    )]
+    pub api_url: String,
+    /// Bearer token for the API.
+    #[arg(long, global = true, env = "ROVIM_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, global = true, default_value = "table")]
+    pub output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VimCommand {
+    /// Register a VIM account.
+    Add {
+        name: String,
+        /// sim, openstack or aws.
+        #[arg(long = "type")]
+        vim_type: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        /// Read from the environment variable ROVIM_VIM_PASSWORD rather than the command line.
+        #[arg(long, env = "ROVIM_VIM_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// The account's config as JSON, e.g. '{"build_seconds": 5}'.
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// SDN controller id.
+        #[arg(long)]
+        sdn_controller: Option<String>,
+    },
+    List,
+    Show {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SdnCommand {
+    /// Register an SDN controller.
+    Add {
+        name: String,
+        #[arg(long = "type", default_value = "sim")]
+        sdn_type: String,
+        #[arg(long)]
+        url: String,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// Submit an action from a JSON or YAML file (`-` for standard input).
+    Submit {
+        file: String,
+    },
+    Show {
+        id: String,
+    },
+    /// Follow an action until it ends, with a progress bar, then show its tasks.
+    Watch {
+        id: String,
+    },
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+struct Client {
+    api: Api,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new(api: &Api) -> anyhow::Result<Client> {
+        Ok(Client {
+            api: api.clone(),
+            http: reqwest::Client::builder().build()?,
+        })
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.api.api_url.trim_end_matches('/'));
+        let r = self.http.request(method, url);
+        match &self.api.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    async fn send(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the rovim API at {}", self.api.api_url))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let e = &body["error"];
+            let field = e["field"].as_str().unwrap_or("");
+            let reason = e["reason"].as_str().unwrap_or("no reason given");
+            if field.is_empty() {
+                bail!("{status}: {reason}");
+            }
+            bail!("{status}: {field}: {reason}");
+        }
+        Ok(body)
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn vim(api: &Api, cmd: VimCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let c = Client::new(api)?;
+        match cmd {
+            VimCommand::Add { name, vim_type, url, tenant, user, password, config, sdn_controller } => {
+                let config: Value = serde_json::from_str(&config).context("--config is not JSON")?;
+                let body = json!({"name": name, "type": vim_type, "url": url, "tenant": tenant, "user": user,
+                                  "password": password, "config": config, "sdn_controller": sdn_controller});
+                let v = c.send(c.req(reqwest::Method::POST, "/v1/vim-accounts").json(&body)).await?;
+                output::one(api.output, &v, &["id", "name", "type", "url", "status"])
+            }
+            VimCommand::List => {
+                let v = c.send(c.req(reqwest::Method::GET, "/v1/vim-accounts")).await?;
+                output::many(api.output, &v, &["id", "name", "type", "url", "status", "restart_count", "error"])
+            }
+            VimCommand::Show { id } => {
+                let v = c.send(c.req(reqwest::Method::GET, &format!("/v1/vim-accounts/{id}"))).await?;
+                output::one(api.output, &v, &["id", "name", "type", "url", "tenant", "user", "sdn_controller", "status", "restart_count", "error", "created_at"])
+            }
+        }
+    })
+}
+
+pub fn sdn(api: &Api, cmd: SdnCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let c = Client::new(api)?;
+        match cmd {
+            SdnCommand::Add {
+                name,
+                sdn_type,
+                url,
+            } => {
+                let body = json!({"name": name, "type": sdn_type, "url": url});
+                let v = c
+                    .send(
+                        c.req(reqwest::Method::POST, "/v1/sdn-controllers")
+                            .json(&body),
+                    )
+                    .await?;
+                output::one(api.output, &v, &["id", "name", "type", "url"])
+            }
+            SdnCommand::List => {
+                let v = c
+                    .send(c.req(reqwest::Method::GET, "/v1/sdn-controllers"))
+                    .await?;
+                output::many(api.output, &v, &["id", "name", "type", "url"])
+            }
+        }
+    })
+}
+
+pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let c = Client::new(api)?;
+        match cmd {
+            ActionCommand::Submit { file } => {
+                let text = if file == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(Path::new(&file))
+                        .with_context(|| format!("reading {file}"))?
+                };
+                let yaml = file.ends_with(".yaml")
+                    || file.ends_with(".yml")
+                    || !text.trim_start().starts_with('{');
+                let ct = if yaml {
+                    "application/yaml"
+                } else {
+                    "application/json"
+                };
+                let r = c
+                    .req(reqwest::Method::POST, "/v1/actions")
+                    .header("content-type", ct)
+                    .body(text);
+                let v = c.send(r).await?;
+                match api.output {
+                    Output::Table => {
+                        println!("action {}", v["action_id"].as_str().unwrap_or(""));
+                        output::many(Output::Table, &v["tasks"], &["index", "item", "item_id"])
+                    }
+                    other => output::one(other, &v, &[]),
+                }
+            }
+            ActionCommand::Show { id } => {
+                let v = c
+                    .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}")))
+                    .await?;
+                show_action(api.output, &v)
+            }
+            ActionCommand::Watch { id } => {
+                let deadline = Instant::now() + Duration::from_secs(24 * 3600);
+                let mut v = c
+                    .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}")))
+                    .await?;
+                while v["status"] == "BUILD" && Instant::now() < deadline {
+                    progress(&v);
+                    v = c
+                        .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}?wait=10")))
+                        .await?;
+                }
+                progress(&v);
+                eprintln!();
+                show_action(api.output, &v)?;
+                if v["status"] == "FAILED" {
+                    bail!("action {id} FAILED");
+                }
+                Ok(())
+            }
+            ActionCommand::List { limit } => {
+                let v = c
+                    .send(c.req(reqwest::Method::GET, &format!("/v1/actions?limit={limit}")))
+                    .await?;
+                output::many(
+                    api.output,
+                    &v,
+                    &[
+                        "id",
+                        "status",
+                        "number_tasks",
+                        "number_done",
+                        "number_failed",
+                        "description",
+                        "created_at",
+                    ],
+                )
+            }
+        }
+    })
+}
+
+fn show_action(out: Output, v: &Value) -> anyhow::Result<()> {
+    match out {
+        Output::Table => {
+            println!(
+                "action {}  {}  {}/{} done, {} failed  {}",
+                v["id"].as_str().unwrap_or(""),
+                v["status"].as_str().unwrap_or(""),
+                v["number_done"],
+                v["number_tasks"],
+                v["number_failed"],
+                v["description"].as_str().unwrap_or("")
+            );
+            output::many(
+                Output::Table,
+                &v["tasks"],
+                &["index", "action", "item", "status", "vim_id", "error"],
+            )
+        }
+        other => output::one(other, v, &[]),
+    }
+}
+
+/// One line on stderr, redrawn: `[#######-------] 7/14 done, 0 failed  BUILD`.
+fn progress(v: &Value) {
+    let total = v["number_tasks"].as_u64().unwrap_or(0).max(1);
+    let done = v["number_done"].as_u64().unwrap_or(0) + v["number_failed"].as_u64().unwrap_or(0);
+    let width = 30;
+    let filled = (done * width / total) as usize;
+    let bar = format!(
+        "{}{}",
+        "#".repeat(filled),
+        "-".repeat(width as usize - filled)
+    );
+    eprint!(
+        "\r[{bar}] {done}/{total} done, {} failed  {}   ",
+        v["number_failed"],
+        v["status"].as_str().unwrap_or("")
+    );
+    let _ = std::io::stderr().flush();
+}
