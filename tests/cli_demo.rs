@@ -1,5 +1,6 @@
-//! `rovim demo` end to end: the binary deploys the sample on its sim VIM, shows addresses,
-//! tears it down and exits 0 only if the VIM is empty again.
+//! `rovim demo` end to end: the binary starts the service, deploys the sample over HTTP on its sim
+//! VIM and SDN controller, shows addresses and ports, tears it down and exits 0 only if both are
+//! empty again.
 
 use std::process::Command;
 

@@ -1,17 +1,18 @@
-//! `rovim demo`: a newcomer's first run. Starts the engine on a temporary SQLite database with a
-//! simulated VIM and SDN controller, deploys a sample (a management net, a data net, three VMs,
-//! one with SR-IOV), waits until the VMs are ACTIVE and the SR-IOV port is wired on the SDN
-//! controller, shows the result, deletes it all and checks that both are empty again.
-//! (Once the HTTP API lands, the demo drives the real service over HTTP instead.)
+//! `rovim demo`: a newcomer's first run. In one process it starts the real service (the HTTP API
+//! on an ephemeral loopback port, SQLite in a temporary directory, a simulated VIM with a short
+//! build time and a simulated SDN controller), then acts as an orchestrator over HTTP: submits a
+//! sample deployment (a management net, a data net, three VMs, one with SR-IOV), shows progress
+//! until everything is ACTIVE and wired, prints nets, VMs, IPs, MACs and SDN ports, deletes it
+//! all, and checks that the VIM and the SDN controller are empty again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rovim_core::{ActionId, ItemId, ItemKind, ItemStatus, SdnControllerId, VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, RefreshConfig, Submitted};
-use rovim_store::{NewSdnController, NewVimAccount, Store, reads};
-use serde_json::json;
+use rovim_api::{ApiState, Tokens, configure};
+use rovim_engine::{Connectors, Engine, EngineConfig, RefreshConfig};
+use rovim_store::Store;
+use serde_json::{Value, json};
 
 pub fn run(log: slog::Logger) -> anyhow::Result<()> {
     actix_rt::System::new().block_on(demo(log))
@@ -26,8 +27,6 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         .to_string_lossy()
         .into_owned();
     let store = Store::open(&url).context("opening the demo database")?;
-    println!("database: {url} (SQLite, migrated)");
-    let connectors = Arc::new(Connectors::new());
     // Short polls so the demo shows BUILD turning ACTIVE within seconds.
     let config = EngineConfig {
         refresh: RefreshConfig {
@@ -37,99 +36,114 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         },
         ..EngineConfig::default()
     };
-    let engine = Engine::start(store.clone(), config, connectors.clone(), log).await?;
+    let connectors = Arc::new(Connectors::new());
+    let engine = Engine::start(store, config, connectors.clone(), log).await?;
+    let state = ApiState {
+        engine: engine.clone(),
+        tokens: Tokens::default(),
+    };
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(configure(state.clone()))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .context("binding the demo's API")?;
+    let addr = server.addrs().first().copied().context("no address")?;
+    let server = server.run();
+    let server_handle = server.handle();
+    actix_rt::spawn(server);
+    let api = Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+    println!("rovim is serving on {} (database {url})", api.base);
 
-    let sdn_id = SdnControllerId::random();
-    engine
-        .add_sdn_controller(NewSdnController {
-            id: sdn_id,
-            name: "demo-sdn".into(),
-            sdn_type: "sim".into(),
-            url: "sim-sdn://demo".into(),
-            username: None,
-            secret: None,
-            config: json!({}),
-        })
+    let sdn = api
+        .post(
+            "/v1/sdn-controllers",
+            json!({"name": "demo-sdn", "type": "sim", "url": "sim-sdn://demo"}),
+        )
         .await?;
-    let sdn = connectors
-        .sim_sdn("sim-sdn://demo")
-        .context("the demo's SDN controller")?;
-
-    let vim = VimAccountId::random();
-    let sim_url = "sim://demo";
-    engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "demo-sim".into(),
-            vim_type: VimType::Sim,
-            url: sim_url.into(),
-            tenant: None,
-            username: None,
-            secret: None,
-            config: json!({"build_seconds": 2, "latency_ms": 20, "seed": 7}),
-            sdn_controller: Some(sdn_id),
-        })
+    let vim = api
+        .post(
+            "/v1/vim-accounts",
+            json!({"name": "demo-sim", "type": "sim", "url": "sim://demo", "user": "admin", "password": "demo",
+                   "config": {"build_seconds": 2, "latency_ms": 20, "seed": 7}, "sdn_controller": sdn["id"]}),
+        )
         .await?;
-    let cloud = connectors
-        .sim_cloud(sim_url)
-        .context("the demo's sim VIM")?;
     println!(
-        "VIM account: demo-sim (simulated VIM, 20 ms per call, VMs boot in 2 s), SDN controller: demo-sdn\n"
+        "POST /v1/sdn-controllers -> {}; POST /v1/vim-accounts -> {} ({})\n",
+        sdn["id"], vim["id"], vim["status"]
     );
 
-    let v = vim.to_string();
-    let vm = |name: &str, nets: serde_json::Value| {
-        json!({"vim_account": v, "action": "CREATE", "item": "vm",
+    let vm = |name: &str, nets: Value| {
+        json!({"vim_account": "demo-sim", "action": "CREATE", "item": "vm",
                "params": {"name": name, "image_id": "ubuntu-24.04", "flavor_id": "m1.small", "networks": nets}})
     };
-    let deploy: ActionRequest = serde_json::from_value(json!({
+    let deploy = json!({
         "description": "demo deployment",
         "tasks": [
-            {"vim_account": v, "action": "CREATE", "item": "net",
+            {"vim_account": "demo-sim", "action": "CREATE", "item": "net",
              "params": {"name": "mgmt", "ip_profile": {"subnet_address": "192.168.100.0/24"}}},
-            {"vim_account": v, "action": "CREATE", "item": "net", "params": {"name": "data", "type": "data"}},
+            {"vim_account": "demo-sim", "action": "CREATE", "item": "net", "params": {"name": "data", "type": "data"}},
             vm("web", json!([{"net": {"task": 0}}])),
             vm("db", json!([{"net": {"task": 0}}])),
             vm("dpi", json!([{"net": {"task": 0}}, {"net": {"task": 1}, "type": "VF"}])),
         ]
-    }))?;
-    let sub = engine.submit(deploy).await?;
+    });
+    let sub = api.post("/v1/actions", deploy).await?;
+    let items: Vec<(String, String)> = sub["tasks"]
+        .as_array()
+        .context("tasks")?
+        .iter()
+        .map(|t| {
+            (
+                t["item"].as_str().unwrap_or("").to_owned(),
+                t["item_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
     println!(
-        "submitted action {} ({} tasks)",
-        sub.action,
-        sub.tasks.len()
+        "POST /v1/actions -> action {} ({} tasks)",
+        sub["action_id"],
+        items.len()
     );
-    wait(&store, sub.action).await?;
-    active(&store, &sub).await?;
-    show(&store, &sub)?;
+    api.wait(sub["action_id"].as_str().unwrap_or("")).await?;
+    api.until_active(&items).await?;
+    api.show(&items).await?;
+    let cloud = connectors
+        .sim_cloud("sim://demo")
+        .context("the demo's sim VIM")?;
+    let sdn_ctl = connectors
+        .sim_sdn("sim-sdn://demo")
+        .context("the demo's SDN controller")?;
     println!(
-        "\nSDN: {} network(s), {} external port(s)",
-        sdn.networks().len(),
-        sdn.ports().len()
+        "\nSDN controller: {} network(s), {} external port(s)",
+        sdn_ctl.networks().len(),
+        sdn_ctl.ports().len()
     );
 
-    let mut deletes = Vec::new();
-    for (_, kind, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Vm) {
-        deletes.push(json!({"vim_account": v, "action": "DELETE", "item": kind.to_string(), "item_id": id.to_string()}));
-    }
-    let vm_count = deletes.len() as u32;
-    for (_, kind, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Net) {
-        deletes.push(json!({"vim_account": v, "action": "DELETE", "item": kind.to_string(), "item_id": id.to_string(),
-                            "depends_on": (0..vm_count).collect::<Vec<_>>()}));
-    }
-    let teardown: ActionRequest =
-        serde_json::from_value(json!({"description": "demo teardown", "tasks": deletes}))?;
-    let del = engine.submit(teardown).await?;
-    println!(
-        "\nsubmitted teardown {} ({} tasks)",
-        del.action,
-        del.tasks.len()
-    );
-    wait(&store, del.action).await?;
+    // Tear down: the VMs, then the nets once the VMs are gone.
+    let mut tasks: Vec<Value> = items
+        .iter()
+        .filter(|(kind, _)| kind == "vm")
+        .map(|(_, id)| json!({"vim_account": "demo-sim", "action": "DELETE", "item": "vm", "item_id": id}))
+        .collect();
+    let vm_tasks: Vec<usize> = (0..tasks.len()).collect();
+    tasks.extend(items.iter().filter(|(kind, _)| kind == "net").map(|(_, id)| {
+        json!({"vim_account": "demo-sim", "action": "DELETE", "item": "net", "item_id": id, "depends_on": vm_tasks})
+    }));
+    let del = api
+        .post(
+            "/v1/actions",
+            json!({"description": "demo teardown", "tasks": tasks}),
+        )
+        .await?;
+    println!("\nPOST /v1/actions -> teardown {}", del["action_id"]);
+    api.wait(del["action_id"].as_str().unwrap_or("")).await?;
+
     let left = (cloud.net_count(), cloud.vm_count(), cloud.port_count());
-    if !sdn.networks().is_empty() || !sdn.ports().is_empty() {
-        bail!("the SDN controller still holds networks or ports");
-    }
+    server_handle.stop(true).await;
     engine.shutdown().await?;
     if left != (0, 0, 0) {
         bail!(
@@ -139,6 +153,9 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
             left.2
         );
     }
+    if !sdn_ctl.networks().is_empty() || !sdn_ctl.ports().is_empty() {
+        bail!("the SDN controller still holds networks or ports");
+    }
     println!(
         "the VIM is empty again (0 nets, 0 VMs, 0 ports), and so is the SDN controller; demo done in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -146,117 +163,159 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until every VM is ACTIVE and every passthrough interface has its SDN port, showing the
-/// VM statuses as they change.
-async fn active(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = String::new();
-    loop {
-        let mut conn = store.conn()?;
-        let mut line = String::from("  VMs:");
-        let mut ready = true;
-        for (_, _, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Vm) {
-            let vm = reads::get_vm(&mut conn, *id)?.context("vm row")?;
-            line.push_str(&format!(" {} {}", vm.name, vm.status));
-            let wired = vm
-                .interfaces
-                .iter()
-                .all(|i| !i.iface_type.is_passthrough() || i.sdn_port_id.is_some());
-            ready &= vm.status == ItemStatus::Active && wired;
-        }
-        if line != last {
-            println!("{line}");
-            last = line;
-        }
-        if ready {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the VMs were not ACTIVE and wired within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The orchestrator's side: plain HTTP calls to the service.
+struct Api {
+    base: String,
+    http: reqwest::Client,
 }
 
-/// Shows the action's progress until every task has settled; fails if one failed.
-async fn wait(store: &Store, id: ActionId) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = String::new();
-    loop {
-        let (a, tasks) = reads::get_action(&mut *store.conn()?, id)?;
-        let line = format!(
-            "  {}: {}/{} done, {} failed",
-            a.overall_status(),
-            a.number_done,
-            a.number_tasks,
-            a.number_failed
-        );
-        if line != last {
-            println!("{line}");
-            last = line;
+impl Api {
+    async fn send(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let resp = r.send().await.context("calling the demo's API")?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{status}: {}", body["error"]);
         }
-        match a.overall_status() {
-            "BUILD" if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await
+        Ok(body)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    /// Shows the action's progress (long-polling) until it ends; fails if it failed.
+    async fn wait(&self, id: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = String::new();
+        loop {
+            let a = self.get(&format!("/v1/actions/{id}?wait=5")).await?;
+            let line = format!(
+                "  {}: {}/{} done, {} failed",
+                a["status"].as_str().unwrap_or(""),
+                a["number_done"],
+                a["number_tasks"],
+                a["number_failed"]
+            );
+            if line != last {
+                println!("{line}");
+                last = line;
             }
-            "DONE" => return Ok(()),
-            "BUILD" => bail!("action {id} did not finish within 60 s"),
-            _ => {
-                for t in tasks.iter().filter(|t| t.error_msg.is_some()) {
-                    println!("  task {}: {}", t.key, t.error_msg.as_deref().unwrap_or(""));
+            match a["status"].as_str() {
+                Some("DONE") => return Ok(()),
+                Some("BUILD") if Instant::now() < deadline => {}
+                Some("BUILD") => bail!("action {id} did not finish within 60 s"),
+                _ => {
+                    for t in a["tasks"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|t| t["error"].is_string())
+                    {
+                        println!("  task {}: {}", t["index"], t["error"]);
+                    }
+                    bail!("action {id} failed");
                 }
-                bail!("action {id} failed");
             }
         }
     }
-}
 
-fn show(store: &Store, sub: &Submitted) -> anyhow::Result<()> {
-    let mut conn = store.conn()?;
-    println!(
-        "\n{:<6} {:<6} {:<8} {:<38}",
-        "NET", "TYPE", "STATUS", "VIM ID"
-    );
-    for (_, _, id) in sub.tasks.iter().filter(|t| t.1 == ItemKind::Net) {
-        let n = reads::get_net(&mut conn, *id)?.context("net row")?;
-        println!(
-            "{:<6} {:<6} {:<8} {:<38}",
-            n.name,
-            format!("{:?}", n.net_type).to_lowercase(),
-            n.status,
-            n.vim_id.unwrap_or_default()
-        );
+    /// Waits until every VM is ACTIVE and every passthrough interface has its SDN port.
+    async fn until_active(&self, items: &[(String, String)]) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        loop {
+            let mut line = String::from("  VMs:");
+            let mut ready = true;
+            for (_, id) in items.iter().filter(|(k, _)| k == "vm") {
+                let vm = self.get(&format!("/v1/vms/{id}")).await?;
+                line.push_str(&format!(
+                    " {} {}",
+                    vm["name"].as_str().unwrap_or(""),
+                    vm["status"].as_str().unwrap_or("")
+                ));
+                let wired = vm["interfaces"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|i| i["type"] == "virtual" || i["sdn_port_id"].is_string());
+                ready &= vm["status"] == "ACTIVE" && wired;
+            }
+            if line != last {
+                println!("{line}");
+                last = line;
+            }
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the VMs were not ACTIVE and wired within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
-    println!(
-        "\n{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
-        "VM", "STATUS", "INTERFACE", "IP", "MAC", "PCI", "VLAN", "SDN PORT"
-    );
-    let vms: Vec<ItemId> = sub
-        .tasks
-        .iter()
-        .filter(|t| t.1 == ItemKind::Vm)
-        .map(|t| t.2)
-        .collect();
-    for id in vms {
-        let vm = reads::get_vm(&mut conn, id)?.context("vm row")?;
-        for (i, iface) in vm.interfaces.iter().enumerate() {
-            let (name, status) = if i == 0 {
-                (vm.name.as_str(), vm.status.to_string())
-            } else {
-                ("", String::new())
-            };
+
+    async fn show(&self, items: &[(String, String)]) -> anyhow::Result<()> {
+        println!(
+            "\n{:<6} {:<6} {:<8} {:<38} {:<16}",
+            "NET", "TYPE", "STATUS", "VIM ID", "SDN NET"
+        );
+        for (_, id) in items.iter().filter(|(k, _)| k == "net") {
+            let n = self.get(&format!("/v1/nets/{id}")).await?;
+            let s = |k: &str| n[k].as_str().unwrap_or("-").to_owned();
             println!(
-                "{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
-                name,
-                status,
-                format!("{:?}", iface.iface_type),
-                iface.ip_address.as_deref().unwrap_or("-"),
-                iface.mac_address.as_deref().unwrap_or("-"),
-                iface.pci.as_deref().unwrap_or("-"),
-                iface.vlan.map_or("-".to_string(), |v| v.to_string()),
-                iface.sdn_port_id.as_deref().unwrap_or("-"),
+                "{:<6} {:<6} {:<8} {:<38} {:<16}",
+                s("name"),
+                s("type"),
+                s("status"),
+                s("vim_id"),
+                s("sdn_net_id")
             );
         }
+        println!(
+            "\n{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
+            "VM", "STATUS", "INTERFACE", "IP", "MAC", "PCI", "VLAN", "SDN PORT"
+        );
+        for (_, id) in items.iter().filter(|(k, _)| k == "vm") {
+            let vm = self.get(&format!("/v1/vms/{id}")).await?;
+            for (i, iface) in vm["interfaces"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let s = |k: &str| match &iface[k] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "-".into(),
+                    other => other.to_string(),
+                };
+                let (name, status) = if i == 0 {
+                    (
+                        vm["name"].as_str().unwrap_or("").to_owned(),
+                        vm["status"].as_str().unwrap_or("").to_owned(),
+                    )
+                } else {
+                    (String::new(), String::new())
+                };
+                println!(
+                    "{:<6} {:<8} {:<10} {:<16} {:<18} {:<14} {:<5} {:<16}",
+                    name,
+                    status,
+                    s("type"),
+                    s("ip_address"),
+                    s("mac_address"),
+                    s("pci"),
+                    s("vlan"),
+                    s("sdn_port_id")
+                );
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
