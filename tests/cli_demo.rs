@@ -26,8 +26,12 @@ fn the_demo_deploys_shows_and_tears_down() {
         "refresh saw them boot: {stdout}"
     );
     assert!(
-        stdout.contains("SDN: 1 network(s), 1 external port(s)"),
+        stdout.contains("SDN controller: 1 network(s), 1 external port(s)"),
         "the SR-IOV port is wired: {stdout}"
+    );
+    assert!(
+        stdout.contains("rovim is serving on http://127.0.0.1:"),
+        "the real service, over HTTP: {stdout}"
     );
     assert!(stdout.contains("the VIM is empty again"), "{stdout}");
     // Logs are JSON lines on stderr, with the VIM account as a field.
