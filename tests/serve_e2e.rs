@@ -282,6 +282,23 @@ fn the_cli_drives_the_service_over_http() {
     let (ok, out, _) = cli(&api, &["action", "list"]);
     assert!(ok && out.contains(&id) && out.starts_with("ID"), "{out}");
 
+    let vim_id = list[0]["id"].as_str().unwrap().to_owned();
+    let (ok, out, err) = cli(
+        &api,
+        &[
+            "vim", "edit", &vim_id, "--tenant", "blue", "--output", "json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["tenant"],
+        "blue"
+    );
+    let (ok, _, err) = cli(&api, &["vim", "rm", &vim_id]);
+    assert!(
+        !ok && err.contains("409"),
+        "live elements protect it: {err}"
+    );
     let (ok, _, err) = cli(&api, &["vim", "show", "no-such-id"]);
     assert!(!ok && err.contains("404"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_rovim"))

@@ -255,3 +255,101 @@ async fn tokens_guard_the_api_but_not_health() {
     assert_eq!(s, StatusCode::OK);
     engine.shutdown().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn accounts_are_edited_and_deleted_and_live_elements_protect_them() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let (_, sdn) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/sdn-controllers")
+            .set_json(json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://edit"})),
+    )
+    .await;
+    let (_, vim) = call(&app, test::TestRequest::post().uri("/v1/vim-accounts")
+        .set_json(json!({"name": "vim1", "type": "sim", "url": "sim://edit", "sdn_controller": sdn["id"]}))).await;
+    let id = vim["id"].as_str().unwrap().to_owned();
+
+    let (s, edited) = call(
+        &app,
+        test::TestRequest::patch()
+            .uri(&format!("/v1/vim-accounts/{id}"))
+            .set_json(json!({"name": "vim1-renamed", "config": {"latency_ms": 5}, "tenant": "t1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{edited}");
+    assert_eq!(
+        (
+            edited["name"].clone(),
+            edited["tenant"].clone(),
+            edited["config"]["latency_ms"].clone()
+        ),
+        (json!("vim1-renamed"), json!("t1"), json!(5))
+    );
+    let (s, e) = call(
+        &app,
+        test::TestRequest::patch()
+            .uri(&format!("/v1/vim-accounts/{id}"))
+            .set_json(json!({"config": {"latnecy": 1}})),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("config"))
+    );
+    let (s, _) = call(
+        &app,
+        test::TestRequest::delete().uri(&format!(
+            "/v1/sdn-controllers/{}",
+            sdn["id"].as_str().unwrap()
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a VIM account still names it");
+
+    let (s, sub) = call(&app, test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [
+        {"vim_account": "vim1-renamed", "action": "CREATE", "item": "net", "params": {"name": "n"}}]}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let action = sub["action_id"].as_str().unwrap().to_owned();
+    for _ in 0..50 {
+        let (_, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/v1/actions/{action}?wait=2")),
+        )
+        .await;
+        if v["status"] == "DONE" {
+            break;
+        }
+    }
+    let (s, e) = call(
+        &app,
+        test::TestRequest::delete().uri(&format!("/v1/vim-accounts/{id}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["reason"].as_str().unwrap().contains("live"));
+    let (s, _) = call(
+        &app,
+        test::TestRequest::delete().uri(&format!("/v1/vim-accounts/{id}?force=true")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("/v1/vim-accounts/{id}")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(
+        &app,
+        test::TestRequest::delete().uri(&format!(
+            "/v1/sdn-controllers/{}",
+            sdn["id"].as_str().unwrap()
+        )),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    engine.shutdown().await.unwrap();
+}

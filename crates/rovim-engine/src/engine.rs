@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use rovim_core::{ActionId, ItemId, ItemKind, VimAccountId, VimType};
+use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId, VimType};
 use rovim_store::{
-    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, VimAccount, accounts,
-    reads,
+    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, VimAccount,
+    VimAccountChanges, accounts, reads,
 };
 use rovim_vim::SimSettings;
 
@@ -174,6 +174,65 @@ impl Engine {
             .reconfigure(&account)
             .map_err(|e| rejected("config", e.to_string()))?;
         self.supervisor.send(ReloadAccount(account)).await?;
+        Ok(())
+    }
+
+    /// Edits an account and restarts its actor with the new settings.
+    pub async fn update_account(
+        &self,
+        id: VimAccountId,
+        changes: VimAccountChanges,
+    ) -> Result<VimAccount, EngineError> {
+        let current = read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, id)
+        })
+        .await?;
+        if let (VimType::Sim, Some(config)) = (current.vim_type, &changes.config) {
+            SimSettings::from_config(config).map_err(|reason| rejected("config", reason))?;
+        }
+        self.shared
+            .writer
+            .write(DbWrite::UpdateVimAccount(id, changes))
+            .await
+            .map_err(|e| {
+                if e.is_conflict() {
+                    EngineError::Conflict(format!("the change clashes with another account: {e}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        self.reload_account(id).await?;
+        Ok(read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, id)
+        })
+        .await?)
+    }
+
+    /// Stops the account's actor and deletes it with its tasks and item rows. Refused while it
+    /// has live elements on its VIM, unless `force` (rovim then forgets them; they stay on the VIM).
+    pub async fn delete_account(&self, id: VimAccountId, force: bool) -> Result<(), EngineError> {
+        read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, id)
+        })
+        .await?;
+        self.detach_account(id, force).await?;
+        self.shared
+            .writer
+            .write(DbWrite::DeleteVimAccount(id))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an SDN controller; refused while a VIM account names it.
+    pub async fn delete_sdn_controller(&self, id: SdnControllerId) -> Result<(), EngineError> {
+        self.shared
+            .writer
+            .write(DbWrite::DeleteSdnController(id))
+            .await
+            .map_err(|e| match e {
+                rovim_store::StoreError::Conflict(m) => EngineError::Conflict(m),
+                other => other.into(),
+            })?;
         Ok(())
     }
 

@@ -256,3 +256,111 @@ pub fn list_sdn_controllers(conn: &mut AnyConnection) -> Result<Vec<SdnControlle
         .map(SdnController::try_from)
         .collect()
 }
+
+/// Changes to a VIM account (`None` leaves a field alone; `Some(None)` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct VimAccountChanges {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub tenant: Option<Option<String>>,
+    pub username: Option<Option<String>>,
+    pub secret: Option<Option<Secret>>,
+    pub config: Option<serde_json::Value>,
+    pub sdn_controller: Option<Option<SdnControllerId>>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = vim_accounts)]
+struct VimAccountChangeset {
+    name: Option<String>,
+    url: Option<String>,
+    tenant: Option<Option<String>>,
+    username: Option<Option<String>>,
+    secret: Option<Option<String>>,
+    config: Option<String>,
+    sdn_controller_id: Option<Option<String>>,
+    modified_at: chrono::NaiveDateTime,
+}
+
+pub(crate) fn update_vim_account(
+    conn: &mut AnyConnection,
+    id: VimAccountId,
+    c: &VimAccountChanges,
+) -> Result<(), StoreError> {
+    let changes = VimAccountChangeset {
+        name: c.name.clone(),
+        url: c.url.clone(),
+        tenant: c.tenant.clone(),
+        username: c.username.clone(),
+        secret: c.secret.clone().map(|s| s.map(|s| s.0)),
+        config: c.config.as_ref().map(|v| v.to_string()),
+        sdn_controller_id: c.sdn_controller.map(|s| s.map(|s| s.to_string())),
+        modified_at: now(),
+    };
+    let n = diesel::update(vim_accounts::table.find(id.to_string()))
+        .set(&changes)
+        .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            what: "VIM account",
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Deletes a VIM account with its tasks and item rows (its history goes with it).
+pub(crate) fn delete_vim_account(
+    conn: &mut AnyConnection,
+    id: VimAccountId,
+) -> Result<(), StoreError> {
+    use crate::schema::{interfaces, nets, tasks, vms};
+    let vim = id.to_string();
+    conn.transaction(|conn| {
+        let vm_ids = vms::table
+            .filter(vms::vim_account_id.eq(&vim))
+            .select(vms::id);
+        diesel::delete(interfaces::table.filter(interfaces::vm_id.eq_any(vm_ids))).execute(conn)?;
+        let net_ids = nets::table
+            .filter(nets::vim_account_id.eq(&vim))
+            .select(nets::id.nullable());
+        diesel::update(interfaces::table.filter(interfaces::net_id.eq_any(net_ids)))
+            .set(interfaces::net_id.eq(None::<String>))
+            .execute(conn)?;
+        diesel::delete(tasks::table.filter(tasks::vim_account_id.eq(&vim))).execute(conn)?;
+        diesel::delete(vms::table.filter(vms::vim_account_id.eq(&vim))).execute(conn)?;
+        diesel::delete(nets::table.filter(nets::vim_account_id.eq(&vim))).execute(conn)?;
+        let n = diesel::delete(vim_accounts::table.find(&vim)).execute(conn)?;
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "VIM account",
+                id: vim.clone(),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Deletes an SDN controller; refused (a conflict) while a VIM account names it.
+pub(crate) fn delete_sdn_controller(
+    conn: &mut AnyConnection,
+    id: SdnControllerId,
+) -> Result<(), StoreError> {
+    let users: i64 = vim_accounts::table
+        .filter(vim_accounts::sdn_controller_id.eq(id.to_string()))
+        .count()
+        .get_result(conn)?;
+    if users > 0 {
+        return Err(StoreError::Conflict(format!(
+            "SDN controller {id} is used by {users} VIM account(s)"
+        )));
+    }
+    let n = diesel::delete(sdn_controllers::table.find(id.to_string())).execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::NotFound {
+            what: "SDN controller",
+            id: id.to_string(),
+        });
+    }
+    Ok(())
+}

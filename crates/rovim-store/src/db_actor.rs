@@ -14,12 +14,16 @@ use actix::prelude::*;
 use diesel::Connection;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use crate::accounts::{NewSdnController, NewVimAccount, insert_sdn_controller, insert_vim_account};
+use crate::accounts::{
+    NewSdnController, NewVimAccount, VimAccountChanges, delete_sdn_controller, delete_vim_account,
+    insert_sdn_controller, insert_vim_account, update_vim_account,
+};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::new_action::{NewAction, insert_action};
 use crate::store::Store;
 use crate::write_batch::{WriteBatch, apply_batch};
+use rovim_core::{SdnControllerId, VimAccountId};
 
 /// One unit of writing; each is committed entirely or not at all.
 #[derive(Debug, Clone)]
@@ -28,6 +32,9 @@ pub enum DbWrite {
     InsertAction(NewAction),
     InsertVimAccount(NewVimAccount),
     InsertSdnController(NewSdnController),
+    UpdateVimAccount(VimAccountId, VimAccountChanges),
+    DeleteVimAccount(VimAccountId),
+    DeleteSdnController(SdnControllerId),
 }
 
 impl DbWrite {
@@ -37,6 +44,9 @@ impl DbWrite {
             DbWrite::InsertAction(a) => insert_action(conn, a),
             DbWrite::InsertVimAccount(a) => insert_vim_account(conn, a),
             DbWrite::InsertSdnController(c) => insert_sdn_controller(conn, c),
+            DbWrite::UpdateVimAccount(id, c) => update_vim_account(conn, *id, c),
+            DbWrite::DeleteVimAccount(id) => delete_vim_account(conn, *id),
+            DbWrite::DeleteSdnController(id) => delete_sdn_controller(conn, *id),
         }
     }
 }

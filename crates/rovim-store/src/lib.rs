@@ -26,7 +26,9 @@ pub mod store;
 pub mod test_support;
 pub mod write_batch;
 
-pub use accounts::{NewSdnController, NewVimAccount, SdnController, Secret, VimAccount};
+pub use accounts::{
+    NewSdnController, NewVimAccount, SdnController, Secret, VimAccount, VimAccountChanges,
+};
 pub use connection::{AnyConnection, Backend, redact_url};
 pub use db_actor::{DbStats, DbWrite, DbWriter};
 pub use error::StoreError;

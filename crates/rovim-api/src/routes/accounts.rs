@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use rovim_core::{SdnControllerId, VimAccountId, VimType};
-use rovim_store::{NewVimAccount, Secret, accounts};
+use rovim_store::{NewVimAccount, Secret, VimAccountChanges, accounts};
 use serde::Deserialize;
 
 use super::{id, read};
@@ -21,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/vim-accounts/{id}")
             .route(web::get().to(show))
+            .route(web::patch().to(edit))
+            .route(web::delete().to(remove))
             .default_service(web::to(method_not_allowed)),
     );
 }
@@ -109,4 +111,77 @@ async fn show(
     let vim: VimAccountId = id("VIM account", &path)?;
     let account = read(&state, move |c| accounts::get_vim_account(c, vim)).await?;
     Ok(HttpResponse::Ok().json(VimAccountView::from(&account)))
+}
+
+/// A partial edit: absent keys stay; `null` clears an optional one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Edit {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    tenant: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    user: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    password: Option<Option<String>>,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    sdn_controller: Option<Option<SdnControllerId>>,
+}
+
+/// Tells a key given as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn edit(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let vim: VimAccountId = id("VIM account", &path)?;
+    let e: Edit = body::parse(&req, payload, false).await?;
+    if e.name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(ApiError::unprocessable("name", "must not be empty"));
+    }
+    if e.config.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(ApiError::unprocessable("config", "must be an object"));
+    }
+    let changes = VimAccountChanges {
+        name: e.name,
+        url: e.url,
+        tenant: e.tenant,
+        username: e.user,
+        secret: e.password.map(|p| p.map(Secret::new)),
+        config: e.config,
+        sdn_controller: e.sdn_controller,
+    };
+    let account = state.engine.update_account(vim, changes).await?;
+    Ok(HttpResponse::Ok().json(VimAccountView::from(&account)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemoveQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn remove(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+    q: web::Query<RemoveQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let vim: VimAccountId = id("VIM account", &path)?;
+    state.engine.delete_account(vim, q.force).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -17,7 +17,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create))
             .route(web::get().to(list))
             .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/sdn-controllers/{id}")
+            .route(web::delete().to(remove))
+            .default_service(web::to(method_not_allowed)),
     );
+}
+
+async fn remove(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let sdn: SdnControllerId = super::id("SDN controller", &path)?;
+    state.engine.delete_sdn_controller(sdn).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Debug, Deserialize)]

@@ -59,6 +59,29 @@ pub enum VimCommand {
     Show {
         id: String,
     },
+    /// Edit an account (only the options given change; its actor restarts).
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, env = "ROVIM_VIM_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// The whole new config as JSON.
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// Delete an account (refused while it has live elements, unless --force).
+    Rm {
+        id: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +95,10 @@ pub enum SdnCommand {
         url: String,
     },
     List,
+    /// Delete an SDN controller (refused while a VIM account names it).
+    Rm {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +142,25 @@ impl Client {
         }
     }
 
+    /// For answers without a body (204).
+    async fn send_empty(&self, r: reqwest::RequestBuilder) -> anyhow::Result<()> {
+        let resp = r
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the rovim API at {}", self.api.api_url))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        bail!(
+            "{status}: {}",
+            body["error"]["reason"]
+                .as_str()
+                .unwrap_or("no reason given")
+        );
+    }
+
     async fn send(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let resp = r
             .send()
@@ -156,6 +202,30 @@ pub fn vim(api: &Api, cmd: VimCommand) -> anyhow::Result<()> {
                 let v = c.send(c.req(reqwest::Method::GET, "/v1/vim-accounts")).await?;
                 output::many(api.output, &v, &["id", "name", "type", "url", "status", "restart_count", "error"])
             }
+            VimCommand::Edit { id, name, url, tenant, user, password, config } => {
+                let mut body = serde_json::Map::new();
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        body.insert(k.into(), v);
+                    }
+                };
+                put("name", name.map(Value::String));
+                put("url", url.map(Value::String));
+                put("tenant", tenant.map(Value::String));
+                put("user", user.map(Value::String));
+                put("password", password.map(Value::String));
+                let config: Option<Value> =
+                    config.map(|c| serde_json::from_str(&c)).transpose().context("--config is not JSON")?;
+                put("config", config);
+                let v = c.send(c.req(reqwest::Method::PATCH, &format!("/v1/vim-accounts/{id}")).json(&body)).await?;
+                output::one(api.output, &v, &["id", "name", "type", "url", "status"])
+            }
+            VimCommand::Rm { id, force } => {
+                let path = format!("/v1/vim-accounts/{id}{}", if force { "?force=true" } else { "" });
+                c.send_empty(c.req(reqwest::Method::DELETE, &path)).await?;
+                println!("deleted VIM account {id}");
+                Ok(())
+            }
             VimCommand::Show { id } => {
                 let v = c.send(c.req(reqwest::Method::GET, &format!("/v1/vim-accounts/{id}"))).await?;
                 output::one(api.output, &v, &["id", "name", "type", "url", "tenant", "user", "sdn_controller", "status", "restart_count", "error", "created_at"])
@@ -181,6 +251,15 @@ pub fn sdn(api: &Api, cmd: SdnCommand) -> anyhow::Result<()> {
                     )
                     .await?;
                 output::one(api.output, &v, &["id", "name", "type", "url"])
+            }
+            SdnCommand::Rm { id } => {
+                c.send_empty(c.req(
+                    reqwest::Method::DELETE,
+                    &format!("/v1/sdn-controllers/{id}"),
+                ))
+                .await?;
+                println!("deleted SDN controller {id}");
+                Ok(())
             }
             SdnCommand::List => {
                 let v = c
