@@ -39,6 +39,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .route("/healthz", web::get().to(routes::health::healthz))
             .route("/readyz", web::get().to(routes::health::readyz))
+            .route("/metrics", web::get().to(routes::health::metrics))
             .service(
                 web::scope("/v1")
                     .wrap(actix_web::middleware::from_fn(move |req, next| {

@@ -159,6 +159,20 @@ async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
     assert_eq!(s, StatusCode::OK);
     let (s, ready) = call(&app, test::TestRequest::get().uri("/readyz")).await;
     assert_eq!(s, StatusCode::OK, "{ready}");
+    let resp =
+        test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
+    let vim_id = vim["id"].as_str().unwrap();
+    for needle in [
+        "rovim_tasks_settled_total{action=\"CREATE\",status=\"DONE\"} 3".to_owned(),
+        format!("rovim_vim_call_seconds_count{{call=\"create_vm\",vim=\"{vim_id}\"}} 1"),
+        "rovim_db_commits_total".to_owned(),
+        "rovim_refresh_lag_seconds_count".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "{needle} missing from:\n{text}");
+    }
+    assert!(!text.contains("hunter2"));
     engine.shutdown().await.unwrap();
 }
 

@@ -17,6 +17,7 @@ use crate::connectors::Connectors;
 use crate::db_lookup::DbLookup;
 use crate::error::EngineError;
 use crate::messages::*;
+use crate::metrics::Metrics;
 use crate::refresh_scheduler::{RefreshScheduler, TrackedCount};
 use crate::request::{ActionRequest, FieldError, PlanError, plan};
 use crate::sdn_actor::{AddController, SdnActor};
@@ -61,10 +62,12 @@ impl Engine {
             }
         }
         let sdn = SdnActor::new(sdn_connectors).start();
-        let refresh = RefreshScheduler::new().start();
+        let metrics = Arc::new(Metrics::new());
+        let refresh = RefreshScheduler::new(metrics.clone()).start();
         let shared = Shared {
             refresh,
             sdn,
+            metrics,
             store,
             writer,
             connectors,
@@ -81,6 +84,11 @@ impl Engine {
 
     pub fn writer(&self) -> &DbWriter {
         &self.shared.writer
+    }
+
+    /// The Prometheus text exposition of the engine's metrics.
+    pub fn render_metrics(&self) -> String {
+        self.shared.metrics.render(self.shared.writer.stats())
     }
 
     pub fn connectors(&self) -> &Arc<Connectors> {

@@ -13,6 +13,7 @@ pub mod db_lookup;
 pub mod engine;
 pub mod error;
 pub mod messages;
+pub mod metrics;
 pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_queue;

@@ -11,6 +11,9 @@ use actix::prelude::*;
 use rovim_core::VimAccountId;
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
 use crate::refresh_queue::RefreshQueue;
 use crate::task_entry::ElementKey;
 
@@ -61,16 +64,21 @@ struct Subscriber {
     batch_size: usize,
 }
 
-#[derive(Default)]
 pub struct RefreshScheduler {
+    metrics: Arc<Metrics>,
     queue: RefreshQueue,
     subscribers: HashMap<VimAccountId, Subscriber>,
     timer: Option<(Instant, SpawnHandle)>,
 }
 
 impl RefreshScheduler {
-    pub fn new() -> RefreshScheduler {
-        RefreshScheduler::default()
+    pub fn new(metrics: Arc<Metrics>) -> RefreshScheduler {
+        RefreshScheduler {
+            metrics,
+            queue: RefreshQueue::new(),
+            subscribers: HashMap::new(),
+            timer: None,
+        }
     }
 
     /// Arms the one timer for the earliest due time.
@@ -94,6 +102,12 @@ impl RefreshScheduler {
     }
 
     fn fire(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if let Some(due) = self.queue.next_due().filter(|d| *d <= now) {
+            self.metrics
+                .refresh_lag
+                .observe(now.duration_since(due).as_secs_f64());
+        }
         let subscribers = &self.subscribers;
         let due = self.queue.take_due(Instant::now(), |vim| {
             subscribers.get(&vim).map_or(1, |s| s.batch_size)

@@ -19,6 +19,7 @@ use crate::working_set::ItemState;
 pub struct Shared {
     pub refresh: actix::Addr<RefreshScheduler>,
     pub sdn: actix::Addr<SdnActor>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub store: Store,
     pub writer: DbWriter,
     pub connectors: Arc<Connectors>,

@@ -222,6 +222,11 @@ impl Handler<ActorDown> for Supervisor {
         }
         slot.addr = None;
         slot.running = false;
+        self.shared
+            .metrics
+            .restarts
+            .with_label_values(&[&msg.vim.to_string()])
+            .inc();
         slot.failures += 1;
         slot.restarts += 1;
         slot.status = AccountStatus::Error;

@@ -150,6 +150,8 @@ impl VimActor {
                             controller,
                             region: act.account.name.clone(),
                         }),
+                        metrics: act.shared.metrics.clone(),
+                        vim_label: act.account.id.to_string(),
                     }));
                     info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
                     act.ws.restore(tasks, &items);
@@ -204,6 +206,13 @@ impl VimActor {
                 self.observed.remove(element);
             }
             self.shared.refresh.do_send(Untrack(untrack));
+        }
+        for snap in &settled {
+            self.shared
+                .metrics
+                .tasks
+                .with_label_values(&[snap.action.as_str(), snap.status.as_str()])
+                .inc();
         }
         if !batch.is_empty() || !settled.is_empty() {
             let writer = self.shared.writer.clone();

@@ -20,6 +20,7 @@ use rovim_vim::{
 use tokio::sync::Semaphore;
 
 use crate::calls::{CallOrder, CallResult, ItemReport, NetTarget};
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
 use crate::working_set::SDN_NET;
@@ -36,6 +37,9 @@ pub struct CallEnv {
     pub retry: Backoff,
     /// The account's SDN controller, when it names one.
     pub sdn: Option<SdnLink>,
+    pub metrics: Arc<Metrics>,
+    /// The VIM account id, as a metrics label.
+    pub vim_label: String,
 }
 
 /// A step of a call that may be retried.
@@ -45,17 +49,23 @@ enum Step<T> {
 }
 
 impl CallEnv {
-    /// One VIM request under the rate limit and the timeout (the caller holds a slot).
-    async fn request<T, E, F>(&self, f: F) -> Result<T, E>
+    /// One VIM request under the rate limit and the timeout (the caller holds a slot), timed
+    /// and counted as `call`.
+    async fn request<T, E, F>(&self, call: &str, f: F) -> Result<T, E>
     where
-        E: From<VimError>,
+        E: From<VimError> + ErrorClass,
         F: Future<Output = Result<T, E>>,
     {
         self.limiter.acquire().await;
-        match tokio::time::timeout(self.timeout, f).await {
+        let started = tokio::time::Instant::now();
+        let r = match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r,
             Err(_) => Err(E::from(VimError::Timeout(self.timeout))),
-        }
+        };
+        let class = r.as_ref().err().map(ErrorClass::class);
+        self.metrics
+            .observe_call(&self.vim_label, call, started.elapsed(), class);
+        r
     }
 
     async fn pause(&self, attempt: u32, error: &VimError) {
@@ -172,8 +182,14 @@ async fn attempt(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Don
                 ItemKind::Vm => cleared = delete_sdn_ports(env, order.element.1).await,
             }
             let r = match kind {
-                ItemKind::Net => env.request(env.connector.delete_net(owned)).await,
-                ItemKind::Vm => env.request(env.connector.delete_vm(owned)).await,
+                ItemKind::Net => {
+                    env.request("delete_net", env.connector.delete_net(owned))
+                        .await
+                }
+                ItemKind::Vm => {
+                    env.request("delete_vm", env.connector.delete_vm(owned))
+                        .await
+                }
             };
             match r {
                 Ok(()) | Err(VimError::NotFound(_)) => Step::Done(Done {
@@ -200,7 +216,9 @@ async fn attempt(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Don
 /// to go on with the create.
 async fn find(env: &CallEnv, order: &CallOrder, then_create: bool) -> Result<Done, VimError> {
     let filter = order.find.clone().unwrap_or_default();
-    let nets = env.request(env.connector.list_nets(&filter)).await?;
+    let nets = env
+        .request("list_nets", env.connector.list_nets(&filter))
+        .await?;
     let ids: Vec<String> = nets.iter().map(|n| n.id.clone()).collect();
     match find_outcome(&filter, &ids, then_create) {
         FindOutcome::Found(vim_id) => {
@@ -224,7 +242,10 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
     let kind = order.element.0;
     if recovering {
         match env
-            .request(env.connector.find_by_token(kind, &order.token))
+            .request(
+                "find_by_token",
+                env.connector.find_by_token(kind, &order.token),
+            )
             .await
         {
             Ok(Some(found)) => return Step::Done(adopted(env, order, found).await),
@@ -234,7 +255,10 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
     }
     match &order.params {
         Some(TaskParams::Net(p)) => {
-            match env.request(env.connector.create_net(p, &order.token)).await {
+            match env
+                .request("create_net", env.connector.create_net(p, &order.token))
+                .await
+            {
                 Ok(made) => Step::Done(created_net(env, order, made).await),
                 Err(CreateFailure { error, leftover }) => Step::Fail(error, leftover),
             }
@@ -249,7 +273,7 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
                 vim_net_ids,
             };
             match env
-                .request(env.connector.create_vm(&request, &order.token))
+                .request("create_vm", env.connector.create_vm(&request, &order.token))
                 .await
             {
                 Ok(made) => {
@@ -281,6 +305,7 @@ async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Don
     }
     let mut report = match env
         .request(
+            "refresh_nets",
             env.connector
                 .refresh_nets(std::slice::from_ref(&made.vim_id)),
         )
@@ -322,7 +347,10 @@ async fn sdn_assist(
     if !p.net_type.is_dataplane() || made.created_items.iter().any(|c| c.kind == SDN_NET) {
         return Ok(None);
     }
-    let net = match env.request(env.connector.get_net(&made.vim_id)).await {
+    let net = match env
+        .request("get_net", env.connector.get_net(&made.vim_id))
+        .await
+    {
         Ok(n) => n,
         Err(e) => {
             return Ok(Some(format!(
@@ -444,7 +472,10 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 _ => Vec::new(),
             };
             let reports = env
-                .request(env.connector.refresh_vms(std::slice::from_ref(&vim_id)))
+                .request(
+                    "refresh_vms",
+                    env.connector.refresh_vms(std::slice::from_ref(&vim_id)),
+                )
                 .await
                 .ok();
             let report = reports.as_ref().and_then(|m| m.get(&vim_id));
@@ -543,12 +574,29 @@ pub async fn refresh(
     };
     match kind {
         ItemKind::Net => env
-            .request(env.connector.refresh_nets(&ids))
+            .request("refresh_nets", env.connector.refresh_nets(&ids))
             .await
             .map(RefreshAnswer::Nets),
         ItemKind::Vm => env
-            .request(env.connector.refresh_vms(&ids))
+            .request("refresh_vms", env.connector.refresh_vms(&ids))
             .await
             .map(RefreshAnswer::Vms),
+    }
+}
+
+/// The metrics class of an error a VIM request may end with.
+pub trait ErrorClass {
+    fn class(&self) -> &'static str;
+}
+
+impl ErrorClass for VimError {
+    fn class(&self) -> &'static str {
+        VimError::class(self)
+    }
+}
+
+impl ErrorClass for CreateFailure {
+    fn class(&self) -> &'static str {
+        self.error.class()
     }
 }

@@ -112,6 +112,16 @@ async fn an_unreachable_vim_is_retried_with_backoff_and_its_tasks_complete_once_
         TaskStatus::Scheduled,
         "its tasks wait in the database"
     );
+    let metrics = h.engine.render_metrics();
+    let restarts = format!("rovim_actor_restarts_total{{vim=\"{down}\"}} ");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(&restarts))
+        .expect("a restart counter for the failing VIM");
+    assert!(
+        line[restarts.len()..].parse::<u64>().unwrap() >= 2,
+        "{line}"
+    );
 
     cloud_down.set_unreachable(false);
     let (action, tasks) = h.settled(sub.action).await;

@@ -37,3 +37,10 @@ pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
     )
     .error_response()
 }
+
+/// Prometheus metrics (text exposition). Carries VIM account ids and counts, never secrets.
+pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.engine.render_metrics())
+}

@@ -1,0 +1,153 @@
+//! The engine's Prometheus metrics: one registry per engine, handles shared by the actors.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+use rovim_store::DbStats;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Tasks that reached a final status (or DONE), by action and status.
+    pub tasks: IntCounterVec,
+    /// VIM call latency, by VIM account and call.
+    pub vim_calls: HistogramVec,
+    /// VIM call errors, by VIM account and error class.
+    pub vim_errors: IntCounterVec,
+    /// How late refresh batches go out after their earliest element fell due.
+    pub refresh_lag: Histogram,
+    /// VimActor restarts, by VIM account.
+    pub restarts: IntCounterVec,
+    db_commits: IntCounter,
+    db_writes: IntCounter,
+    db_commit_seconds: prometheus::Counter,
+    db_largest_group: prometheus::IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("rovim".into()), None).expect("a valid prefix");
+        let tasks = IntCounterVec::new(
+            Opts::new(
+                "tasks_settled_total",
+                "Tasks that settled, by action and status",
+            ),
+            &["action", "status"],
+        )
+        .expect("valid metric");
+        let buckets = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
+        let vim_calls = HistogramVec::new(
+            HistogramOpts::new(
+                "vim_call_seconds",
+                "VIM call latency, by VIM account and call",
+            )
+            .buckets(buckets.clone()),
+            &["vim", "call"],
+        )
+        .expect("valid metric");
+        let vim_errors = IntCounterVec::new(
+            Opts::new(
+                "vim_call_errors_total",
+                "VIM call errors, by VIM account and class",
+            ),
+            &["vim", "class"],
+        )
+        .expect("valid metric");
+        let refresh_lag = Histogram::with_opts(
+            HistogramOpts::new(
+                "refresh_lag_seconds",
+                "Delay between an element falling due and its refresh batch going out",
+            )
+            .buckets(buckets),
+        )
+        .expect("valid metric");
+        let restarts = IntCounterVec::new(
+            Opts::new("actor_restarts_total", "VimActor restarts, by VIM account"),
+            &["vim"],
+        )
+        .expect("valid metric");
+        let db_commits =
+            IntCounter::new("db_commits_total", "Transactions committed by the DbActor")
+                .expect("valid metric");
+        let db_writes = IntCounter::new(
+            "db_writes_total",
+            "Writes committed by the DbActor (writes / commits = mean batch size)",
+        )
+        .expect("valid metric");
+        let db_commit_seconds =
+            prometheus::Counter::new("db_commit_seconds_total", "Time spent committing")
+                .expect("valid metric");
+        let db_largest_group = prometheus::IntGauge::new(
+            "db_largest_batch",
+            "Largest batch committed in one transaction",
+        )
+        .expect("valid metric");
+        for m in [
+            Box::new(tasks.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(vim_calls.clone()),
+            Box::new(vim_errors.clone()),
+            Box::new(refresh_lag.clone()),
+            Box::new(restarts.clone()),
+            Box::new(db_commits.clone()),
+            Box::new(db_writes.clone()),
+            Box::new(db_commit_seconds.clone()),
+            Box::new(db_largest_group.clone()),
+        ] {
+            registry.register(m).expect("unique metric names");
+        }
+        Metrics {
+            registry,
+            tasks,
+            vim_calls,
+            vim_errors,
+            refresh_lag,
+            restarts,
+            db_commits,
+            db_writes,
+            db_commit_seconds,
+            db_largest_group,
+        }
+    }
+
+    pub fn observe_call(&self, vim: &str, call: &str, took: Duration, error: Option<&'static str>) {
+        self.vim_calls
+            .with_label_values(&[vim, call])
+            .observe(took.as_secs_f64());
+        if let Some(class) = error {
+            self.vim_errors.with_label_values(&[vim, class]).inc();
+        }
+    }
+
+    /// The text exposition of every metric, with the DbActor's counters brought up to date.
+    pub fn render(&self, db: &DbStats) -> String {
+        let catch_up = |c: &IntCounter, now: u64| {
+            let seen = c.get();
+            if now > seen {
+                c.inc_by(now - seen);
+            }
+        };
+        catch_up(&self.db_commits, db.commits.load(Ordering::Relaxed));
+        catch_up(&self.db_writes, db.writes.load(Ordering::Relaxed));
+        let secs = db.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        if secs > self.db_commit_seconds.get() {
+            self.db_commit_seconds
+                .inc_by(secs - self.db_commit_seconds.get());
+        }
+        self.db_largest_group
+            .set(db.largest_group.load(Ordering::Relaxed) as i64);
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
