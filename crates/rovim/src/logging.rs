@@ -21,6 +21,16 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// The same level for records of dependencies that log through the `log` facade.
+    pub fn log(self) -> log::Level {
+        match self {
+            LogLevel::Error => log::Level::Error,
+            LogLevel::Warning => log::Level::Warn,
+            LogLevel::Info => log::Level::Info,
+            LogLevel::Debug => log::Level::Debug,
+        }
+    }
+
     fn slog(self) -> slog::Level {
         match self {
             LogLevel::Error => slog::Level::Error,
@@ -56,4 +66,13 @@ pub fn init(format: LogFormat, level: LogLevel) -> (slog::Logger, slog_async::As
         .build_with_guard();
     let log = slog::Logger::root(drain.fuse(), slog::o!("service" => "rovim"));
     (log, guard)
+}
+
+/// Routes `log` records of dependencies (actix-web, reqwest, diesel…) into `log`, with a
+/// `source` field. Keep the guard alive as long as the logger.
+pub fn bridge(log: &slog::Logger, level: LogLevel) -> slog_scope::GlobalLoggerGuard {
+    let guard = slog_scope::set_global_logger(log.new(slog::o!("source" => "dependency")));
+    // Fails only if a `log` logger was installed already: then records go there, not lost.
+    let _ = slog_stdlog::init_with_level(level.log());
+    guard
 }
