@@ -14,16 +14,19 @@ pub struct ApiError {
     pub reason: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// What every refusal carries.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
     status: u16,
-    field: &'a str,
-    reason: &'a str,
+    /// The input field at fault, e.g. `tasks[2].params.name` (empty when none).
+    field: String,
+    reason: String,
 }
 
 impl ApiError {
@@ -62,11 +65,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body {
-            error: Inner {
+        HttpResponse::build(self.status).json(ErrorBody {
+            error: ErrorDetail {
                 status: self.status.as_u16(),
-                field: &self.field,
-                reason: &self.reason,
+                field: self.field.clone(),
+                reason: self.reason.clone(),
             },
         })
     }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod views;
 
@@ -45,6 +46,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .wrap(actix_web::middleware::from_fn(move |req, next| {
                         auth::check(tokens.clone(), req, next)
                     }))
+                    .route("/openapi.json", web::get().to(openapi::document))
                     .configure(routes::accounts::routes)
                     .configure(routes::sdn::routes)
                     .configure(routes::actions::routes)

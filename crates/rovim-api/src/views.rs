@@ -11,7 +11,7 @@ fn time(t: NaiveDateTime) -> String {
     t.and_utc().to_rfc3339()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VimAccountView {
     pub id: String,
     pub name: String,
@@ -47,7 +47,7 @@ impl From<&VimAccount> for VimAccountView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SdnControllerView {
     pub id: String,
     pub name: String,
@@ -73,7 +73,7 @@ impl From<&SdnController> for SdnControllerView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskView {
     pub index: u32,
     pub vim_account: String,
@@ -102,7 +102,7 @@ impl From<&TaskRecord> for TaskView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionView {
     pub id: String,
     pub description: String,
@@ -133,7 +133,7 @@ impl ActionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NetView {
     pub id: String,
     pub vim_account: String,
@@ -168,7 +168,7 @@ impl From<&NetRecord> for NetView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InterfaceView {
     pub index: u32,
     pub net: Option<String>,
@@ -205,7 +205,7 @@ impl From<&InterfaceRecord> for InterfaceView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VmView {
     pub id: String,
     pub vim_account: String,

@@ -367,3 +367,62 @@ async fn accounts_are_edited_and_deleted_and_live_elements_protect_them() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     engine.shutdown().await.unwrap();
 }
+
+#[actix_rt::test]
+async fn the_openapi_document_describes_every_route() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let (s, doc) = call(&app, test::TestRequest::get().uri("/v1/openapi.json")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/vim-accounts", "post"),
+        ("/v1/vim-accounts", "get"),
+        ("/v1/vim-accounts/{id}", "get"),
+        ("/v1/vim-accounts/{id}", "patch"),
+        ("/v1/vim-accounts/{id}", "delete"),
+        ("/v1/sdn-controllers", "post"),
+        ("/v1/sdn-controllers", "get"),
+        ("/v1/sdn-controllers/{id}", "delete"),
+        ("/v1/actions", "post"),
+        ("/v1/actions", "get"),
+        ("/v1/actions/{id}", "get"),
+        ("/v1/nets/{id}", "get"),
+        ("/v1/vms/{id}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/v1/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "ActionRequest",
+        "TaskRequest",
+        "VmParams",
+        "NetParams",
+        "Interface",
+        "ErrorBody",
+        "VmView",
+        "NewAccount",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    assert!(
+        schemas["TaskRequest"]["properties"]
+            .get("depends_on")
+            .is_some()
+    );
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    engine.shutdown().await.unwrap();
+}

@@ -35,6 +35,7 @@ impl ParamError {
 
 /// The kind of network (spec §2.3): an overlay, or an underlay E-LAN / E-LINE that may need SDN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NetType {
     #[default]
@@ -51,6 +52,7 @@ impl NetType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IpVersion {
     #[default]
     IPv4,
@@ -58,6 +60,7 @@ pub enum IpVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Dhcp {
     #[serde(default = "yes")]
@@ -70,6 +73,7 @@ pub struct Dhcp {
 
 /// A subnet description for a net.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IpProfile {
     #[serde(default)]
@@ -91,6 +95,7 @@ fn yes() -> bool {
 
 /// Parameters of a net CREATE.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NetParams {
     pub name: String,
@@ -129,6 +134,7 @@ impl NetParams {
 
 /// How a VM interface is attached (spec §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum InterfaceType {
     /// A paravirtualised port on a bridge net.
     #[default]
@@ -236,10 +242,14 @@ impl<'de> Deserialize<'de> for NetRef {
 
 /// One interface of a VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Interface {
     #[serde(default)]
     pub name: Option<String>,
+    /// `{task: N}`, `{action_task: "<action>.<n>"}`, `{net_item: "<uuid>"}`,
+    /// `{vim_net_id: "..."}`, or the legacy strings `"TASK-N"` / a VIM net id.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub net: NetRef,
     #[serde(default, rename = "type")]
     pub iface_type: InterfaceType,
@@ -259,6 +269,7 @@ pub struct Interface {
 
 /// An extra disk of a VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Disk {
     #[serde(default)]
@@ -268,6 +279,7 @@ pub struct Disk {
 
 /// Parameters of a VM CREATE.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VmParams {
     pub name: String,
@@ -326,6 +338,7 @@ impl VmParams {
 
 /// How a FIND (or the find half of FIND-then-CREATE) looks a net up on the VIM.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]

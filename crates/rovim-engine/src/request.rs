@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TASKS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     #[serde(default)]
@@ -26,14 +27,20 @@ pub struct ActionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
     /// The VIM account, by id or by name.
     pub vim_account: String,
+    /// `CREATE`, `FIND` or `DELETE`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "CREATE"))]
     pub action: Action,
+    /// `net` or `vm`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "net"))]
     pub item: ItemKind,
     /// The element acted on: required for DELETE; for CREATE/FIND a new id is made when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "5b0c6f1e-2a1d-4c4e-9f1a-1d2e3f4a5b6c"))]
     pub item_id: Option<ItemId>,
     /// `NetParams` or `VmParams`, by `item`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +55,7 @@ pub struct TaskRequest {
 /// A dependency: the index of a task of the same action, or `"<action_id>.<index>"` (also the
 /// legacy `"TASK-<index>"` / `"TASK-<action_id>.<index>"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum DepRef {
     Index(u32),

@@ -7,7 +7,7 @@ use rovim_store::{NewVimAccount, Secret, VimAccountChanges, accounts};
 use serde::Deserialize;
 
 use super::{id, read};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::views::VimAccountView;
 use crate::{ApiState, body};
 
@@ -32,11 +32,13 @@ pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method", reason).error_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub(crate) struct NewAccount {
     name: String,
+    /// `sim`, `openstack` or `aws`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "sim")]
     vim_type: VimType,
     url: String,
     #[serde(default)]
@@ -48,10 +50,13 @@ struct NewAccount {
     #[serde(default)]
     config: Option<serde_json::Value>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     sdn_controller: Option<SdnControllerId>,
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/vim-accounts", tag = "vim-accounts", request_body = NewAccount,
+    responses((status = 201, body = VimAccountView), (status = 422, description = "refused input", body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(crate) async fn create(
     state: web::Data<ApiState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -99,12 +104,15 @@ async fn create(
     Ok(HttpResponse::Created().json(VimAccountView::from(&account)))
 }
 
-async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/v1/vim-accounts", tag = "vim-accounts", responses((status = 200, body = Vec<VimAccountView>)))]
+pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let all = read(&state, accounts::list_vim_accounts).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(VimAccountView::from).collect::<Vec<_>>()))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/vim-accounts/{id}", tag = "vim-accounts", params(("id" = String, Path)),
+    responses((status = 200, body = VimAccountView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn show(
     state: web::Data<ApiState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -114,9 +122,9 @@ async fn show(
 }
 
 /// A partial edit: absent keys stay; `null` clears an optional one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Edit {
+pub(crate) struct Edit {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -130,6 +138,7 @@ struct Edit {
     #[serde(default)]
     config: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     sdn_controller: Option<Option<SdnControllerId>>,
 }
 
@@ -142,7 +151,9 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-async fn edit(
+#[utoipa::path(patch, path = "/v1/vim-accounts/{id}", tag = "vim-accounts", params(("id" = String, Path)), request_body = Edit,
+    responses((status = 200, body = VimAccountView), (status = 422, description = "refused input", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn edit(
     state: web::Data<ApiState>,
     path: web::Path<String>,
     req: HttpRequest,
@@ -171,12 +182,15 @@ async fn edit(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RemoveQuery {
+pub(crate) struct RemoveQuery {
     #[serde(default)]
     force: bool,
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/vim-accounts/{id}", tag = "vim-accounts",
+    params(("id" = String, Path), ("force" = Option<bool>, Query, description = "delete although it has live elements")),
+    responses((status = 204), (status = 409, description = "it has live elements", body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn remove(
     state: web::Data<ApiState>,
     path: web::Path<String>,
     q: web::Query<RemoveQuery>,

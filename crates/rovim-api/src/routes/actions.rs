@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::accounts::method_not_allowed;
 use super::{id, read};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::views::ActionView;
 use crate::{ApiState, body};
 
@@ -33,7 +33,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn submit(
+#[utoipa::path(post, path = "/v1/actions", tag = "actions",
+    request_body(content = ActionRequest, description = "JSON, or YAML with Content-Type: application/yaml"),
+    responses((status = 201, description = "the action id and each task's item id"), (status = 422, description = "refused input", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub(crate) async fn submit(
     state: web::Data<ApiState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -51,13 +54,16 @@ async fn submit(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ShowQuery {
+pub(crate) struct ShowQuery {
     /// Hold the request until the action changes, at most this many seconds.
     #[serde(default)]
     wait: Option<u64>,
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/actions/{id}", tag = "actions",
+    params(("id" = String, Path), ("wait" = Option<u64>, Query, description = "hold up to this many seconds (max 60) until something changes")),
+    responses((status = 200, body = ActionView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn show(
     state: web::Data<ApiState>,
     path: web::Path<String>,
     q: web::Query<ShowQuery>,
@@ -84,12 +90,14 @@ async fn show(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     #[serde(default)]
     limit: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/actions", tag = "actions", params(("limit" = Option<i64>, Query, description = "1..=1000, default 50")),
+    responses((status = 200, body = Vec<ActionView>)))]
+pub(crate) async fn list(
     state: web::Data<ApiState>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {

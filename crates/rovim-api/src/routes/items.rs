@@ -7,7 +7,7 @@ use rovim_store::reads;
 use super::accounts::method_not_allowed;
 use super::{id, read};
 use crate::ApiState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::views::{NetView, VmView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn net(
+#[utoipa::path(get, path = "/v1/nets/{id}", tag = "items", params(("id" = String, Path)), responses((status = 200, body = NetView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn net(
     state: web::Data<ApiState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -34,7 +35,11 @@ async fn net(
     }
 }
 
-async fn vm(state: web::Data<ApiState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/v1/vms/{id}", tag = "items", params(("id" = String, Path)), responses((status = 200, body = VmView), (status = 404, body = ErrorBody)))]
+pub(crate) async fn vm(
+    state: web::Data<ApiState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let item: ItemId = id("VM", &path)?;
     match read(&state, move |c| reads::get_vm(c, item)).await? {
         Some(v) => Ok(HttpResponse::Ok().json(VmView::from(&v))),

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::accounts::method_not_allowed;
 use super::read;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::views::SdnControllerView;
 use crate::{ApiState, body};
 
@@ -25,7 +25,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/sdn-controllers/{id}", tag = "sdn-controllers", params(("id" = String, Path)),
+    responses((status = 204), (status = 409, description = "a VIM account names it", body = ErrorBody)))]
+pub(crate) async fn remove(
     state: web::Data<ApiState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -34,9 +36,9 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewController {
+pub(crate) struct NewController {
     name: String,
     #[serde(rename = "type")]
     sdn_type: String,
@@ -49,7 +51,9 @@ struct NewController {
     config: Option<serde_json::Value>,
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/sdn-controllers", tag = "sdn-controllers", request_body = NewController,
+    responses((status = 201, body = SdnControllerView), (status = 422, description = "refused input", body = ErrorBody)))]
+pub(crate) async fn create(
     state: web::Data<ApiState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -82,7 +86,8 @@ async fn create(
     Ok(HttpResponse::Created().json(SdnControllerView::from(&controller)))
 }
 
-async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/v1/sdn-controllers", tag = "sdn-controllers", responses((status = 200, body = Vec<SdnControllerView>)))]
+pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let all = read(&state, accounts::list_sdn_controllers).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(SdnControllerView::from).collect::<Vec<_>>()))
 }
