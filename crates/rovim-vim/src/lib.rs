@@ -9,9 +9,12 @@
 //! product feature for demos, tests and benchmarks).
 #![forbid(unsafe_code)]
 
+pub mod aws;
 pub mod connector;
 pub mod error;
 pub mod sim;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use connector::{
     CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,

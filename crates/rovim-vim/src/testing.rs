@@ -1,0 +1,70 @@
+//! Third-party API servers for connector tests (feature `test-support`), started by the tests
+//! themselves. `.ci/run` installs them; on a bare machine the tests skip with a message, and
+//! under `CI=true` a missing server is a failure.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `moto_server` (AWS API mock), killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where `moto_server` is: `ROVIM_MOTO_SERVER`, else the venv `.ci/run` makes.
+fn moto_path() -> PathBuf {
+    if let Ok(p) = std::env::var("ROVIM_MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    PathBuf::from(home).join(".cache/rovim/moto-venv/bin/moto_server")
+}
+
+/// Starts moto on a free port; `None` (with a message) when it is not installed, except under
+/// `CI=true`, where that is a failure.
+pub fn moto() -> Option<Moto> {
+    let path = moto_path();
+    if !path.exists() {
+        let msg = format!(
+            "moto_server not found at {} (set ROVIM_MOTO_SERVER or run .ci/run)",
+            path.display()
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("skipping: {msg}");
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(&path)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server");
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "moto_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
