@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use rovim_core::VimType;
 use rovim_sdn::{SdnConnector, SdnError, SimSdn, SimSdnSettings};
 use rovim_store::{SdnController, VimAccount};
+use rovim_vim::aws::{AwsConnector, AwsSettings};
 use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnector, VimError};
 
 #[derive(Default)]
@@ -34,6 +35,24 @@ impl Connectors {
                 }
                 let cloud = self.sim_cloud_or_create(&account.url, settings);
                 Ok(Arc::new(SimConnector::new(cloud)))
+            }
+            VimType::Aws => {
+                let settings =
+                    AwsSettings::from_config(&account.config).map_err(VimError::BadRequest)?;
+                let key = account
+                    .username
+                    .as_deref()
+                    .ok_or_else(|| VimError::Auth("user: the access key id is required".into()))?;
+                let secret = account
+                    .secret
+                    .as_ref()
+                    .ok_or_else(|| VimError::Auth("password: the secret key is required".into()))?;
+                Ok(Arc::new(AwsConnector::new(
+                    &account.url,
+                    key,
+                    secret.expose(),
+                    settings,
+                )?))
             }
             other => Err(VimError::NotImplemented(format!(
                 "the {other} connector is not available yet"

@@ -112,8 +112,16 @@ impl Engine {
 
     /// Registers a VIM account and starts its actor.
     pub async fn add_account(&self, new: NewVimAccount) -> Result<VimAccount, EngineError> {
-        if new.vim_type == VimType::Sim {
-            SimSettings::from_config(&new.config).map_err(|reason| rejected("config", reason))?;
+        match new.vim_type {
+            VimType::Sim => {
+                SimSettings::from_config(&new.config)
+                    .map_err(|reason| rejected("config", reason))?;
+            }
+            VimType::Aws => {
+                rovim_vim::aws::AwsSettings::from_config(&new.config)
+                    .map_err(|reason| rejected("config", reason))?;
+            }
+            VimType::OpenStack => {}
         }
         let id = new.id;
         self.shared

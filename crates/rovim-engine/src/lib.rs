@@ -12,6 +12,8 @@ pub mod connectors;
 pub mod db_lookup;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "failpoints")]
+pub mod failpoints;
 pub mod messages;
 pub mod metrics;
 pub mod rate_limit;

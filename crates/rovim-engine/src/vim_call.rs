@@ -132,6 +132,12 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             }
         }
     };
+    #[cfg(feature = "failpoints")]
+    if matches!(done.outcome, Outcome::Created(_)) && crate::failpoints::take_after_create() {
+        return Err(CallAbort::Db(StoreError::Writer(
+            "failpoint: crash after the VIM create".into(),
+        )));
+    }
     Ok(CallResult {
         key: order.key,
         element: order.element,
