@@ -73,7 +73,10 @@ async fn settle(http: &reqwest::Client, rovim: &Proc, action: &str) -> Value {
 #[tokio::test]
 async fn kill_9_in_the_middle_of_an_action_then_restart_completes_it_without_duplicates() {
     for db in backends() {
-        let http = reqwest::Client::new();
+        let http = {
+            rovim_vim::tls::init();
+            reqwest::Client::new()
+        };
         let sim = spawn(
             &[
                 "sim-vim",
@@ -157,7 +160,10 @@ async fn sigterm_stops_the_service_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("rovim.db");
     let mut rovim = serve(db.to_str().unwrap());
-    let http = reqwest::Client::new();
+    let http = {
+        rovim_vim::tls::init();
+        reqwest::Client::new()
+    };
     let r = http
         .get(format!("{}/readyz", rovim.url))
         .send()

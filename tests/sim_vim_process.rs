@@ -85,6 +85,7 @@ fn log() -> slog::Logger {
 #[actix_rt::test]
 async fn the_sim_vim_process_outlives_an_engine_crash() {
     let sim = start_sim_vim();
+    rovim_vim::tls::init();
     let http = reqwest::Client::new();
     let db = sqlite();
     let config = EngineConfig {

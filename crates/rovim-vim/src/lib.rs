@@ -15,6 +15,7 @@ pub mod error;
 pub mod sim;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;
 
 pub use connector::{
     CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,

@@ -54,7 +54,7 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
     actix_rt::spawn(server);
     let api = Api {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        http: rovim_vim::tls::client()?,
     };
     println!("rovim is serving on {} (database {url})", api.base);
 

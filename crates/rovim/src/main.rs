@@ -87,6 +87,7 @@ const DEFAULT_DATABASE: &str = "./rovim.db";
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    rovim_vim::tls::init();
     let (log, _guard) = logging::init(cli.log_format, cli.log_level);
     let _bridge = logging::bridge(&log, cli.log_level);
     match cli.command {

@@ -76,9 +76,7 @@ impl Ec2 {
         access_key: &str,
         secret_key: &str,
     ) -> Result<Ec2, VimError> {
-        let http = Client::builder()
-            .build()
-            .map_err(|e| VimError::Connection(e.to_string()))?;
+        let http = crate::tls::client()?;
         Ok(Ec2 {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned() + "/",

@@ -23,9 +23,7 @@ pub struct SimHttpConnector {
 impl SimHttpConnector {
     /// `base` is the sim VIM's URL, e.g. `http://127.0.0.1:9191`.
     pub fn new(base: &str, batch: usize) -> Result<SimHttpConnector, VimError> {
-        let client = Client::builder()
-            .build()
-            .map_err(|e| VimError::Connection(e.to_string()))?;
+        let client = crate::tls::client()?;
         Ok(SimHttpConnector {
             base: base.trim_end_matches('/').to_owned(),
             client,

@@ -129,7 +129,7 @@ impl Client {
     fn new(api: &Api) -> anyhow::Result<Client> {
         Ok(Client {
             api: api.clone(),
-            http: reqwest::Client::builder().build()?,
+            http: rovim_vim::tls::client()?,
         })
     }
 
