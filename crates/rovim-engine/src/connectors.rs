@@ -9,6 +9,7 @@ use rovim_core::VimType;
 use rovim_sdn::{SdnConnector, SdnError, SimSdn, SimSdnSettings};
 use rovim_store::{SdnController, VimAccount};
 use rovim_vim::aws::{AwsConnector, AwsSettings};
+use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
 use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnector, VimError};
 
 #[derive(Default)]
@@ -54,9 +55,29 @@ impl Connectors {
                     settings,
                 )?))
             }
-            other => Err(VimError::NotImplemented(format!(
-                "the {other} connector is not available yet"
-            ))),
+            VimType::OpenStack => {
+                let settings = OpenStackSettings::from_config(&account.config)
+                    .map_err(VimError::BadRequest)?;
+                let user = account
+                    .username
+                    .as_deref()
+                    .ok_or_else(|| VimError::Auth("user: required".into()))?;
+                let password = account
+                    .secret
+                    .as_ref()
+                    .ok_or_else(|| VimError::Auth("password: required".into()))?;
+                let project = account
+                    .tenant
+                    .as_deref()
+                    .ok_or_else(|| VimError::Auth("tenant: the project name is required".into()))?;
+                Ok(Arc::new(OpenStackConnector::new(
+                    &account.url,
+                    user,
+                    password.expose(),
+                    project,
+                    settings,
+                )?))
+            }
         }
     }
 

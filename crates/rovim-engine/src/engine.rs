@@ -121,7 +121,10 @@ impl Engine {
                 rovim_vim::aws::AwsSettings::from_config(&new.config)
                     .map_err(|reason| rejected("config", reason))?;
             }
-            VimType::OpenStack => {}
+            VimType::OpenStack => {
+                rovim_vim::openstack::OpenStackSettings::from_config(&new.config)
+                    .map_err(|reason| rejected("config", reason))?;
+            }
         }
         let id = new.id;
         self.shared

@@ -1,0 +1,346 @@
+//! The `VimConnector` for OpenStack. Networks go through Neutron: a network (provider VLAN
+//! attributes for data/ptp nets), its subnet from the IP profile (recorded as a created item so a
+//! DELETE removes it), and rovim's token as a tag. VMs (Nova) are not wired yet: their calls
+//! answer "not implemented", which fails those tasks with that message.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use rovim_core::{
+    CreatedItem, FindFilter, IpVersion, ItemKind, ItemStatus, NetParams, NetType, Owned,
+};
+use serde_json::{Value, json};
+
+use super::keystone::Keystone;
+use super::settings::OpenStackSettings;
+use crate::connector::{
+    CreateFailure, Created, NetReport, TokenMatch, VimConnector, VimNet, VmCreated, VmReport,
+    VmRequest,
+};
+use crate::error::VimError;
+
+/// The Neutron tag that carries rovim's token.
+pub fn token_tag(token: &str) -> String {
+    format!("rovim:{token}")
+}
+
+pub struct OpenStackConnector {
+    keystone: Keystone,
+    settings: OpenStackSettings,
+}
+
+impl OpenStackConnector {
+    pub fn new(
+        auth_url: &str,
+        user: &str,
+        password: &str,
+        project: &str,
+        settings: OpenStackSettings,
+    ) -> Result<Self, VimError> {
+        let keystone = Keystone::new(auth_url, user, password, project, settings.clone())?;
+        Ok(OpenStackConnector { keystone, settings })
+    }
+
+    pub fn keystone(&self) -> &Keystone {
+        &self.keystone
+    }
+
+    async fn neutron(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, VimError> {
+        self.keystone
+            .call("network", method, path, body)
+            .await
+            .map(|(_, v)| v)
+    }
+
+    async fn networks(&self, query: &[(&str, String)]) -> Result<Vec<Value>, VimError> {
+        let mut url = reqwest::Url::parse("http://x/v2.0/networks").expect("static URL");
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+        let v = self
+            .neutron(Method::GET, path.trim_end_matches('?'), None)
+            .await?;
+        Ok(v["networks"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Deletes what a net create made besides the network: its subnets (gone already is fine).
+    async fn delete_items(&self, items: &[CreatedItem]) -> Result<(), VimError> {
+        for item in items.iter().filter(|i| i.kind == "subnet") {
+            match self
+                .neutron(Method::DELETE, &format!("/v2.0/subnets/{}", item.id), None)
+                .await
+            {
+                Ok(_) | Err(VimError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn net_status(text: &str) -> ItemStatus {
+    match text {
+        "ACTIVE" => ItemStatus::Active,
+        "BUILD" => ItemStatus::Build,
+        "DOWN" => ItemStatus::Down,
+        "ERROR" => ItemStatus::Error,
+        other => ItemStatus::from_vim(other),
+    }
+}
+
+fn vim_net(n: &Value) -> VimNet {
+    let s = |k: &str| n[k].as_str().map(str::to_owned);
+    let net_type = match n["provider:network_type"].as_str() {
+        Some("vlan") => NetType::Data,
+        _ => NetType::Bridge,
+    };
+    VimNet {
+        id: s("id").unwrap_or_default(),
+        name: s("name").unwrap_or_default(),
+        status: net_status(n["status"].as_str().unwrap_or("")),
+        net_type,
+        encapsulation: s("provider:network_type"),
+        segmentation_id: n["provider:segmentation_id"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok()),
+        shared: n["shared"].as_bool().unwrap_or(false),
+        error_msg: None,
+    }
+}
+
+#[async_trait]
+impl VimConnector for OpenStackConnector {
+    fn refresh_batch_size(&self) -> usize {
+        self.settings.refresh_batch_size
+    }
+
+    async fn check_connectivity(&self) -> Result<(), VimError> {
+        let s = self.keystone.session().await?;
+        if !s.endpoints.contains_key("network") {
+            return Err(VimError::NotSupported(
+                "the Keystone catalog has no 'network' (Neutron) endpoint".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn create_net(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure> {
+        let project = self.keystone.session().await?.project_id;
+        let mut network = json!({"name": params.name, "admin_state_up": true, "shared": params.shared, "project_id": project});
+        if params.net_type.is_dataplane() {
+            let physnet = self.settings.physical_network.clone().ok_or_else(|| {
+                VimError::BadRequest(
+                    "config.physical_network: required for data and ptp nets".into(),
+                )
+            })?;
+            network["provider:network_type"] = json!("vlan");
+            network["provider:physical_network"] = json!(physnet);
+            if let Some(vlan) = params.vlan {
+                network["provider:segmentation_id"] = json!(vlan);
+            }
+        }
+        let made = self
+            .neutron(
+                Method::POST,
+                "/v2.0/networks",
+                Some(&json!({"network": network})),
+            )
+            .await?;
+        let id = made["network"]["id"]
+            .as_str()
+            .ok_or_else(|| VimError::UnexpectedResponse("Neutron: no network id".into()))?
+            .to_owned();
+        let owned = |items: Vec<CreatedItem>| Owned {
+            vim_id: Some(id.clone()),
+            created_items: items,
+        };
+        // From here on a failure leaves the network: returned as leftover so a DELETE removes it.
+        let fail = |error: VimError, items: Vec<CreatedItem>| CreateFailure {
+            error,
+            leftover: Some(owned(items)),
+        };
+        let tag = token_tag(token);
+        if let Err(e) = self
+            .neutron(
+                Method::PUT,
+                &format!("/v2.0/networks/{id}/tags/{tag}"),
+                None,
+            )
+            .await
+        {
+            return Err(fail(e, Vec::new()));
+        }
+        let mut items = Vec::new();
+        if let Some(ip) = &params.ip_profile {
+            let mut subnet = json!({
+                "network_id": id, "project_id": project, "name": format!("{}-subnet", params.name),
+                "ip_version": if ip.ip_version == IpVersion::IPv6 { 6 } else { 4 },
+                "enable_dhcp": ip.dhcp.as_ref().is_none_or(|d| d.enabled),
+            });
+            match &ip.subnet_address {
+                Some(cidr) => subnet["cidr"] = json!(cidr),
+                None => {
+                    return Err(fail(
+                        VimError::BadRequest(
+                            "ip_profile.subnet_address: required on OpenStack".into(),
+                        ),
+                        items,
+                    ));
+                }
+            }
+            if let Some(gw) = &ip.gateway_address {
+                subnet["gateway_ip"] = json!(gw);
+            }
+            if !ip.dns_addresses.is_empty() {
+                subnet["dns_nameservers"] = json!(ip.dns_addresses);
+            }
+            if let Some(d) = &ip.dhcp
+                && let (Some(start), Some(count)) = (&d.start_address, d.count)
+                && let Ok(first) = start.parse::<std::net::Ipv4Addr>()
+            {
+                let last = std::net::Ipv4Addr::from(
+                    u32::from(first).saturating_add(count.saturating_sub(1)),
+                );
+                subnet["allocation_pools"] = json!([{"start": start, "end": last.to_string()}]);
+            }
+            match self
+                .neutron(
+                    Method::POST,
+                    "/v2.0/subnets",
+                    Some(&json!({"subnet": subnet})),
+                )
+                .await
+            {
+                Ok(s) => {
+                    if let Some(sid) = s["subnet"]["id"].as_str() {
+                        items.push(CreatedItem {
+                            kind: "subnet".into(),
+                            id: sid.to_owned(),
+                        });
+                    }
+                }
+                Err(e) => return Err(fail(e, items)),
+            }
+        }
+        Ok(Created {
+            vim_id: id,
+            created_items: items,
+        })
+    }
+
+    async fn list_nets(&self, filter: &FindFilter) -> Result<Vec<VimNet>, VimError> {
+        let mut q = Vec::new();
+        if let Some(n) = &filter.name {
+            q.push(("name", n.clone()));
+        }
+        if let Some(i) = &filter.id {
+            q.push(("id", i.clone()));
+        }
+        if let Some(s) = filter.shared {
+            q.push(("shared", s.to_string()));
+        }
+        if let Some(t) = &filter.tenant_id {
+            q.push(("project_id", t.clone()));
+        }
+        Ok(self.networks(&q).await?.iter().map(vim_net).collect())
+    }
+
+    async fn get_net(&self, vim_id: &str) -> Result<VimNet, VimError> {
+        let v = self
+            .neutron(Method::GET, &format!("/v2.0/networks/{vim_id}"), None)
+            .await?;
+        Ok(vim_net(&v["network"]))
+    }
+
+    async fn delete_net(&self, owned: &Owned) -> Result<(), VimError> {
+        self.delete_items(&owned.created_items).await?;
+        let Some(id) = &owned.vim_id else {
+            return Ok(());
+        };
+        self.neutron(Method::DELETE, &format!("/v2.0/networks/{id}"), None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn refresh_nets(&self, ids: &[String]) -> Result<HashMap<String, NetReport>, VimError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let q: Vec<(&str, String)> = chunk.iter().map(|id| ("id", id.clone())).collect();
+            for n in self.networks(&q).await? {
+                let Some(id) = n["id"].as_str() else { continue };
+                let report = NetReport {
+                    status: net_status(n["status"].as_str().unwrap_or("")),
+                    error_msg: None,
+                    vim_info: Some(n.to_string()),
+                };
+                out.insert(id.to_owned(), report);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_vm(
+        &self,
+        _request: &VmRequest,
+        _token: &str,
+    ) -> Result<VmCreated, CreateFailure> {
+        Err(VimError::NotImplemented(
+            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
+        )
+        .into())
+    }
+
+    async fn delete_vm(&self, _owned: &Owned) -> Result<(), VimError> {
+        Err(VimError::NotImplemented(
+            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
+        ))
+    }
+
+    async fn refresh_vms(&self, _ids: &[String]) -> Result<HashMap<String, VmReport>, VimError> {
+        Err(VimError::NotImplemented(
+            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
+        ))
+    }
+
+    async fn find_by_token(
+        &self,
+        kind: ItemKind,
+        token: &str,
+    ) -> Result<Option<TokenMatch>, VimError> {
+        match kind {
+            ItemKind::Net => {
+                let found = self.networks(&[("tags", token_tag(token))]).await?;
+                let Some(n) = found.first() else {
+                    return Ok(None);
+                };
+                let id = n["id"].as_str().unwrap_or_default().to_owned();
+                let items = n["subnets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str())
+                    .map(|s| CreatedItem {
+                        kind: "subnet".into(),
+                        id: s.to_owned(),
+                    })
+                    .collect();
+                Ok(Some(TokenMatch {
+                    created: Created {
+                        vim_id: id,
+                        created_items: items,
+                    },
+                    interface_ids: Vec::new(),
+                }))
+            }
+            ItemKind::Vm => Err(VimError::NotImplemented(
+                "OpenStack VMs (Nova) are not supported by this connector yet".into(),
+            )),
+        }
+    }
+}
