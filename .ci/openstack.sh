@@ -52,10 +52,10 @@ fi
 
 # --- Neutron ----------------------------------------------------------------------------------
 if ! curl -fsS "http://127.0.0.1:${NEUTRON_PORT}/" >/dev/null 2>&1; then
-  mysql -uroot -h 127.0.0.1 -e "DROP DATABASE IF EXISTS neutron_rovim; CREATE DATABASE neutron_rovim;
+  mysql -uroot -h 127.0.0.1 -e "DROP DATABASE IF EXISTS neutron_rovim_${NEUTRON_PORT}; CREATE DATABASE neutron_rovim_${NEUTRON_PORT};
     CREATE USER IF NOT EXISTS 'neutron'@'localhost' IDENTIFIED BY 'neutron';
     CREATE USER IF NOT EXISTS 'neutron'@'127.0.0.1' IDENTIFIED BY 'neutron';
-    GRANT ALL ON neutron_rovim.* TO 'neutron'@'localhost'; GRANT ALL ON neutron_rovim.* TO 'neutron'@'127.0.0.1';"
+    GRANT ALL ON neutron_rovim_${NEUTRON_PORT}.* TO 'neutron'@'localhost'; GRANT ALL ON neutron_rovim_${NEUTRON_PORT}.* TO 'neutron'@'127.0.0.1';"
   cat > "${DIR}/neutron.conf" <<CONF
 [DEFAULT]
 core_plugin = ml2
@@ -66,7 +66,7 @@ api_paste_config = ${VENV}/etc/neutron/api-paste.ini
 bind_host = 127.0.0.1
 bind_port = ${NEUTRON_PORT}
 [database]
-connection = mysql+pymysql://neutron:neutron@127.0.0.1/neutron_rovim
+connection = mysql+pymysql://neutron:neutron@127.0.0.1/neutron_rovim_${NEUTRON_PORT}
 [ml2]
 type_drivers = flat,vlan,vxlan
 tenant_network_types = vxlan
