@@ -123,6 +123,20 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
                 if matches!(error, VimError::Connection(_)) {
                     return Err(CallAbort::VimDown(error));
                 }
+                // A create that timed out (or got a 5xx) may still have happened on the VIM:
+                // one last look by token, so the element is adopted rather than leaked.
+                if error.is_retryable()
+                    && matches!(order.call, VimCall::Create | VimCall::FindThenCreate)
+                    && let Ok(_slot) = env.permits.acquire().await
+                    && let Ok(Some(found)) = env
+                        .request(
+                            "find_by_token",
+                            env.connector.find_by_token(order.element.0, &order.token),
+                        )
+                        .await
+                {
+                    break adopted(&env, &order, found).await;
+                }
                 let error = if attempts > 1 {
                     format!("{error} (after {attempts} attempts)")
                 } else {

@@ -254,3 +254,27 @@ async fn a_call_that_never_answers_times_out_and_fails_after_its_retries() {
     );
     assert_eq!(cloud.net_count(), 0);
 }
+
+#[actix_rt::test]
+async fn a_create_that_times_out_but_happened_is_adopted_not_leaked() {
+    let config = EngineConfig {
+        call_timeout_secs: 0.2,
+        max_attempts: 1,
+        ..fast_config()
+    };
+    let h = Harness::with(sqlite(), config).await;
+    let (vim, cloud) = h.sim("slow-answer", json!({})).await;
+    h.account_until(vim, |s| s.running).await;
+    // The VIM makes the net at once but answers after the call timeout.
+    cloud.update_settings(|s| s.stall_after_create_ms = 1_000);
+    let sub = h.submit(json!({"tasks": [net_task(vim, "n1")]})).await;
+    let (_, tasks) = h.settled(sub.action).await;
+    assert_eq!(
+        tasks[0].status,
+        TaskStatus::Done,
+        "{:?}",
+        tasks[0].error_msg
+    );
+    assert!(tasks[0].created && tasks[0].vim_id.is_some());
+    assert_eq!((cloud.net_count(), cloud.calls().create_net), (1, 1));
+}
