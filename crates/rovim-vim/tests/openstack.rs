@@ -46,12 +46,14 @@ async fn networks_live_and_die_on_keystone_and_neutron() {
     assert!(session.endpoints.contains_key("network"), "{session:?}");
 
     let suffix = std::process::id();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let tok = |name: &str| format!("tok-{name}-{run}");
     let ip = json!({"ip_version": "IPv4", "subnet_address": "10.20.0.0/24", "gateway_address": "10.20.0.1",
                     "dns_addresses": ["10.20.0.53"], "dhcp": {"enabled": true, "start_address": "10.20.0.100", "count": 50}});
     let mgmt = os
         .create_net(
             &net(&format!("mgmt-{suffix}"), NetType::Bridge, Some(ip)),
-            "tok-mgmt",
+            &tok("mgmt"),
         )
         .await
         .unwrap();
@@ -63,7 +65,7 @@ async fn networks_live_and_die_on_keystone_and_neutron() {
     let data = os
         .create_net(
             &net(&format!("data-{suffix}"), NetType::Data, None),
-            "tok-data",
+            &tok("data"),
         )
         .await
         .unwrap();
@@ -77,7 +79,7 @@ async fn networks_live_and_die_on_keystone_and_neutron() {
 
     let no_physnet = connector(&url, "admin", json!({}));
     let e = no_physnet
-        .create_net(&net("x", NetType::Ptp, None), "tok-x")
+        .create_net(&net("x", NetType::Ptp, None), &tok("x"))
         .await
         .unwrap_err();
     assert!(
@@ -98,13 +100,13 @@ async fn networks_live_and_die_on_keystone_and_neutron() {
         vec![mgmt.vim_id.clone()]
     );
     let found = os
-        .find_by_token(ItemKind::Net, "tok-mgmt")
+        .find_by_token(ItemKind::Net, &tok("mgmt"))
         .await
         .unwrap()
         .expect("found by its tag");
     assert_eq!(found.created, mgmt);
     assert!(
-        os.find_by_token(ItemKind::Net, "tok-nobody")
+        os.find_by_token(ItemKind::Net, &tok("nobody"))
             .await
             .unwrap()
             .is_none()
@@ -124,9 +126,315 @@ async fn networks_live_and_die_on_keystone_and_neutron() {
         Err(VimError::NotFound(_))
     ));
     assert!(
-        os.find_by_token(ItemKind::Net, "tok-mgmt")
+        os.find_by_token(ItemKind::Net, &tok("mgmt"))
             .await
             .unwrap()
             .is_none()
     );
+}
+
+/// A Nova stand-in: Nova cannot run here (it needs placement, a scheduler, a conductor and a
+/// compute driver), so this mock answers the compute calls with the response shapes of the
+/// OpenStack Compute API reference (fixtures/nova/*.json name their source) and, as Nova does,
+/// binds the server's Neutron ports (device_id, binding:host_id) on the real Neutron.
+mod nova_mock {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use serde_json::{Value, json};
+
+    const CREATE: &str = include_str!("fixtures/nova/server_create.json");
+    const DETAIL: &str = include_str!("fixtures/nova/server_detail.json");
+    pub const HOST: &str = "compute-1";
+
+    #[derive(Clone)]
+    struct Server {
+        id: String,
+        body: Value,
+        ports: Vec<String>,
+        listed: u32,
+    }
+
+    struct State {
+        servers: Mutex<Vec<Server>>,
+        neutron: String,
+        http: reqwest::Client,
+    }
+
+    fn fill(template: &str, pairs: &[(&str, &str)]) -> Value {
+        let mut text = template.to_owned();
+        for (k, v) in pairs {
+            text = text.replace(&format!("\"{k}\""), &serde_json::to_string(v).unwrap());
+            text = text.replace(&format!("/{k}\""), &format!("/{v}\""));
+        }
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("_source");
+        v
+    }
+
+    async fn bind(state: &State, ports: &[String], device: &str, host: &str) {
+        for p in ports {
+            let body = json!({"port": {"device_id": device, "device_owner": if device.is_empty() { "" } else { "compute:nova" },
+                                       "binding:host_id": host}});
+            let _ = state
+                .http
+                .put(format!("{}/v2.0/ports/{p}", state.neutron))
+                .json(&body)
+                .send()
+                .await;
+        }
+    }
+
+    async fn create(state: web::Data<State>, body: web::Json<Value>) -> HttpResponse {
+        let s = &body["server"];
+        let id = uuid::Uuid::new_v4().to_string();
+        let ports: Vec<String> = s["networks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["port"].as_str().map(String::from))
+            .collect();
+        bind(&state, &ports, &id, HOST).await;
+        state.servers.lock().unwrap().push(Server {
+            id: id.clone(),
+            body: s.clone(),
+            ports,
+            listed: 0,
+        });
+        HttpResponse::Accepted().json(fill(CREATE, &[("ID", &id)]))
+    }
+
+    async fn detail(state: web::Data<State>) -> HttpResponse {
+        let mut servers = state.servers.lock().unwrap();
+        let list: Vec<Value> = servers
+            .iter_mut()
+            .map(|s| {
+                // BUILD the first time a server is listed, ACTIVE afterwards.
+                let status = if s.listed == 0 { "BUILD" } else { "ACTIVE" };
+                s.listed += 1;
+                let b = &s.body;
+                let mut v = fill(
+                    DETAIL,
+                    &[
+                        ("ID", &s.id),
+                        ("NAME", b["name"].as_str().unwrap_or("")),
+                        ("STATUS", status),
+                        ("HOST", HOST),
+                        ("IMAGE", b["imageRef"].as_str().unwrap_or("")),
+                        ("FLAVOR", b["flavorRef"].as_str().unwrap_or("")),
+                    ],
+                );
+                v["server"]["metadata"] = b["metadata"].clone();
+                v["server"].take()
+            })
+            .collect();
+        HttpResponse::Ok().json(json!({"servers": list}))
+    }
+
+    async fn delete(state: web::Data<State>, id: web::Path<String>) -> HttpResponse {
+        let gone = {
+            let mut servers = state.servers.lock().unwrap();
+            let at = servers.iter().position(|s| s.id == *id);
+            at.map(|i| servers.remove(i))
+        };
+        match gone {
+            Some(s) => {
+                bind(&state, &s.ports, "", "").await;
+                HttpResponse::NoContent().finish()
+            }
+            None => HttpResponse::NotFound().json(
+                json!({"itemNotFound": {"code": 404, "message": "Instance could not be found."}}),
+            ),
+        }
+    }
+
+    /// Starts the mock on a free port; returns its URL.
+    pub fn start(neutron: String) -> String {
+        rovim_vim::tls::init();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(State {
+            servers: Mutex::new(Vec::new()),
+            neutron,
+            http: reqwest::Client::new(),
+        });
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let data = web::Data::from(state);
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .route("/servers", web::post().to(create))
+                        .route("/servers/detail", web::get().to(detail))
+                        .route("/servers/{id}", web::delete().to(delete))
+                })
+                .workers(1)
+                .listen(listener)
+                .unwrap()
+                .run()
+                .await
+                .unwrap();
+            });
+        });
+        url
+    }
+}
+
+/// Puts the mock into Keystone's catalog as the `compute` service (replacing an older one).
+async fn register_compute(admin: &OpenStackConnector, url: &str) {
+    use reqwest::Method;
+    let (_, services) = admin
+        .keystone()
+        .call("identity", Method::GET, "/services?type=compute", None)
+        .await
+        .unwrap();
+    for s in services["services"].as_array().into_iter().flatten() {
+        let id = s["id"].as_str().unwrap();
+        let (_, eps) = admin
+            .keystone()
+            .call(
+                "identity",
+                Method::GET,
+                &format!("/endpoints?service_id={id}"),
+                None,
+            )
+            .await
+            .unwrap();
+        for e in eps["endpoints"].as_array().into_iter().flatten() {
+            let _ = admin
+                .keystone()
+                .call(
+                    "identity",
+                    Method::DELETE,
+                    &format!("/endpoints/{}", e["id"].as_str().unwrap()),
+                    None,
+                )
+                .await;
+        }
+        let _ = admin
+            .keystone()
+            .call("identity", Method::DELETE, &format!("/services/{id}"), None)
+            .await;
+    }
+    let (_, made) = admin
+        .keystone()
+        .call(
+            "identity",
+            Method::POST,
+            "/services",
+            Some(&json!({"service": {"type": "compute", "name": "nova-mock"}})),
+        )
+        .await
+        .unwrap();
+    let sid = made["service"]["id"].as_str().unwrap();
+    let ep = json!({"endpoint": {"service_id": sid, "interface": "public", "region_id": "RegionOne", "url": url}});
+    admin
+        .keystone()
+        .call("identity", Method::POST, "/endpoints", Some(&ep))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn vms_on_neutron_ports_and_the_nova_mock() {
+    let Some(url) = keystone_url() else { return };
+    let admin = connector(&url, "admin", json!({"physical_network": "physnet1"}));
+    let session = admin.keystone().session().await.unwrap();
+    let nova = nova_mock::start(session.endpoints["network"].clone());
+    register_compute(&admin, &nova).await;
+    // A fresh connector reads the catalog with the compute endpoint in it.
+    let os = connector(&url, "admin", json!({"physical_network": "physnet1"}));
+    let suffix = std::process::id();
+    let token = format!("tok-web-{}", uuid::Uuid::new_v4().simple());
+    let mgmt = os
+        .create_net(
+            &net(
+                &format!("vmnet-{suffix}"),
+                NetType::Bridge,
+                Some(json!({"subnet_address": "10.40.0.0/24"})),
+            ),
+            &format!("{token}-net"),
+        )
+        .await
+        .unwrap();
+    let data = os
+        .create_net(
+            &net(
+                &format!("vmdata-{suffix}"),
+                NetType::Data,
+                Some(json!({"subnet_address": "10.41.0.0/24"})),
+            ),
+            &format!("{token}-data"),
+        )
+        .await
+        .unwrap();
+    let params: rovim_core::VmParams = serde_json::from_value(json!({"name": "web", "image_id": "cirros", "flavor_id": "m1.small",
+        "networks": [{"net": "x"}, {"net": "y", "type": "VF"}], "cloud_config": {"packages": ["nginx"]}})).unwrap();
+    let request = rovim_vim::VmRequest {
+        params,
+        vim_net_ids: vec![mgmt.vim_id.clone(), data.vim_id.clone()],
+    };
+    let made = os.create_vm(&request, &token).await.unwrap();
+    assert_eq!(made.interface_ids.len(), 2);
+    assert_eq!(
+        made.created.created_items.len(),
+        2,
+        "the ports are rovim's to delete"
+    );
+
+    let id = made.created.vim_id.clone();
+    let first = os.refresh_vms(std::slice::from_ref(&id)).await.unwrap();
+    assert_eq!(
+        first[&id].status,
+        rovim_core::ItemStatus::Build,
+        "the mock's first listing says BUILD"
+    );
+    let found = os
+        .find_by_token(ItemKind::Vm, &token)
+        .await
+        .unwrap()
+        .expect("found by metadata");
+    assert_eq!(found.created.vim_id, made.created.vim_id);
+    let mut ports = found.interface_ids.clone();
+    ports.sort();
+    let mut want = made.interface_ids.clone();
+    want.sort();
+    assert_eq!(ports, want);
+    let second = os
+        .refresh_vms(&[id.clone(), "no-such-server".into()])
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    let r = &second[&id];
+    assert_eq!(r.status, rovim_core::ItemStatus::Active);
+    assert_eq!(r.interfaces.len(), 2, "{r:?}");
+    for iface in &r.interfaces {
+        assert!(
+            iface.mac_address.is_some() && iface.ip_address.is_some(),
+            "{iface:?}"
+        );
+        assert_eq!(iface.compute_node.as_deref(), Some(nova_mock::HOST));
+    }
+    let vf = r
+        .interfaces
+        .iter()
+        .find(|i| i.vim_net_id.as_deref() == Some(data.vim_id.as_str()))
+        .unwrap();
+    assert!(vf.ip_address.as_deref().unwrap().starts_with("10.41."));
+
+    os.delete_vm(&made.created.owned()).await.unwrap();
+    assert!(
+        os.refresh_vms(std::slice::from_ref(&id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        os.find_by_token(ItemKind::Vm, &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    os.delete_net(&mgmt.owned()).await.unwrap();
+    os.delete_net(&data.owned()).await.unwrap();
 }

@@ -1,7 +1,6 @@
 //! The `VimConnector` for OpenStack. Networks go through Neutron: a network (provider VLAN
 //! attributes for data/ptp nets), its subnet from the IP profile (recorded as a created item so a
-//! DELETE removes it), and rovim's token as a tag. VMs (Nova) are not wired yet: their calls
-//! answer "not implemented", which fails those tasks with that message.
+//! DELETE removes it), and rovim's token as a tag. VMs are in [`super::nova`].
 
 use std::collections::HashMap;
 
@@ -44,6 +43,15 @@ impl OpenStackConnector {
 
     pub fn keystone(&self) -> &Keystone {
         &self.keystone
+    }
+
+    pub(super) async fn neutron_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, VimError> {
+        self.neutron(method, path, body).await
     }
 
     async fn neutron(
@@ -287,25 +295,18 @@ impl VimConnector for OpenStackConnector {
 
     async fn create_vm(
         &self,
-        _request: &VmRequest,
-        _token: &str,
+        request: &VmRequest,
+        token: &str,
     ) -> Result<VmCreated, CreateFailure> {
-        Err(VimError::NotImplemented(
-            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
-        )
-        .into())
+        self.create_server(request, token).await
     }
 
-    async fn delete_vm(&self, _owned: &Owned) -> Result<(), VimError> {
-        Err(VimError::NotImplemented(
-            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
-        ))
+    async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError> {
+        self.delete_server(owned).await
     }
 
-    async fn refresh_vms(&self, _ids: &[String]) -> Result<HashMap<String, VmReport>, VimError> {
-        Err(VimError::NotImplemented(
-            "OpenStack VMs (Nova) are not supported by this connector yet".into(),
-        ))
+    async fn refresh_vms(&self, ids: &[String]) -> Result<HashMap<String, VmReport>, VimError> {
+        self.refresh_servers(ids).await
     }
 
     async fn find_by_token(
@@ -338,9 +339,7 @@ impl VimConnector for OpenStackConnector {
                     interface_ids: Vec::new(),
                 }))
             }
-            ItemKind::Vm => Err(VimError::NotImplemented(
-                "OpenStack VMs (Nova) are not supported by this connector yet".into(),
-            )),
+            ItemKind::Vm => self.find_server(token).await,
         }
     }
 }
