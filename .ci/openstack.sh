@@ -116,4 +116,6 @@ if ! curl -fsS -H "x-auth-token: ${TOKEN}" "http://127.0.0.1:${KS_PORT}/v3/servi
   curl -fsS -H "x-auth-token: ${TOKEN}" -H 'content-type: application/json' "http://127.0.0.1:${KS_PORT}/v3/endpoints" \
     -d "{\"endpoint\": {\"service_id\": \"${SID}\", \"interface\": \"public\", \"region_id\": \"RegionOne\", \"url\": \"http://127.0.0.1:${NEUTRON_PORT}\"}}" >/dev/null
 fi
+version() { "${VENV}/bin/pip" show "$1" 2>/dev/null | awk '/^Version/ {print $2}'; }
+log "peers: keystone $(version keystone) (identity v3, SQLite) on :${KS_PORT}, neutron $(version neutron) (networking v2.0, $(mysql -uroot -h 127.0.0.1 -N -e 'select version()')) on :${NEUTRON_PORT}"
 echo "export ROVIM_TEST_KEYSTONE_URL=http://127.0.0.1:${KS_PORT}/v3"

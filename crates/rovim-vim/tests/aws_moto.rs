@@ -181,3 +181,38 @@ async fn a_subnet_and_an_instance_live_and_die_on_moto() {
         .unwrap_err();
     assert!(matches!(e, VimError::NotFound(_)), "{e}");
 }
+
+#[tokio::test]
+async fn refreshing_500_instances_takes_one_describe_call() {
+    let Some(moto) = moto() else { return };
+    let (vpc, ami) = fixture(&moto.endpoint).await;
+    let aws = AwsConnector::new(&moto.endpoint, "test", "test", settings(&vpc)).unwrap();
+    // A /22: 500 addresses do not fit in the /24 a net gets by default.
+    let net: NetParams = serde_json::from_value(
+        serde_json::json!({"name": "bulk", "ip_profile": {"subnet_address": "10.7.4.0/22"}}),
+    )
+    .unwrap();
+    let subnet = aws.create_net(&net, "tok-bulk").await.unwrap().vim_id;
+    let params = vec![
+        ("ImageId".to_owned(), ami),
+        ("InstanceType".to_owned(), "t3.nano".to_owned()),
+        ("MinCount".to_owned(), "500".to_owned()),
+        ("MaxCount".to_owned(), "500".to_owned()),
+        ("SubnetId".to_owned(), subnet),
+    ];
+    let xml = aws.ec2().call("RunInstances", &params).await.unwrap();
+    let ids: Vec<String> = xml
+        .split("<instanceId>")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 500);
+    let before = aws.ec2().calls("DescribeInstances");
+    let reports = aws.refresh_vms(&ids).await.unwrap();
+    assert_eq!(reports.len(), 500);
+    assert_eq!(
+        aws.ec2().calls("DescribeInstances") - before,
+        1,
+        "one call for 500 ids (up to 1,000 per call)"
+    );
+}

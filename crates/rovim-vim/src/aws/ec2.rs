@@ -53,6 +53,8 @@ impl Ec2Error {
 }
 
 pub struct Ec2 {
+    /// Calls made, by action (tests and benchmarks count them).
+    calls: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     http: Client,
     endpoint: String,
     region: String,
@@ -78,6 +80,7 @@ impl Ec2 {
     ) -> Result<Ec2, VimError> {
         let http = crate::tls::client()?;
         Ok(Ec2 {
+            calls: Default::default(),
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned() + "/",
             region: region.to_owned(),
@@ -86,12 +89,28 @@ impl Ec2 {
         })
     }
 
+    /// How many `action` calls this client made.
+    pub fn calls(&self, action: &str) -> u64 {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(action)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Calls `action` with `params`; the XML answer on success.
     pub async fn call(
         &self,
         action: &str,
         params: &[(String, String)],
     ) -> Result<String, VimError> {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(action.to_owned())
+            .or_default() += 1;
         let mut form: Vec<(&str, &str)> = vec![("Action", action), ("Version", API_VERSION)];
         form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let body = serde_urlencoded(&form);
