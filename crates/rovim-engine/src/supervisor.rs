@@ -30,6 +30,22 @@ struct Slot {
     running: bool,
 }
 
+impl Slot {
+    /// An account not started yet, with the status the database holds.
+    fn new(account: VimAccount) -> Slot {
+        Slot {
+            status: account.status,
+            error: account.error_msg.clone(),
+            account,
+            addr: None,
+            generation: 0,
+            failures: 0,
+            restarts: 0,
+            running: false,
+        }
+    }
+}
+
 pub struct Supervisor {
     shared: Shared,
     backoff: Backoff,
@@ -45,22 +61,7 @@ impl Supervisor {
             .config
             .restart_backoff()
             .unwrap_or_else(|_| Backoff::actor_restart());
-        let slots = accounts
-            .into_iter()
-            .map(|a| {
-                let slot = Slot {
-                    status: a.status,
-                    error: a.error_msg.clone(),
-                    account: a,
-                    addr: None,
-                    generation: 0,
-                    failures: 0,
-                    restarts: 0,
-                    running: false,
-                };
-                (slot.account.id, slot)
-            })
-            .collect();
+        let slots = accounts.into_iter().map(|a| (a.id, Slot::new(a))).collect();
         Supervisor {
             shared,
             backoff,
@@ -289,20 +290,9 @@ impl Handler<AddAccount> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: AddAccount, ctx: &mut Context<Self>) {
-        let a = msg.0;
-        let id = a.id;
+        let id = msg.0.id;
         self.stop_actor(id);
-        let slot = Slot {
-            status: a.status,
-            error: a.error_msg.clone(),
-            account: a,
-            addr: None,
-            generation: 0,
-            failures: 0,
-            restarts: 0,
-            running: false,
-        };
-        self.slots.insert(id, slot);
+        self.slots.insert(id, Slot::new(msg.0));
         self.spawn_actor(id, ctx);
     }
 }

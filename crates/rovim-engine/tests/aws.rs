@@ -17,11 +17,6 @@ use rovim_vim::aws::{AwsConnector, AwsSettings};
 use rovim_vim::testing::moto;
 use serde_json::json;
 
-fn between(xml: &str, open: &str, close: &str) -> String {
-    let start = xml.find(open).expect(open) + open.len();
-    xml[start..].split(close).next().unwrap().to_owned()
-}
-
 /// Instances tagged with rovim tokens that are not terminated.
 async fn live_instances(ec2: &AwsConnector) -> usize {
     let params = vec![

@@ -10,11 +10,6 @@ use rovim_vim::aws::{AwsConnector, AwsSettings};
 use rovim_vim::testing::moto;
 use serde_json::json;
 
-fn between(xml: &str, open: &str, close: &str) -> String {
-    let start = xml.find(open).expect(open) + open.len();
-    xml[start..].split(close).next().unwrap().to_owned()
-}
-
 #[actix_rt::test]
 async fn task_rules_hold_on_aws() {
     let Some(moto) = moto() else { return };

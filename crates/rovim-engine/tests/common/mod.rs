@@ -231,3 +231,9 @@ pub fn vm_task(vim: VimAccountId, name: &str, nets: &[u32]) -> Value {
 pub fn delete_task(vim: VimAccountId, item: &str, id: ItemId) -> Value {
     json!({"vim_account": vim.to_string(), "action": "DELETE", "item": item, "item_id": id.to_string()})
 }
+
+/// The text between the first `open` and the next `close` (reading EC2's XML in tests).
+pub fn between(xml: &str, open: &str, close: &str) -> String {
+    let start = xml.find(open).expect(open) + open.len();
+    xml[start..].split(close).next().unwrap().to_owned()
+}
