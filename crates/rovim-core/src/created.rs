@@ -33,4 +33,16 @@ impl Owned {
     pub fn non_empty(self) -> Option<Owned> {
         (!self.is_empty()).then_some(self)
     }
+
+    /// Everything two records own together (the later VIM id wins); `None` when that is nothing.
+    pub fn merge(a: Option<Owned>, b: Option<Owned>) -> Option<Owned> {
+        match (a, b) {
+            (None, x) | (x, None) => x.and_then(Owned::non_empty),
+            (Some(mut a), Some(b)) => {
+                a.vim_id = b.vim_id.or(a.vim_id);
+                a.created_items.extend(b.created_items);
+                a.non_empty()
+            }
+        }
+    }
 }

@@ -345,11 +345,11 @@ impl ElementGroup {
             }
             (_, Outcome::Created(owned)) => {
                 self.vim_id = owned.vim_id.clone();
-                self.owned = merge(self.owned.take(), Some(owned));
+                self.owned = Owned::merge(self.owned.take(), Some(owned));
                 (TaskStatus::Done, None)
             }
             (_, Outcome::Failed { error, leftover }) => {
-                self.owned = merge(self.owned.take(), leftover);
+                self.owned = Owned::merge(self.owned.take(), leftover);
                 (TaskStatus::Failed, Some(error))
             }
             (_, Outcome::Deleted) => (
@@ -385,17 +385,6 @@ fn move_to(task: &mut GroupTask, to: TaskStatus, message: Option<String>) -> Tra
         from,
         to,
         message,
-    }
-}
-
-fn merge(a: Option<Owned>, b: Option<Owned>) -> Option<Owned> {
-    match (a, b) {
-        (None, x) | (x, None) => x.and_then(Owned::non_empty),
-        (Some(mut a), Some(b)) => {
-            a.vim_id = b.vim_id.or(a.vim_id);
-            a.created_items.extend(b.created_items);
-            a.non_empty()
-        }
     }
 }
 

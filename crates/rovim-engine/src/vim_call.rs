@@ -113,7 +113,7 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
         match step {
             Step::Done(done) => break done,
             Step::Fail(error, left) => {
-                leftover = merge(leftover, left);
+                leftover = Owned::merge(leftover, left);
                 if error.is_retryable() && attempts < env.max_attempts {
                     // Whatever the failed try did, the next one must not create a twin.
                     recovering = true;
@@ -563,17 +563,6 @@ async fn resolve_nets(env: &CallEnv, targets: &[NetTarget]) -> Result<Vec<String
         }
     }
     Ok(out)
-}
-
-fn merge(a: Option<Owned>, b: Option<Owned>) -> Option<Owned> {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(mut a), Some(b)) => {
-            a.vim_id = b.vim_id.or(a.vim_id);
-            a.created_items.extend(b.created_items);
-            Some(a)
-        }
-    }
 }
 
 /// A refresh answer, by VIM id.
