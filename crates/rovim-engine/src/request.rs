@@ -113,6 +113,7 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
     // Item ids first: references between tasks of this action need them.
     let mut items: Vec<ItemId> = Vec::with_capacity(req.tasks.len());
     let mut vims: Vec<VimAccountId> = Vec::with_capacity(req.tasks.len());
+    let mut accounts: HashMap<&str, Option<VimAccountId>> = HashMap::new();
     for (i, t) in req.tasks.iter().enumerate() {
         let id = match (t.action, t.item_id) {
             (_, Some(id)) => id,
@@ -125,15 +126,21 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
             (_, None) => ItemId::random(),
         };
         items.push(id);
-        let vim = db
-            .account(&t.vim_account)
-            .map_err(PlanError::Lookup)?
-            .ok_or_else(|| {
-                field(
-                    format!("tasks[{i}].vim_account"),
-                    format!("no VIM account '{}'", t.vim_account),
-                )
-            })?;
+        // One lookup per distinct reference: an action of thousands of tasks names few accounts.
+        let vim = match accounts.get(t.vim_account.as_str()) {
+            Some(found) => *found,
+            None => {
+                let found = db.account(&t.vim_account).map_err(PlanError::Lookup)?;
+                accounts.insert(t.vim_account.as_str(), found);
+                found
+            }
+        };
+        let vim = vim.ok_or_else(|| {
+            field(
+                format!("tasks[{i}].vim_account"),
+                format!("no VIM account '{}'", t.vim_account),
+            )
+        })?;
         vims.push(vim);
     }
     let ctx = Ctx {

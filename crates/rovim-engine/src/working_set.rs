@@ -43,16 +43,6 @@ pub struct Outbox {
     pub untrack: Vec<ElementKey>,
 }
 
-impl Outbox {
-    pub fn is_empty(&self) -> bool {
-        self.batch.is_empty()
-            && self.settled.is_empty()
-            && self.calls.is_empty()
-            && self.resolve.is_empty()
-            && self.untrack.is_empty()
-    }
-}
-
 #[derive(Default)]
 pub struct WorkingSet {
     groups: HashMap<ElementKey, ElementGroup>,
@@ -573,12 +563,6 @@ impl WorkingSet {
                 }
             }
         }
-    }
-
-    /// The status of a task in memory (tests and introspection).
-    pub fn status(&self, key: TaskKey) -> Option<TaskStatus> {
-        let entry = self.tasks.get(&key)?;
-        self.groups.get(&entry.element)?.task(key).map(|t| t.status)
     }
 
     /// The VIM id of a live element (one with a DONE CREATE/FIND): what a refresh asks about.

@@ -12,10 +12,12 @@ struct FakeDb {
     accounts: HashMap<String, VimAccountId>,
     items: HashMap<(ItemKind, ItemId), VimAccountId>,
     tasks: HashMap<TaskKey, (ItemKind, ItemId, Action)>,
+    account_lookups: usize,
 }
 
 impl Lookup for FakeDb {
     fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, String> {
+        self.account_lookups += 1;
         Ok(self.accounts.get(reference).copied())
     }
     fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, String> {
@@ -202,4 +204,18 @@ fn legacy_and_cross_action_dependencies_resolve() {
     let p = plan(&req(json!([t])), &mut db).unwrap();
     assert_eq!(p.action.tasks[0].depends_on, vec![prior]);
     assert_eq!(p.action.vms[0].interfaces[0].net, Some(prior_net));
+}
+
+#[test]
+fn each_account_reference_is_looked_up_once() {
+    let (mut db, _) = db();
+    plan(
+        &req(json!([net("a"), net("b"), vm(json!("TASK-0"))])),
+        &mut db,
+    )
+    .unwrap();
+    assert_eq!(
+        db.account_lookups, 1,
+        "three tasks on one account, one lookup"
+    );
 }
