@@ -57,6 +57,7 @@ pub struct Ec2 {
     calls: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     http: Client,
     endpoint: String,
+    host: String,
     region: String,
     access_key: String,
     secret_key: String,
@@ -79,10 +80,24 @@ impl Ec2 {
         secret_key: &str,
     ) -> Result<Ec2, VimError> {
         let http = crate::tls::client()?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned() + "/";
+        // The signed `host` header, worked out once rather than on every call.
+        let host = reqwest::Url::parse(&endpoint)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+            })
+            .ok_or_else(|| {
+                VimError::BadRequest(format!("url: '{endpoint}' is not an EC2 endpoint URL"))
+            })?;
         Ok(Ec2 {
             calls: Default::default(),
             http,
-            endpoint: endpoint.trim_end_matches('/').to_owned() + "/",
+            host,
+            endpoint,
             region: region.to_owned(),
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
@@ -115,20 +130,6 @@ impl Ec2 {
         form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let body = serde_urlencoded(&form);
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let host = reqwest::Url::parse(&self.endpoint)
-            .ok()
-            .and_then(|u| {
-                u.host_str().map(|h| match u.port() {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h.to_owned(),
-                })
-            })
-            .ok_or_else(|| {
-                VimError::BadRequest(format!(
-                    "url: '{}' is not an EC2 endpoint URL",
-                    self.endpoint
-                ))
-            })?;
         let identity =
             Credentials::new(&self.access_key, &self.secret_key, None, None, "rovim").into();
         let params = v4::SigningParams::builder()
@@ -140,7 +141,7 @@ impl Ec2 {
             .build()
             .map_err(|e| VimError::BadRequest(format!("cannot sign the request: {e}")))?
             .into();
-        let headers = [("content-type", content_type), ("host", host.as_str())];
+        let headers = [("content-type", content_type), ("host", self.host.as_str())];
         let signable = SignableRequest::new(
             "POST",
             &self.endpoint,
@@ -203,6 +204,17 @@ pub fn parse_error(status: u16, text: &str) -> Ec2Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_endpoint_is_checked_once_when_the_client_is_made() {
+        let e = Ec2::new("not an url", "us-east-1", "k", "s").unwrap_err();
+        assert!(
+            matches!(e, VimError::BadRequest(_)) && e.to_string().contains("not an url"),
+            "{e}"
+        );
+        let ok = Ec2::new("http://127.0.0.1:5000", "us-east-1", "k", "s").unwrap();
+        assert_eq!(ok.host, "127.0.0.1:5000");
+    }
 
     #[test]
     fn ec2_errors_map_to_classes() {
