@@ -6,26 +6,21 @@ pub mod health;
 pub mod items;
 pub mod sdn;
 
-use actix_web::web;
 use rovim_store::{AnyConnection, StoreError};
 
 use crate::ApiState;
 use crate::error::ApiError;
 
-/// A database read on a blocking thread (reads never wait for the DbActor).
+/// A database read on a blocking thread (reads never wait for the DbActor): the engine's own
+/// read helper, its errors as API errors.
 pub async fn read<T, F>(state: &ApiState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
 {
-    let store = state.engine.store().clone();
-    web::block(move || {
-        let mut conn = store.conn()?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|e| ApiError::unavailable(e.to_string()))?
-    .map_err(ApiError::from)
+    rovim_engine::shared::read(state.engine.store(), f)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Parses an id from the path; a malformed one is simply not found.
