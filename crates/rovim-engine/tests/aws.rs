@@ -8,12 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rovim_core::{ItemStatus, TaskStatus, VimAccountId, VimType};
+use rovim_core::{ItemStatus, TaskStatus};
 use rovim_engine::{EngineConfig, RefreshConfig};
 use rovim_store::test_support::sqlite;
-use rovim_store::{NewVimAccount, Secret};
 use rovim_vim::VimConnector;
-use rovim_vim::aws::{AwsConnector, AwsSettings};
+use rovim_vim::aws::AwsConnector;
 use rovim_vim::testing::moto;
 use serde_json::json;
 
@@ -33,32 +32,12 @@ async fn live_instances(ec2: &AwsConnector) -> usize {
 #[actix_rt::test]
 async fn the_engine_drives_aws_through_moto_and_a_crash_after_run_instances_makes_no_twin() {
     let Some(moto) = moto() else { return };
-    let bootstrap = AwsConnector::new(
-        &moto.endpoint,
-        "test",
-        "test",
-        AwsSettings::from_config(&json!({"region": "us-east-1", "vpc_id": "vpc-00000000"}))
-            .unwrap(),
-    )
-    .unwrap();
-    let xml = bootstrap
-        .ec2()
-        .call("CreateVpc", &[("CidrBlock".into(), "10.9.0.0/16".into())])
-        .await
-        .unwrap();
-    let vpc = between(&xml, "<vpcId>", "</vpcId>");
+    let (watcher, vpc) = aws_vpc(&moto.endpoint, "10.9.0.0/16").await;
     let ami = between(
-        &bootstrap.ec2().call("DescribeImages", &[]).await.unwrap(),
+        &watcher.ec2().call("DescribeImages", &[]).await.unwrap(),
         "<imageId>",
         "</imageId>",
     );
-    let watcher = AwsConnector::new(
-        &moto.endpoint,
-        "test",
-        "test",
-        AwsSettings::from_config(&json!({"region": "us-east-1", "vpc_id": vpc})).unwrap(),
-    )
-    .unwrap();
 
     let config = EngineConfig {
         refresh: RefreshConfig {
@@ -69,21 +48,7 @@ async fn the_engine_drives_aws_through_moto_and_a_crash_after_run_instances_make
         ..fast_config()
     };
     let mut h = Harness::with(sqlite(), config).await;
-    let vim = VimAccountId::random();
-    h.engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "aws".into(),
-            vim_type: VimType::Aws,
-            url: moto.endpoint.clone(),
-            tenant: None,
-            username: Some("test".into()),
-            secret: Some(Secret::new("test")),
-            config: json!({"region": "us-east-1", "vpc_id": vpc}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    let vim = h.aws("aws", &moto.endpoint, &vpc).await;
     let vm = |name: &str| {
         json!({"vim_account": "aws", "action": "CREATE", "item": "vm",
         "params": {"name": name, "image_id": ami, "flavor_id": "t3.micro", "networks": [{"net": "TASK-0"}]}})

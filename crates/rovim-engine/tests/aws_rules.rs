@@ -4,47 +4,17 @@
 mod common;
 
 use common::*;
-use rovim_core::{TaskStatus, VimAccountId, VimType};
-use rovim_store::{NewVimAccount, Secret};
-use rovim_vim::aws::{AwsConnector, AwsSettings};
+use rovim_core::TaskStatus;
+
 use rovim_vim::testing::moto;
 use serde_json::json;
 
 #[actix_rt::test]
 async fn task_rules_hold_on_aws() {
     let Some(moto) = moto() else { return };
-    let boot = AwsConnector::new(
-        &moto.endpoint,
-        "test",
-        "test",
-        AwsSettings::from_config(&json!({"region": "us-east-1", "vpc_id": "vpc-00000000"}))
-            .unwrap(),
-    )
-    .unwrap();
-    let vpc = between(
-        &boot
-            .ec2()
-            .call("CreateVpc", &[("CidrBlock".into(), "10.11.0.0/16".into())])
-            .await
-            .unwrap(),
-        "<vpcId>",
-        "</vpcId>",
-    );
+    let (boot, vpc) = aws_vpc(&moto.endpoint, "10.11.0.0/16").await;
     let h = Harness::new().await;
-    h.engine
-        .add_account(NewVimAccount {
-            id: VimAccountId::random(),
-            name: "aws".into(),
-            vim_type: VimType::Aws,
-            url: moto.endpoint.clone(),
-            tenant: None,
-            username: Some("test".into()),
-            secret: Some(Secret::new("test")),
-            config: json!({"region": "us-east-1", "vpc_id": vpc}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    h.aws("aws", &moto.endpoint, &vpc).await;
     let net = |name: &str| json!({"vim_account": "aws", "action": "CREATE", "item": "net", "params": {"name": name}});
     let find = |name: &str| json!({"vim_account": "aws", "action": "FIND", "item": "net", "find": {"name": name}});
 

@@ -237,3 +237,45 @@ pub fn between(xml: &str, open: &str, close: &str) -> String {
     let start = xml.find(open).expect(open) + open.len();
     xml[start..].split(close).next().unwrap().to_owned()
 }
+
+/// A new VPC on the EC2 endpoint (moto in tests) and a connector bound to it, for test set-up
+/// and for looking at what the engine made there.
+pub async fn aws_vpc(endpoint: &str, cidr: &str) -> (rovim_vim::aws::AwsConnector, String) {
+    use rovim_vim::aws::{AwsConnector, AwsSettings};
+    let settings = |vpc: &str| {
+        AwsSettings::from_config(&json!({"region": "us-east-1", "vpc_id": vpc})).unwrap()
+    };
+    let boot = AwsConnector::new(endpoint, "test", "test", settings("vpc-00000000")).unwrap();
+    let xml = boot
+        .ec2()
+        .call("CreateVpc", &[("CidrBlock".into(), cidr.into())])
+        .await
+        .unwrap();
+    let vpc = between(&xml, "<vpcId>", "</vpcId>");
+    (
+        AwsConnector::new(endpoint, "test", "test", settings(&vpc)).unwrap(),
+        vpc,
+    )
+}
+
+impl Harness {
+    /// An `aws` VIM account named `name` on the endpoint and VPC.
+    pub async fn aws(&self, name: &str, endpoint: &str, vpc: &str) -> VimAccountId {
+        let id = VimAccountId::random();
+        self.engine
+            .add_account(NewVimAccount {
+                id,
+                name: name.into(),
+                vim_type: VimType::Aws,
+                url: endpoint.into(),
+                tenant: None,
+                username: Some("test".into()),
+                secret: Some(rovim_store::Secret::new("test")),
+                config: json!({"region": "us-east-1", "vpc_id": vpc}),
+                sdn_controller: None,
+            })
+            .await
+            .unwrap();
+        id
+    }
+}
