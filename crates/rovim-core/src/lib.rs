@@ -51,6 +51,6 @@ pub use params::{
 };
 pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
-pub use task::{Action, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
+pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};
 pub use vim_account::{AccountStatus, VimType};

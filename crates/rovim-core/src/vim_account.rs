@@ -15,6 +15,8 @@ string_enum! {
 string_enum! {
     /// How a VIM account's actor is doing, as the Supervisor records it.
     pub enum AccountStatus: "VIM account status" {
+        /// Its actor is starting (connecting, loading its tasks); not yet known to work.
+        Starting => "STARTING",
         /// Its actor runs and the VIM answered.
         Enabled => "ENABLED",
         /// Its actor failed; `error_msg` says why; it is being restarted with backoff.

@@ -1,6 +1,6 @@
 //! The Supervisor: one VimActor per VIM account, started at boot and when accounts are added,
 //! restarted with exponential backoff and jitter when one fails, with the account's status
-//! (ENABLED, or ERROR with the reason, and the restart count) written to the database. It also
+//! (STARTING, ENABLED, or ERROR with the reason, and the restart count) written to the database. It also
 //! routes submitted actions to their actors and settled tasks to the actors that wait on them.
 
 use std::collections::{HashMap, HashSet};
@@ -96,6 +96,21 @@ impl Supervisor {
         slot.addr = Some(actor.start());
         slot.generation = generation;
         slot.running = false;
+        // An account in ERROR keeps its reason while it is retried; any other is STARTING
+        // until its actor reports up.
+        if slot.status != AccountStatus::Error {
+            let changed = slot.status != AccountStatus::Starting;
+            slot.status = AccountStatus::Starting;
+            slot.error = None;
+            if changed {
+                let update = AccountStatusUpdate {
+                    status: AccountStatus::Starting,
+                    error_msg: None,
+                    restarts: 0,
+                };
+                self.write_status(vim, update, ctx);
+            }
+        }
     }
 
     fn write_status(

@@ -6,7 +6,7 @@
 //! actor); their results come back to the actor, which alone changes the working set. Any
 //! database failure stops the actor: the next incarnation reloads what was committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::fut::{ActorFutureExt, wrap_future};
@@ -207,19 +207,24 @@ impl VimActor {
             }
             self.shared.refresh.do_send(Untrack(untrack));
         }
-        for snap in &settled {
-            self.shared
-                .metrics
-                .tasks
-                .with_label_values(&[snap.action.as_str(), snap.status.as_str()])
-                .inc();
-        }
-        if !batch.is_empty() || !settled.is_empty() {
+        if !batch.is_empty() {
             let writer = self.shared.writer.clone();
             let report = self.reports.settled.clone();
+            let metrics = self.shared.metrics.clone();
             let write = async move {
-                if !batch.is_empty() {
-                    writer.write(DbWrite::Batch(batch)).await?;
+                let applied = writer.write(DbWrite::Batch(batch)).await?;
+                // Only settlements this write committed are counted and told: one the database
+                // already held (a duplicate in memory) changed nothing there.
+                let committed: HashSet<TaskKey> = applied.settled.iter().map(|(k, _)| *k).collect();
+                let settled: Vec<_> = settled
+                    .into_iter()
+                    .filter(|s| committed.contains(&s.key))
+                    .collect();
+                for snap in &settled {
+                    metrics
+                        .tasks
+                        .with_label_values(&[snap.action.as_str(), snap.status.as_str()])
+                        .inc();
                 }
                 // Only once committed: a watcher that reads the database after registering
                 // either sees the new state or gets this message.

@@ -85,6 +85,10 @@ pub enum CallAbort {
     /// The VIM stayed unreachable through every retry: that says nothing about the task.
     #[error("{0}")]
     VimDown(VimError),
+    /// The database holds the task as settled already: memory and database disagree, so the
+    /// actor reloads rather than call the VIM for it.
+    #[error("task {0} is settled in the database already; reloading")]
+    Stale(rovim_core::TaskKey),
 }
 
 /// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
@@ -104,9 +108,13 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             )));
         };
         if attempts == 1 && !order.before.is_empty() {
-            env.writer
+            let applied = env
+                .writer
                 .write(DbWrite::Batch(order.before.clone()))
                 .await?;
+            if applied.stale.contains(&order.key) {
+                return Err(CallAbort::Stale(order.key));
+            }
         }
         let step = attempt(&env, &order, recovering).await;
         drop(slot);

@@ -51,6 +51,10 @@ pub struct WorkingSet {
     foreign: HashMap<TaskKey, Option<TaskSnapshot>>,
     /// Foreign tasks asked for (and watched): not asked again.
     watched: HashSet<TaskKey>,
+    /// Every task loaded by `restore` in this incarnation. The live queue may hold the same
+    /// tasks (submitted while the actor booted); they are admitted once, from here, even after
+    /// they settled and were pruned.
+    restored: HashSet<TaskKey>,
     /// Elements to re-examine when a task settles.
     waiters: HashMap<TaskKey, HashSet<ElementKey>>,
     dirty: BTreeSet<ElementKey>,
@@ -117,6 +121,7 @@ impl WorkingSet {
             self.groups.insert(element, group);
             for r in list {
                 let key = r.entry.key;
+                self.restored.insert(key);
                 let scheduled = r.status == TaskStatus::Scheduled;
                 self.tasks.insert(key, r.entry);
                 if scheduled {
@@ -131,7 +136,7 @@ impl WorkingSet {
     /// Takes new tasks (already stored). `items` holds the state of elements not in memory.
     pub fn admit(&mut self, entries: Vec<TaskEntry>, items: &HashMap<ElementKey, ItemState>) {
         for entry in entries {
-            if self.tasks.contains_key(&entry.key) {
+            if self.tasks.contains_key(&entry.key) || self.restored.contains(&entry.key) {
                 continue; // also loaded from the database by a concurrent (re)start
             }
             let element = entry.element;
@@ -599,10 +604,6 @@ fn transitions_into(batch: &mut WriteBatch, transitions: &[Transition]) {
                 ..TaskUpdate::default()
             },
         ));
-        let delta = t.counters();
-        if !delta.is_zero() {
-            batch.counters.push((t.key.action, delta));
-        }
     }
 }
 

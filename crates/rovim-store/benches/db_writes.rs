@@ -9,9 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rovim_core::{
-    Action, ActionId, CounterDelta, ItemId, ItemKind, TaskKey, TaskStatus, VimAccountId, VimType,
-};
+use rovim_core::{Action, ActionId, ItemId, ItemKind, TaskKey, TaskStatus, VimAccountId, VimType};
 use rovim_store::test_support::{TestDb, postgres, sqlite};
 use rovim_store::{DbWrite, DbWriter, NewAction, NewTask, NewVimAccount, TaskUpdate, WriteBatch};
 
@@ -73,8 +71,9 @@ async fn run(db: TestDb, total: u32) {
     let commits_before = w.stats().commits.load(Ordering::Relaxed);
     let micros_before = w.stats().commit_micros.load(Ordering::Relaxed);
     let started = Instant::now();
-    let mut pending: VecDeque<tokio::sync::oneshot::Receiver<Result<(), rovim_store::StoreError>>> =
-        VecDeque::with_capacity(IN_FLIGHT);
+    let mut pending: VecDeque<
+        tokio::sync::oneshot::Receiver<Result<rovim_store::Applied, rovim_store::StoreError>>,
+    > = VecDeque::with_capacity(IN_FLIGHT);
     for (i, key) in keys.iter().enumerate() {
         let mut b = WriteBatch::default();
         let update = TaskUpdate {
@@ -83,8 +82,6 @@ async fn run(db: TestDb, total: u32) {
             ..Default::default()
         };
         b.tasks.push((*key, update));
-        b.counters
-            .push((key.action, CounterDelta { done: 1, failed: 0 }));
         if pending.len() >= IN_FLIGHT {
             let rx = pending.pop_front().unwrap();
             rx.await.unwrap().unwrap();

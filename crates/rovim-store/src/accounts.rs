@@ -126,7 +126,8 @@ pub(crate) fn insert_vim_account(
             v::secret.eq(a.secret.as_ref().map(|s| s.0.clone())),
             v::config.eq(a.config.to_string()),
             v::sdn_controller_id.eq(a.sdn_controller.map(|s| s.to_string())),
-            v::status.eq(AccountStatus::Enabled.as_str()),
+            // ENABLED only once its actor is up and the VIM answered (the Supervisor says so).
+            v::status.eq(AccountStatus::Starting.as_str()),
             v::error_msg.eq(None::<String>),
             v::restart_count.eq(0),
             v::created_at.eq(t),

@@ -22,7 +22,7 @@ use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::new_action::{NewAction, insert_action};
 use crate::store::Store;
-use crate::write_batch::{WriteBatch, apply_batch};
+use crate::write_batch::{Applied, WriteBatch, apply_batch};
 use rovim_core::{SdnControllerId, VimAccountId};
 
 /// One unit of writing; each is committed entirely or not at all.
@@ -38,20 +38,21 @@ pub enum DbWrite {
 }
 
 impl DbWrite {
-    fn apply(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+    fn apply(&self, conn: &mut AnyConnection) -> Result<Applied, StoreError> {
         match self {
-            DbWrite::Batch(b) => apply_batch(conn, b),
+            DbWrite::Batch(b) => return apply_batch(conn, b),
             DbWrite::InsertAction(a) => insert_action(conn, a),
             DbWrite::InsertVimAccount(a) => insert_vim_account(conn, a),
             DbWrite::InsertSdnController(c) => insert_sdn_controller(conn, c),
             DbWrite::UpdateVimAccount(id, c) => update_vim_account(conn, *id, c),
             DbWrite::DeleteVimAccount(id) => delete_vim_account(conn, *id),
             DbWrite::DeleteSdnController(id) => delete_sdn_controller(conn, *id),
-        }
+        }?;
+        Ok(Applied::default())
     }
 }
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+type Reply = oneshot::Sender<Result<Applied, StoreError>>;
 
 struct Pending {
     write: DbWrite,
@@ -99,7 +100,7 @@ struct Ping;
 impl DbActor {
     /// Commits all writes in one transaction; if that fails, each write alone, so one bad write
     /// fails by itself and the others still land.
-    fn commit(&self, items: &[Pending]) -> Vec<Result<(), StoreError>> {
+    fn commit(&self, items: &[Pending]) -> Vec<Result<Applied, StoreError>> {
         let started = std::time::Instant::now();
         let mut conn = match self.store.conn() {
             Ok(c) => c,
@@ -111,12 +112,16 @@ impl DbActor {
                     .collect();
             }
         };
-        let all = conn
-            .transaction::<_, StoreError, _>(|c| items.iter().try_for_each(|p| p.write.apply(c)));
+        let all = conn.transaction::<_, StoreError, _>(|c| {
+            items
+                .iter()
+                .map(|p| p.write.apply(c))
+                .collect::<Result<Vec<_>, _>>()
+        });
         let results = match all {
-            Ok(()) => {
+            Ok(applied) => {
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                items.iter().map(|_| Ok(())).collect()
+                applied.into_iter().map(Ok).collect()
             }
             Err(e) if items.len() == 1 => vec![Err(e)],
             Err(e) => {
@@ -220,8 +225,9 @@ impl DbWriter {
         }
     }
 
-    /// Queues a write and waits until it is committed (or failed).
-    pub async fn write(&self, write: DbWrite) -> Result<(), StoreError> {
+    /// Queues a write and waits until it is committed (or failed); says which settlements it
+    /// committed.
+    pub async fn write(&self, write: DbWrite) -> Result<Applied, StoreError> {
         let rx = self.enqueue(write).await?;
         rx.await
             .map_err(|_| StoreError::Writer("the database writer stopped".into()))?
@@ -232,7 +238,7 @@ impl DbWriter {
     pub async fn enqueue(
         &self,
         write: DbWrite,
-    ) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
+    ) -> Result<oneshot::Receiver<Result<Applied, StoreError>>, StoreError> {
         let permit = self
             .permits
             .clone()

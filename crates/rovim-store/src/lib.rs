@@ -35,4 +35,6 @@ pub use error::StoreError;
 pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};
 pub use records::{ActionRecord, InterfaceRecord, NetRecord, TaskRecord, VmRecord};
 pub use store::{Store, now};
-pub use write_batch::{AccountStatusUpdate, InterfaceUpdate, ItemUpdate, TaskUpdate, WriteBatch};
+pub use write_batch::{
+    AccountStatusUpdate, Applied, InterfaceUpdate, ItemUpdate, TaskUpdate, WriteBatch,
+};

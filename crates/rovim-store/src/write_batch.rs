@@ -1,14 +1,19 @@
-//! A batch of engine writes (task outcomes, item updates, exact counter increments, account
-//! status), applied in one transaction. Every field is optional: `None` leaves the column alone,
-//! `Some(None)` clears it. Error messages are cut to the column size here, whoever wrote them.
+//! A batch of engine writes (task outcomes, item updates, account status), applied in one
+//! transaction. Every field is optional: `None` leaves the column alone, `Some(None)` clears it.
+//! Error messages are cut to the column size here, whoever wrote them.
+//!
+//! Counters are not written by callers: a task's settlement is an UPDATE guarded by its current
+//! status (`… WHERE status IN ('SCHEDULED', 'BUILD')`), and the action's counter moves by the
+//! rows that statement changed. So a task is counted once whatever the engine's memory holds
+//! (a task admitted twice, a result delivered twice): exactness by construction, not by care.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rovim_core::{
-    AccountStatus, ActionId, CounterDelta, CreatedItem, ItemId, ItemStatus, MAX_ERROR_LEN, TaskKey,
-    TaskStatus, VimAccountId, truncate_error,
+    AccountStatus, ActionId, Counter, CounterDelta, CreatedItem, ItemId, ItemStatus, MAX_ERROR_LEN,
+    TaskKey, TaskStatus, VimAccountId, truncate_error,
 };
 
 use crate::connection::AnyConnection;
@@ -71,7 +76,6 @@ pub struct WriteBatch {
     pub nets: Vec<(ItemId, ItemUpdate)>,
     pub vms: Vec<(ItemId, ItemUpdate)>,
     pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
-    pub counters: Vec<(ActionId, CounterDelta)>,
     pub accounts: Vec<(VimAccountId, AccountStatusUpdate)>,
 }
 
@@ -81,7 +85,6 @@ impl WriteBatch {
             && self.nets.is_empty()
             && self.vms.is_empty()
             && self.interfaces.is_empty()
-            && self.counters.iter().all(|(_, d)| d.is_zero())
             && self.accounts.is_empty()
     }
 
@@ -91,7 +94,6 @@ impl WriteBatch {
             + self.nets.len()
             + self.vms.len()
             + self.interfaces.len()
-            + self.counters.len()
             + self.accounts.len()
     }
 
@@ -101,7 +103,6 @@ impl WriteBatch {
         self.nets.extend(other.nets);
         self.vms.extend(other.vms);
         self.interfaces.extend(other.interfaces);
-        self.counters.extend(other.counters);
         self.accounts.extend(other.accounts);
     }
 }
@@ -167,9 +168,70 @@ struct InterfaceChanges {
     modified_at: NaiveDateTime,
 }
 
+/// What a write changed that its writer must know: the tasks whose settlement it committed
+/// (a settlement already made by an earlier write is not in it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub settled: Vec<(TaskKey, TaskStatus)>,
+    /// Tasks whose update the status guard refused: they were settled already (or are gone).
+    pub stale: Vec<TaskKey>,
+}
+
+const OPEN: [&str; 2] = ["SCHEDULED", "BUILD"];
+
+/// Applies one task update under its status guard; returns the status it moved the task to
+/// and the counter that move adds, or `None` when the guard let nothing through.
+///
+/// - a move to an open status, or an update without a status, applies only to an open task
+///   (a settled task is never reopened or rewritten);
+/// - a settlement applies only to an open task and counts it;
+/// - `FINISHED` also applies to a `DONE` task (its element was deleted), counting nothing.
+fn update_task(
+    conn: &mut AnyConnection,
+    key: TaskKey,
+    changes: &TaskChanges,
+    to: Option<TaskStatus>,
+) -> Result<Option<CounterDelta>, StoreError> {
+    let pk = (key.action.to_string(), key.index as i32);
+    let from_open = diesel::update(
+        tasks::table
+            .find(pk.clone())
+            .filter(tasks::status.eq_any(OPEN)),
+    )
+    .set(changes)
+    .execute(conn)?;
+    if from_open == 1 {
+        let delta = match to.and_then(TaskStatus::counted_as) {
+            Some(Counter::Done) => CounterDelta { done: 1, failed: 0 },
+            Some(Counter::Failed) => CounterDelta { done: 0, failed: 1 },
+            None => CounterDelta::default(),
+        };
+        return Ok(Some(delta));
+    }
+    if to == Some(TaskStatus::Finished) {
+        let from_done = diesel::update(
+            tasks::table
+                .find(pk)
+                .filter(tasks::status.eq(TaskStatus::Done.as_str())),
+        )
+        .set(changes)
+        .execute(conn)?;
+        if from_done == 1 {
+            return Ok(Some(CounterDelta::default()));
+        }
+    }
+    Ok(None)
+}
+
 /// Applies a batch on `conn`; run it inside a transaction.
-pub(crate) fn apply_batch(conn: &mut AnyConnection, batch: &WriteBatch) -> Result<(), StoreError> {
+pub(crate) fn apply_batch(
+    conn: &mut AnyConnection,
+    batch: &WriteBatch,
+) -> Result<Applied, StoreError> {
     let t = now();
+    let mut applied = Applied::default();
+    // One UPDATE per action, with the exact sum of the settlements that went through.
+    let mut sums: BTreeMap<ActionId, CounterDelta> = BTreeMap::new();
     for (key, u) in &batch.tasks {
         let u = u.clone();
         let changes = TaskChanges {
@@ -182,15 +244,14 @@ pub(crate) fn apply_batch(conn: &mut AnyConnection, batch: &WriteBatch) -> Resul
             next_attempt_at: u.next_attempt_at,
             modified_at: t,
         };
-        let n = diesel::update(tasks::table.find((key.action.to_string(), key.index as i32)))
-            .set(&changes)
-            .execute(conn)?;
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                what: "task",
-                id: key.to_string(),
-            });
+        let Some(delta) = update_task(conn, *key, &changes, u.status)? else {
+            applied.stale.push(*key);
+            continue;
+        };
+        if let Some(to) = u.status.filter(|s| !s.is_open()) {
+            applied.settled.push((*key, to));
         }
+        *sums.entry(key.action).or_default() += delta;
     }
     for (id, u) in &batch.nets {
         let u = u.clone();
@@ -241,11 +302,6 @@ pub(crate) fn apply_batch(conn: &mut AnyConnection, batch: &WriteBatch) -> Resul
             .set(&changes)
             .execute(conn)?;
     }
-    // One UPDATE per action, with the exact sum of its increments (col = col + n).
-    let mut sums: BTreeMap<ActionId, CounterDelta> = BTreeMap::new();
-    for (action, d) in &batch.counters {
-        *sums.entry(*action).or_default() += *d;
-    }
     for (action, d) in sums.into_iter().filter(|(_, d)| !d.is_zero()) {
         diesel::update(actions::table.find(action.to_string()))
             .set((
@@ -268,5 +324,5 @@ pub(crate) fn apply_batch(conn: &mut AnyConnection, batch: &WriteBatch) -> Resul
             ))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(applied)
 }

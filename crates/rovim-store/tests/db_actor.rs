@@ -3,17 +3,29 @@
 mod common;
 
 use common::{account, logger, sample};
-use rovim_core::{CounterDelta, TaskKey, TaskStatus};
-use rovim_store::reads::get_action;
+use rovim_core::{AccountStatus, VimAccountId};
 use rovim_store::test_support::backends;
-use rovim_store::{DbWrite, DbWriter, TaskUpdate, WriteBatch};
+use rovim_store::{AccountStatusUpdate, DbWrite, DbWriter, WriteBatch};
 use std::sync::atomic::Ordering;
 
-fn bump(action: rovim_core::ActionId) -> DbWrite {
+/// An exact increment (`restart_count + 1`) that group commit must neither lose nor repeat.
+fn bump(vim: VimAccountId) -> DbWrite {
     let mut b = WriteBatch::default();
-    b.counters
-        .push((action, CounterDelta { done: 1, failed: 0 }));
+    b.accounts.push((
+        vim,
+        AccountStatusUpdate {
+            status: AccountStatus::Error,
+            error_msg: None,
+            restarts: 1,
+        },
+    ));
     DbWrite::Batch(b)
+}
+
+fn restarts(db: &rovim_store::test_support::TestDb, vim: VimAccountId) -> i32 {
+    rovim_store::accounts::get_vim_account(&mut db.store.conn().unwrap(), vim)
+        .unwrap()
+        .restart_count
 }
 
 #[actix_rt::test]
@@ -32,13 +44,12 @@ async fn concurrent_writes_are_group_committed_and_none_is_lost() {
 
         let mut pending = Vec::new();
         for _ in 0..300 {
-            pending.push(w.enqueue(bump(s.action.id)).await.unwrap());
+            pending.push(w.enqueue(bump(acc.id)).await.unwrap());
         }
         for rx in pending {
             rx.await.unwrap().unwrap();
         }
-        let (action, _) = get_action(&mut db.store.conn().unwrap(), s.action.id).unwrap();
-        assert_eq!(action.number_done, 300, "{}", db.name());
+        assert_eq!(restarts(&db, acc.id), 300, "{}", db.name());
         let commits = w.stats().commits.load(Ordering::Relaxed) - commits_before;
         assert!(
             commits < 300,
@@ -62,30 +73,17 @@ async fn a_bad_write_in_a_group_fails_alone() {
             .await
             .unwrap();
 
-        let mut bad = WriteBatch::default();
-        bad.tasks.push((
-            TaskKey::new(s.action.id, 42),
-            TaskUpdate {
-                status: Some(TaskStatus::Done),
-                ..Default::default()
-            },
-        ));
-        bad.counters.push((
-            s.action.id,
-            CounterDelta {
-                done: 100,
-                failed: 0,
-            },
-        ));
+        // A second account with the same name: refused by the unique constraint.
+        let mut bad = account("vim-a");
+        bad.id = VimAccountId::random();
         // queued before any is awaited, so they share one flush
-        let a = w.enqueue(bump(s.action.id)).await.unwrap();
-        let b = w.enqueue(DbWrite::Batch(bad)).await.unwrap();
-        let c = w.enqueue(bump(s.action.id)).await.unwrap();
+        let a = w.enqueue(bump(acc.id)).await.unwrap();
+        let b = w.enqueue(DbWrite::InsertVimAccount(bad)).await.unwrap();
+        let c = w.enqueue(bump(acc.id)).await.unwrap();
         assert!(a.await.unwrap().is_ok());
         assert!(b.await.unwrap().is_err());
         assert!(c.await.unwrap().is_ok());
-        let (action, _) = get_action(&mut db.store.conn().unwrap(), s.action.id).unwrap();
-        assert_eq!(action.number_done, 2, "{}", db.name());
+        assert_eq!(restarts(&db, acc.id), 2, "{}", db.name());
         w.ping().await.unwrap();
     }
 }
@@ -102,16 +100,13 @@ async fn writes_wait_for_room_when_the_bound_is_reached() {
     w.write(DbWrite::InsertAction(s.action.clone()))
         .await
         .unwrap();
-    let first = w.enqueue(bump(s.action.id)).await.unwrap();
-    let second = w.enqueue(bump(s.action.id)).await.unwrap();
+    let first = w.enqueue(bump(acc.id)).await.unwrap();
+    let second = w.enqueue(bump(acc.id)).await.unwrap();
     // a third may only be queued once one of the two is done
-    let third = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        w.enqueue(bump(s.action.id)),
-    )
-    .await
-    .expect("room is made as soon as a write is committed")
-    .unwrap();
+    let third = tokio::time::timeout(std::time::Duration::from_secs(10), w.enqueue(bump(acc.id)))
+        .await
+        .expect("room is made as soon as a write is committed")
+        .unwrap();
     for rx in [first, second, third] {
         rx.await.unwrap().unwrap();
     }

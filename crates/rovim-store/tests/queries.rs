@@ -3,7 +3,7 @@
 mod common;
 
 use common::{account, logger, sample};
-use rovim_core::{AccountStatus, CounterDelta, CreatedItem, ItemStatus, TaskKey, TaskStatus};
+use rovim_core::{AccountStatus, CreatedItem, ItemStatus, TaskKey, TaskStatus};
 use rovim_store::reads::{get_action, get_net, get_task, get_vm, load_unfinished_tasks};
 use rovim_store::test_support::backends;
 use rovim_store::{
@@ -145,8 +145,6 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
                 ..Default::default()
             },
         ));
-        b.counters
-            .push((s.action.id, CounterDelta { done: 1, failed: 0 }));
         w.write(DbWrite::Batch(b)).await.unwrap();
 
         let long = format!("{}{}", "h".repeat(1500), "t".repeat(1500));
@@ -167,10 +165,6 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
                 ..Default::default()
             },
         ));
-        b.counters
-            .push((s.action.id, CounterDelta { done: 0, failed: 1 }));
-        b.counters
-            .push((s.action.id, CounterDelta { done: 0, failed: 1 }));
         let iface = get_vm(&mut db.store.conn().unwrap(), s.vm)
             .unwrap()
             .unwrap()
@@ -213,22 +207,22 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
 
         // Some(None) clears a column; None leaves it alone
         let mut b = WriteBatch::default();
-        b.tasks.push((
-            k(0),
-            TaskUpdate {
+        b.nets.push((
+            s.nets[0],
+            ItemUpdate {
                 vim_id: Some(None),
                 ..Default::default()
             },
         ));
         w.write(DbWrite::Batch(b)).await.unwrap();
-        let t0 = get_task(&mut c, k(0)).unwrap().unwrap();
-        assert_eq!(t0.vim_id, None);
-        assert_eq!(t0.status, TaskStatus::Done);
+        let net = get_net(&mut c, s.nets[0]).unwrap().unwrap();
+        assert_eq!(net.vim_id, None);
+        assert_eq!(net.status, ItemStatus::Build);
     }
 }
 
 #[actix_rt::test]
-async fn an_update_of_a_missing_task_fails_and_changes_nothing() {
+async fn updates_of_missing_or_settled_tasks_change_nothing_and_are_reported_stale() {
     for db in backends() {
         let w = DbWriter::start(db.store.clone(), 64, logger());
         let acc = account("vim-a");
@@ -239,27 +233,111 @@ async fn an_update_of_a_missing_task_fails_and_changes_nothing() {
         w.write(DbWrite::InsertAction(s.action.clone()))
             .await
             .unwrap();
-        let mut b = WriteBatch::default();
-        b.counters
-            .push((s.action.id, CounterDelta { done: 1, failed: 0 }));
-        b.tasks.push((
-            TaskKey::new(s.action.id, 99),
-            TaskUpdate {
-                status: Some(TaskStatus::Done),
-                ..Default::default()
-            },
-        ));
-        assert!(matches!(
-            w.write(DbWrite::Batch(b)).await,
-            Err(StoreError::NotFound { .. })
-        ));
-        let (action, _) = get_action(&mut db.store.conn().unwrap(), s.action.id).unwrap();
+        let k = |i| TaskKey::new(s.action.id, i);
+        let settle = |key, status| {
+            let mut b = WriteBatch::default();
+            b.tasks.push((
+                key,
+                TaskUpdate {
+                    status: Some(status),
+                    vim_id: Some(Some(format!("{status}"))),
+                    ..Default::default()
+                },
+            ));
+            DbWrite::Batch(b)
+        };
+        let missing = w.write(settle(k(99), TaskStatus::Done)).await.unwrap();
+        assert_eq!(missing.stale, vec![k(99)]);
+        assert!(missing.settled.is_empty());
+
+        let first = w.write(settle(k(0), TaskStatus::Done)).await.unwrap();
+        assert_eq!(first.settled, vec![(k(0), TaskStatus::Done)]);
+        // The same settlement again, a contradicting one, a reopening: all refused.
+        for again in [TaskStatus::Done, TaskStatus::Failed, TaskStatus::Build] {
+            let r = w.write(settle(k(0), again)).await.unwrap();
+            assert_eq!(
+                (r.settled.len(), r.stale.clone()),
+                (0, vec![k(0)]),
+                "{again}"
+            );
+        }
+        let mut c = db.store.conn().unwrap();
+        let t0 = get_task(&mut c, k(0)).unwrap().unwrap();
         assert_eq!(
-            action.number_done,
-            0,
-            "{}: the batch is all or nothing",
+            (t0.status, t0.vim_id.as_deref()),
+            (TaskStatus::Done, Some("DONE"))
+        );
+        let (action, _) = get_action(&mut c, s.action.id).unwrap();
+        assert_eq!(
+            (action.number_done, action.number_failed),
+            (1, 0),
+            "{}",
             db.name()
         );
+    }
+}
+
+/// The guarantee of issue 10 attacked directly: however many times and in whatever mix the
+/// engine writes a task's settlement (one batch, several batches, one group commit), the
+/// action counts each task once, and reads DONE only when every task is settled.
+#[actix_rt::test]
+async fn each_task_is_counted_once_however_often_its_settlement_is_written() {
+    for db in backends() {
+        let w = DbWriter::start(db.store.clone(), 64, logger());
+        let acc = account("vim-a");
+        w.write(DbWrite::InsertVimAccount(acc.clone()))
+            .await
+            .unwrap();
+        let s = sample(acc.id);
+        w.write(DbWrite::InsertAction(s.action.clone()))
+            .await
+            .unwrap();
+        let k = |i| TaskKey::new(s.action.id, i);
+        let update = |status| TaskUpdate {
+            status: Some(status),
+            ..Default::default()
+        };
+        // One batch settling task 0 twice and moving task 1 to BUILD.
+        let mut b = WriteBatch::default();
+        b.tasks.push((k(0), update(TaskStatus::Superseded)));
+        b.tasks.push((k(0), update(TaskStatus::Superseded)));
+        b.tasks.push((k(1), update(TaskStatus::Build)));
+        // Queued together: one group commit holding three copies of the same batch.
+        let copies: Vec<_> = [b.clone(), b.clone(), b]
+            .into_iter()
+            .map(|b| w.enqueue(DbWrite::Batch(b)))
+            .collect();
+        let mut settled = 0;
+        for rx in copies {
+            settled += rx.await.unwrap().await.unwrap().unwrap().settled.len();
+        }
+        assert_eq!(settled, 1, "one settlement committed in all");
+        let mut c = db.store.conn().unwrap();
+        let (action, _) = get_action(&mut c, s.action.id).unwrap();
+        assert_eq!((action.number_done, action.number_failed), (1, 0));
+        assert_eq!(action.overall_status(), "BUILD", "two tasks still open");
+
+        // BUILD → FINISHED counts once; DONE → FINISHED counts nothing.
+        let mut b = WriteBatch::default();
+        b.tasks.push((k(1), update(TaskStatus::Finished)));
+        b.tasks.push((k(2), update(TaskStatus::Done)));
+        b.tasks.push((k(2), update(TaskStatus::Finished)));
+        b.tasks.push((k(1), update(TaskStatus::Failed)));
+        let r = w.write(DbWrite::Batch(b)).await.unwrap();
+        assert_eq!(
+            r.stale,
+            vec![k(1)],
+            "a FINISHED task does not fail afterwards"
+        );
+        let (action, tasks) = get_action(&mut c, s.action.id).unwrap();
+        assert_eq!(
+            (action.number_done, action.number_failed),
+            (3, 0),
+            "{}",
+            db.name()
+        );
+        assert_eq!(action.overall_status(), "DONE");
+        assert!(tasks.iter().all(|t| !t.status.is_open()));
     }
 }
 
