@@ -9,7 +9,8 @@
 //! Modules: [`store`] (open, pool, migrations), [`connection`] (backends, SQLite pragmas),
 //! [`schema`], [`new_action`] (what a submission inserts), [`write_batch`] (engine updates),
 //! [`accounts`] (VIM accounts, SDN controllers), [`records`] and [`reads`] (typed reads),
-//! [`db_actor`] (the writer), [`introspect`] (catalog), `test_support` (feature-gated).
+//! [`db_actor`] (the writer), [`introspect`] (catalog), `test_support` and `invariants` (the
+//! checker every test runs; feature-gated).
 #![forbid(unsafe_code)]
 
 pub mod accounts;
@@ -17,6 +18,8 @@ pub mod connection;
 pub mod db_actor;
 pub mod error;
 pub mod introspect;
+#[cfg(feature = "test-support")]
+pub mod invariants;
 pub mod new_action;
 pub mod reads;
 pub mod records;

@@ -23,4 +23,4 @@ pub use connector::{
     VmCreated, VmReport, VmRequest,
 };
 pub use error::VimError;
-pub use sim::{SimCloud, SimConnector, SimHttpConnector, SimSettings};
+pub use sim::{SimCloud, SimConnector, SimElement, SimHttpConnector, SimSettings};

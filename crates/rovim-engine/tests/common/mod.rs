@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rovim_core::{ActionId, ItemId, SdnControllerId, TaskStatus, VimAccountId, VimType};
 use rovim_engine::{AccountState, ActionRequest, Connectors, Engine, EngineConfig, Submitted};
 use rovim_sdn::SimSdn;
+use rovim_store::invariants::{self, VimElement};
 use rovim_store::test_support::{TestDb, sqlite};
 use rovim_store::{
     ActionRecord, NetRecord, NewSdnController, NewVimAccount, Store, TaskRecord, VmRecord, reads,
@@ -166,13 +167,36 @@ impl Harness {
             .unwrap()
     }
 
-    /// Waits until every task of the action is settled (not SCHEDULED or BUILD).
+    /// Waits until every task of the action is settled (not SCHEDULED or BUILD), then checks
+    /// the counter invariants over the whole database.
     pub async fn settled(&self, id: ActionId) -> (ActionRecord, Vec<TaskRecord>) {
-        self.until(|| {
-            let (a, t) = self.action(id);
-            (a.overall_status() != "BUILD").then_some((a, t))
-        })
-        .await
+        let out = self
+            .until(|| {
+                let (a, t) = self.action(id);
+                (a.overall_status() != "BUILD").then_some((a, t))
+            })
+            .await;
+        self.check();
+        out
+    }
+
+    /// The invariants that hold at every moment (counters exact, DONE only when settled).
+    pub fn check(&self) {
+        let v = invariants::check_counters(&mut self.store().conn().unwrap()).unwrap();
+        assert!(v.is_empty(), "invariants broken: {v:#?}");
+    }
+
+    /// The invariants between the database and a settled sim VIM: no twin, no leak, every live
+    /// item's element present.
+    pub fn check_vim(&self, vim: VimAccountId, cloud: &SimCloud) {
+        let inventory = sim_inventory(cloud);
+        let v = invariants::check_against_vim(
+            &mut self.store().conn().unwrap(),
+            &vim.to_string(),
+            &inventory,
+        )
+        .unwrap();
+        assert!(v.is_empty(), "invariants broken: {v:#?}");
     }
 
     /// Waits until the Supervisor's view of account `id` satisfies `pred`.
@@ -209,6 +233,19 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// A sim VIM's elements as the invariant checker reads them.
+pub fn sim_inventory(cloud: &SimCloud) -> Vec<VimElement> {
+    cloud
+        .inventory()
+        .into_iter()
+        .map(|e| VimElement {
+            kind: e.kind,
+            vim_id: e.vim_id,
+            token: e.token,
+        })
+        .collect()
 }
 
 pub fn statuses(tasks: &[TaskRecord]) -> Vec<TaskStatus> {

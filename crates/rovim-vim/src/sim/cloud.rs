@@ -59,6 +59,25 @@ impl SimCalls {
     }
 }
 
+/// One element of the sim's inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SimElement {
+    /// `net`, `vm` or `port`.
+    pub kind: String,
+    pub vim_id: String,
+    pub token: Option<String>,
+}
+
+impl SimElement {
+    fn new(kind: &str, vim_id: &str, token: Option<&str>) -> SimElement {
+        SimElement {
+            kind: kind.into(),
+            vim_id: vim_id.into(),
+            token: token.filter(|t| !t.is_empty()).map(Into::into),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 struct SimNet {
     id: String,
@@ -207,6 +226,31 @@ impl SimCloud {
 
     pub fn vm_names(&self) -> Vec<String> {
         self.lock().vms.values().map(|v| v.name.clone()).collect()
+    }
+
+    /// Every element the VIM holds with the token it carries (a port carries its VM's, none if
+    /// no VM holds it): what the invariant checker compares with rovim's database.
+    pub fn inventory(&self) -> Vec<SimElement> {
+        let st = self.lock();
+        let mut out = Vec::new();
+        for n in st.nets.values() {
+            out.push(SimElement::new("net", &n.id, Some(&n.token)));
+        }
+        let mut owner: HashMap<&str, &str> = HashMap::new();
+        for v in st.vms.values() {
+            out.push(SimElement::new("vm", &v.id, Some(&v.token)));
+            for p in &v.ports {
+                owner.insert(p, &v.token);
+            }
+        }
+        for p in st.ports.values() {
+            out.push(SimElement::new(
+                "port",
+                &p.id,
+                owner.get(p.id.as_str()).copied(),
+            ));
+        }
+        out
     }
 
     /// Removes an element as an operator would, behind rovim's back. Returns whether it existed.

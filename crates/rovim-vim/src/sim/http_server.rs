@@ -108,6 +108,8 @@ struct State {
     ports: usize,
     calls: super::cloud::SimCalls,
     settings: SimSettings,
+    /// Every element with its token, for the invariant checker.
+    elements: Vec<super::cloud::SimElement>,
 }
 
 async fn state(cloud: Cloud) -> HttpResponse {
@@ -117,6 +119,7 @@ async fn state(cloud: Cloud) -> HttpResponse {
         ports: cloud.port_count(),
         calls: cloud.calls(),
         settings: cloud.settings(),
+        elements: cloud.inventory(),
     })
 }
 

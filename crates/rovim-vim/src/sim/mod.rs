@@ -12,7 +12,7 @@ pub mod http_server;
 mod settings;
 pub mod wire;
 
-pub use cloud::{SimCalls, SimCloud};
+pub use cloud::{SimCalls, SimCloud, SimElement};
 pub use connector::SimConnector;
 pub use http_client::SimHttpConnector;
 pub use settings::SimSettings;
