@@ -14,8 +14,11 @@ pub struct EngineConfig {
     pub rate_limit_qps: Option<f64>,
     /// A VIM call that has not answered after this long fails with a (retryable) timeout.
     pub call_timeout_secs: f64,
-    /// Tries of one VIM call before a retryable error fails the task.
+    /// Tries of one VIM call before a retryable error fails the task. Throttled tries (the VIM
+    /// asked to slow down) do not count: the account's rate adapts instead.
     pub max_attempts: u32,
+    /// How long a call may keep being throttled before its task fails.
+    pub throttle_deadline_secs: f64,
     /// Backoff between retries of one call (exponential, with jitter).
     pub retry_min_secs: f64,
     pub retry_max_secs: f64,
@@ -71,6 +74,7 @@ impl Default for EngineConfig {
             rate_limit_qps: None,
             call_timeout_secs: 60.0,
             max_attempts: 5,
+            throttle_deadline_secs: 1800.0,
             retry_min_secs: 1.0,
             retry_max_secs: 30.0,
             restart_min_secs: 1.0,
@@ -112,6 +116,9 @@ impl EngineConfig {
         {
             return bad("rate_limit_qps", "must be a positive number");
         }
+        if !(self.throttle_deadline_secs > 0.0 && self.throttle_deadline_secs.is_finite()) {
+            return bad("throttle_deadline_secs", "must be a positive number");
+        }
         if !(self.call_timeout_secs > 0.0 && self.call_timeout_secs.is_finite()) {
             return bad("call_timeout_secs", "must be a positive number");
         }
@@ -132,6 +139,10 @@ impl EngineConfig {
 
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.call_timeout_secs)
+    }
+
+    pub fn throttle_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.throttle_deadline_secs)
     }
 
     pub fn retry_backoff(&self) -> Result<Backoff, String> {

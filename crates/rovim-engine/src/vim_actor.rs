@@ -107,7 +107,12 @@ impl VimActor {
             match tokio::time::timeout(timeout, connector.check_connectivity()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e.to_string()),
-                Err(_) => return Err(format!("the VIM did not answer within {timeout:?}")),
+                Err(_) => {
+                    return Err(format!(
+                        "the VIM did not answer within {}",
+                        rovim_vim::human_duration(timeout)
+                    ));
+                }
             }
             let loaded = read(&shared.store, move |conn| {
                 let records = reads::load_unfinished_tasks(conn, vim)?;
@@ -144,6 +149,7 @@ impl VimActor {
                         store: act.shared.store.clone(),
                         timeout: c.call_timeout(),
                         max_attempts: c.max_attempts,
+                        throttle_deadline: c.throttle_deadline(),
                         retry,
                         sdn: act.account.sdn_controller.map(|controller| SdnLink {
                             actor: act.shared.sdn.clone(),

@@ -16,6 +16,7 @@ use rovim_sdn::{SdnError, SdnNetRequest};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
     CreateFailure, Created, InterfaceReport, TokenMatch, VimConnector, VimError, VmRequest,
+    human_duration,
 };
 use tokio::sync::Semaphore;
 
@@ -33,7 +34,10 @@ pub struct CallEnv {
     pub writer: DbWriter,
     pub store: Store,
     pub timeout: Duration,
+    /// Tries of a call that failed for other reasons than throttling.
     pub max_attempts: u32,
+    /// How long a call keeps being throttled before its task fails.
+    pub throttle_deadline: Duration,
     pub retry: Backoff,
     /// The account's SDN controller, when it names one.
     pub sdn: Option<SdnLink>,
@@ -62,16 +66,22 @@ impl CallEnv {
             Ok(r) => r,
             Err(_) => Err(E::from(VimError::Timeout(self.timeout))),
         };
+        match &r {
+            Ok(_) => self.limiter.on_success(),
+            Err(e) => {
+                if let VimError::RateLimited { retry_after } = e.vim_error() {
+                    self.limiter.on_throttled(*retry_after);
+                }
+            }
+        }
         let class = r.as_ref().err().map(ErrorClass::class);
         self.metrics
             .observe_call(&self.vim_label, call, started.elapsed(), class);
         r
     }
 
-    async fn pause(&self, attempt: u32, error: &VimError) {
-        let wait = error
-            .retry_after()
-            .unwrap_or_else(|| self.retry.delay(attempt, rand::rng().random()));
+    async fn pause(&self, attempt: u32) {
+        let wait = self.retry.delay(attempt, rand::rng().random());
         tokio::time::sleep(wait).await;
     }
 }
@@ -97,9 +107,11 @@ pub enum CallAbort {
 /// to the answer; a retry waits without one. So at most `max_in_flight` tasks of a VIM are BUILD
 /// because of this run, and a crash leaves few tokens to look up.
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
+    let started = tokio::time::Instant::now();
     let mut attempts = 0;
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
+    let mut build_written = order.before.is_empty();
     let done = loop {
         attempts += 1;
         let Ok(slot) = env.permits.acquire().await else {
@@ -107,7 +119,7 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
                 "the VimActor is stopping".into(),
             )));
         };
-        if attempts == 1 && !order.before.is_empty() {
+        if !build_written {
             let applied = env
                 .writer
                 .write(DbWrite::Batch(order.before.clone()))
@@ -115,6 +127,7 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             if applied.stale.contains(&order.key) {
                 return Err(CallAbort::Stale(order.key));
             }
+            build_written = true;
         }
         let step = attempt(&env, &order, recovering).await;
         drop(slot);
@@ -122,10 +135,24 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             Step::Done(done) => break done,
             Step::Fail(error, left) => {
                 leftover = Owned::merge(leftover, left);
+                if matches!(error, VimError::RateLimited { .. }) {
+                    // The VIM asks the account to slow down (the limiter now paces every call
+                    // of it): not a failed try. A throttled request was not carried out, so
+                    // no token lookup is needed before the next one.
+                    attempts -= 1;
+                    if started.elapsed() < env.throttle_deadline {
+                        continue;
+                    }
+                    let error = format!(
+                        "{error}; still throttled after {}, giving up",
+                        human_duration(env.throttle_deadline)
+                    );
+                    break Done::failed(error, leftover.take());
+                }
                 if error.is_retryable() && attempts < env.max_attempts {
                     // Whatever the failed try did, the next one must not create a twin.
                     recovering = true;
-                    env.pause(attempts - 1, &error).await;
+                    env.pause(attempts - 1).await;
                     continue;
                 }
                 if matches!(error, VimError::Connection(_)) {
@@ -601,19 +628,26 @@ pub async fn refresh(
     }
 }
 
-/// The metrics class of an error a VIM request may end with.
+/// The metrics class of an error a VIM request may end with, and the VIM error inside it.
 pub trait ErrorClass {
     fn class(&self) -> &'static str;
+    fn vim_error(&self) -> &VimError;
 }
 
 impl ErrorClass for VimError {
     fn class(&self) -> &'static str {
         VimError::class(self)
     }
+    fn vim_error(&self) -> &VimError {
+        self
+    }
 }
 
 impl ErrorClass for CreateFailure {
     fn class(&self) -> &'static str {
         self.error.class()
+    }
+    fn vim_error(&self) -> &VimError {
+        &self.error
     }
 }

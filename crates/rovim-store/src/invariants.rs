@@ -19,7 +19,7 @@ use rovim_core::{Counter, ItemStatus, TaskStatus};
 
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
-use crate::schema::{actions, nets, tasks, vms};
+use crate::schema::{nets, tasks, vms};
 
 /// The tokens rovim writes on what it creates start with this.
 pub const TOKEN_PREFIX: &str = "rovim-";
@@ -44,63 +44,77 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// The invariants that hold at every moment, over the whole database.
+#[derive(QueryableByName)]
+struct ActionCounts {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    number_tasks: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    number_done: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    number_failed: i32,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    stored: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    done: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    failed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    open: i64,
+}
+
+/// The invariants that hold at every moment, over the whole database. One statement, so one
+/// snapshot on both backends while the engine keeps writing.
 pub fn check_counters(conn: &mut AnyConnection) -> Result<Vec<Violation>, StoreError> {
-    let rows: Vec<(String, i32, i32, i32)> = actions::table
-        .select((
-            actions::id,
-            actions::number_tasks,
-            actions::number_done,
-            actions::number_failed,
-        ))
-        .load(conn)?;
-    let statuses: Vec<(String, String)> = tasks::table
-        .select((tasks::action_id, tasks::status))
-        .load(conn)?;
-    #[derive(Default)]
-    struct Seen {
-        tasks: i32,
-        done: i32,
-        failed: i32,
-        open: i32,
-    }
-    let mut seen: HashMap<String, Seen> = HashMap::new();
-    for (action, status) in statuses {
-        let status: TaskStatus = status
-            .parse()
-            .map_err(|e| StoreError::corrupt("tasks", "status", e))?;
-        let s = seen.entry(action).or_default();
-        s.tasks += 1;
-        match status.counted_as() {
-            Some(Counter::Done) => s.done += 1,
-            Some(Counter::Failed) => s.failed += 1,
-            None => s.open += 1,
-        }
-    }
+    let count = |statuses: &[TaskStatus]| {
+        let list: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
+        format!(
+            "(SELECT COUNT(*) FROM tasks t WHERE t.action_id = a.id AND t.status IN ({}))",
+            list.join(", ")
+        )
+    };
+    let by = |c: Option<Counter>| -> Vec<TaskStatus> {
+        TaskStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.counted_as() == c)
+            .collect()
+    };
+    let sql = format!(
+        "SELECT a.id, a.number_tasks, a.number_done, a.number_failed, \
+         (SELECT COUNT(*) FROM tasks t WHERE t.action_id = a.id) AS stored, \
+         {} AS done, {} AS failed, {} AS open FROM actions a",
+        count(&by(Some(Counter::Done))),
+        count(&by(Some(Counter::Failed))),
+        count(&by(None)),
+    );
+    let rows: Vec<ActionCounts> = diesel::sql_query(sql).load(conn)?;
     let mut out = Vec::new();
-    for (id, number_tasks, done, failed) in rows {
-        let s = seen.remove(&id).unwrap_or_default();
+    for r in rows {
+        let (id, number_tasks, done, failed) =
+            (r.id, r.number_tasks, r.number_done, r.number_failed);
         if done + failed > number_tasks {
             out.push(Violation(format!(
                 "action {id}: done {done} + failed {failed} > {number_tasks} tasks"
             )));
         }
-        if (done, failed) != (s.done, s.failed) {
+        if (i64::from(done), i64::from(failed)) != (r.done, r.failed) {
             out.push(Violation(format!(
                 "action {id}: counters say {done} done / {failed} failed, its tasks {} / {}",
-                s.done, s.failed
+                r.done, r.failed
             )));
         }
-        if s.tasks != number_tasks {
+        if r.stored != i64::from(number_tasks) {
             out.push(Violation(format!(
                 "action {id}: number_tasks {number_tasks}, {} stored",
-                s.tasks
+                r.stored
             )));
         }
-        if done + failed >= number_tasks && s.open > 0 {
+        if done + failed >= number_tasks && r.open > 0 {
             out.push(Violation(format!(
                 "action {id}: reads settled while {} task(s) are open",
-                s.open
+                r.open
             )));
         }
     }

@@ -26,10 +26,36 @@ pub enum VimError {
     #[error("the VIM refused the request: {0}")]
     BadRequest(String),
     /// HTTP 429 / 413: slow down, and try again after the given time.
-    #[error("rate limited by the VIM (retry after {retry_after:?})")]
+    #[error("rate limited by the VIM{}", retry_hint(*retry_after))]
     RateLimited { retry_after: Option<Duration> },
-    #[error("the VIM call timed out after {0:?}")]
+    #[error("the VIM call timed out after {}", human_duration(*.0))]
     Timeout(Duration),
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    retry_after.map_or_else(String::new, |d| {
+        format!(" (asked to retry after {})", human_duration(d))
+    })
+}
+
+/// A duration as people write it: `197 ms`, `5 s`, `1.5 s`, `30 min`, `2 h`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms} ms");
+    }
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        let s = format!("{secs:.1}");
+        return format!("{} s", s.trim_end_matches(".0"));
+    }
+    if secs < 3600.0 && d.as_secs().is_multiple_of(60) {
+        return format!("{} min", d.as_secs() / 60);
+    }
+    if d.as_secs().is_multiple_of(3600) {
+        return format!("{} h", d.as_secs() / 3600);
+    }
+    format!("{} s", d.as_secs())
 }
 
 impl VimError {
@@ -98,6 +124,30 @@ mod tests {
         assert!(!VimError::BadRequest("quota exceeded".into()).is_retryable());
         assert!(!VimError::Conflict("two nets".into()).is_retryable());
         assert!(!VimError::NotFound("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn messages_show_durations_as_people_write_them() {
+        let e = VimError::RateLimited {
+            retry_after: Some(Duration::from_millis(197)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rate limited by the VIM (asked to retry after 197 ms)"
+        );
+        assert_eq!(
+            VimError::RateLimited { retry_after: None }.to_string(),
+            "rate limited by the VIM"
+        );
+        assert_eq!(
+            VimError::Timeout(Duration::from_secs(60)).to_string(),
+            "the VIM call timed out after 1 min"
+        );
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human_duration(Duration::from_secs(5)), "5 s");
+        assert_eq!(human_duration(Duration::from_secs(1800)), "30 min");
+        assert_eq!(human_duration(Duration::from_secs(7200)), "2 h");
+        assert_eq!(human_duration(Duration::from_secs(95)), "95 s");
     }
 
     #[test]

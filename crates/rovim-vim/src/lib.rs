@@ -22,5 +22,5 @@ pub use connector::{
     CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,
     VmCreated, VmReport, VmRequest,
 };
-pub use error::VimError;
+pub use error::{VimError, human_duration};
 pub use sim::{SimCloud, SimConnector, SimElement, SimHttpConnector, SimSettings};

@@ -180,6 +180,31 @@ impl Harness {
         out
     }
 
+    /// As [`Harness::settled`], polling once per `every` of tokio time: with paused time, each
+    /// poll lets the clock jump by that much (a 10 ms poll would crawl through minutes).
+    pub async fn settled_every(
+        &self,
+        id: ActionId,
+        every: Duration,
+    ) -> (ActionRecord, Vec<TaskRecord>) {
+        let start = Instant::now();
+        loop {
+            self.check();
+            let (a, t) = self.action(id);
+            if a.overall_status() != "BUILD" {
+                return (a, t);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out waiting: {}/{} done, {} failed",
+                a.number_done,
+                a.number_tasks,
+                a.number_failed
+            );
+            tokio::time::sleep(every).await;
+        }
+    }
+
     /// The invariants that hold at every moment (counters exact, DONE only when settled).
     pub fn check(&self) {
         let v = invariants::check_counters(&mut self.store().conn().unwrap()).unwrap();
