@@ -17,6 +17,7 @@
 //! - [`truncate`]: error message truncation that keeps both ends.
 //! - [`refresh_policy`]: when an element is polled next.
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
+//! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
 //! - [`backoff`]: a validated exponential backoff with jitter.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod params;
 pub mod refresh_policy;
 pub mod sdn_merge;
 pub mod task;
+pub mod teardown;
 pub mod truncate;
 pub mod vim_account;
 pub mod yaml;
@@ -52,5 +54,6 @@ pub use params::{
 pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
 pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
+pub use teardown::{NetUser, Teardown, net_teardown};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};
 pub use vim_account::{AccountStatus, VimType};

@@ -19,6 +19,9 @@ pub struct EngineConfig {
     pub max_attempts: u32,
     /// How long a call may keep being throttled before its task fails.
     pub throttle_deadline_secs: f64,
+    /// How long a DELETE is retried while the VIM says its element is still in use (a net
+    /// whose ports are being released) before its task fails.
+    pub in_use_retry_secs: f64,
     /// Backoff between retries of one call (exponential, with jitter).
     pub retry_min_secs: f64,
     pub retry_max_secs: f64,
@@ -75,6 +78,7 @@ impl Default for EngineConfig {
             call_timeout_secs: 60.0,
             max_attempts: 5,
             throttle_deadline_secs: 1800.0,
+            in_use_retry_secs: 120.0,
             retry_min_secs: 1.0,
             retry_max_secs: 30.0,
             restart_min_secs: 1.0,
@@ -119,6 +123,9 @@ impl EngineConfig {
         if !(self.throttle_deadline_secs > 0.0 && self.throttle_deadline_secs.is_finite()) {
             return bad("throttle_deadline_secs", "must be a positive number");
         }
+        if !(self.in_use_retry_secs >= 0.0 && self.in_use_retry_secs.is_finite()) {
+            return bad("in_use_retry_secs", "must be zero or more");
+        }
         if !(self.call_timeout_secs > 0.0 && self.call_timeout_secs.is_finite()) {
             return bad("call_timeout_secs", "must be a positive number");
         }
@@ -139,6 +146,10 @@ impl EngineConfig {
 
     pub fn call_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.call_timeout_secs)
+    }
+
+    pub fn in_use_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.in_use_retry_secs)
     }
 
     pub fn throttle_deadline(&self) -> Duration {

@@ -27,7 +27,10 @@ use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
-use crate::working_set::{Outbox, TaskEntryWithStatus, WorkingSet};
+use crate::working_set::{NetUsersQuery, Outbox, TaskEntryWithStatus, WorkingSet};
+
+/// How often a net DELETE waiting for VM DELETEs looks again, besides being woken by them.
+const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
 use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
 
 /// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
@@ -150,6 +153,7 @@ impl VimActor {
                         timeout: c.call_timeout(),
                         max_attempts: c.max_attempts,
                         throttle_deadline: c.throttle_deadline(),
+                        in_use_deadline: c.in_use_deadline(),
                         retry,
                         sdn: act.account.sdn_controller.map(|controller| SdnLink {
                             actor: act.shared.sdn.clone(),
@@ -206,7 +210,18 @@ impl VimActor {
             calls,
             resolve,
             untrack,
+            net_users,
+            recheck,
         } = self.ws.schedule();
+        for query in net_users {
+            self.ask_net_users(query, ctx);
+        }
+        for element in recheck {
+            ctx.run_later(NET_USERS_RECHECK, move |act, ctx| {
+                act.ws.recheck(element);
+                act.pump(ctx);
+            });
+        }
         if !untrack.is_empty() {
             for element in &untrack {
                 self.observed.remove(element);
@@ -534,6 +549,24 @@ impl VimActor {
             }
             act.write(batch, ctx);
         }));
+    }
+
+    /// Reads which VMs are still on the net of a DELETE about to run.
+    fn ask_net_users(&mut self, query: NetUsersQuery, ctx: &mut Context<Self>) {
+        let vim = self.account.id;
+        let (net, vim_id) = (query.element.1, query.vim_id.clone());
+        let fetch = read(&self.shared.store, move |conn| {
+            reads::net_users(conn, vim, net, vim_id.as_deref())
+        });
+        ctx.spawn(
+            wrap_future::<_, Self>(fetch).map(move |res, act, ctx| match res {
+                Ok(users) => {
+                    act.ws.net_users(&query, &users);
+                    act.pump(ctx);
+                }
+                Err(e) => act.fail(ctx, format!("cannot read the database: {e}")),
+            }),
+        );
     }
 
     /// Registers interest in tasks outside this actor, then reads their stored state.

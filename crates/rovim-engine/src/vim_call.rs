@@ -38,6 +38,8 @@ pub struct CallEnv {
     pub max_attempts: u32,
     /// How long a call keeps being throttled before its task fails.
     pub throttle_deadline: Duration,
+    /// How long a DELETE is retried while the VIM says its element is still in use.
+    pub in_use_deadline: Duration,
     pub retry: Backoff,
     /// The account's SDN controller, when it names one.
     pub sdn: Option<SdnLink>,
@@ -108,7 +110,7 @@ pub enum CallAbort {
 /// because of this run, and a crash leaves few tokens to look up.
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
     let started = tokio::time::Instant::now();
-    let mut attempts = 0;
+    let mut attempts: u32 = 0;
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
     let mut build_written = order.before.is_empty();
@@ -146,6 +148,21 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
                     let error = format!(
                         "{error}; still throttled after {}, giving up",
                         human_duration(env.throttle_deadline)
+                    );
+                    break Done::failed(error, leftover.take());
+                }
+                if let VimError::InUse(_) = &error
+                    && matches!(order.call, VimCall::Delete(_))
+                {
+                    // The element's users are going (ports released after their server):
+                    // wait for them with backoff, for a bounded time.
+                    if started.elapsed() < env.in_use_deadline {
+                        env.pause(attempts.saturating_sub(1).min(8)).await;
+                        continue;
+                    }
+                    let error = format!(
+                        "{error} (still in use after {}, giving up)",
+                        human_duration(env.in_use_deadline)
                     );
                     break Done::failed(error, leftover.take());
                 }

@@ -7,9 +7,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rovim_core::{
-    Action, DepState, DepView, ElementGroup, GroupTask, ItemKind, ItemStatus, NetRef, Next,
-    Outcome, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Transition, VimCall,
-    readiness,
+    Action, DepState, DepView, ElementGroup, GroupTask, ItemKind, ItemStatus, NetRef, NetUser,
+    Next, Outcome, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition,
+    VimCall, net_teardown, readiness,
 };
 use rovim_store::{ItemUpdate, TaskUpdate, WriteBatch};
 
@@ -41,6 +41,20 @@ pub struct Outbox {
     pub resolve: Vec<TaskKey>,
     /// Elements whose DELETE started: no longer polled.
     pub untrack: Vec<ElementKey>,
+    /// Net DELETEs ready to run once the VMs still on the net are known: read them, then
+    /// [`WorkingSet::net_users`].
+    pub net_users: Vec<NetUsersQuery>,
+    /// Net DELETEs waiting for VM DELETEs: look again after a while even if no settlement
+    /// wakes them (one may have settled between the read and now).
+    pub recheck: Vec<ElementKey>,
+}
+
+/// A net DELETE's question: which VMs rovim knows are still on this net?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetUsersQuery {
+    pub key: TaskKey,
+    pub element: ElementKey,
+    pub vim_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -55,6 +69,10 @@ pub struct WorkingSet {
     /// tasks (submitted while the actor booted); they are admitted once, from here, even after
     /// they settled and were pruned.
     restored: HashSet<TaskKey>,
+    /// Net DELETEs whose users are being read.
+    users_asked: HashSet<TaskKey>,
+    /// Net DELETEs found with no VM left on their net: they may call the VIM.
+    users_clear: HashSet<TaskKey>,
     /// Elements to re-examine when a task settles.
     waiters: HashMap<TaskKey, HashSet<ElementKey>>,
     dirty: BTreeSet<ElementKey>,
@@ -386,6 +404,17 @@ impl WorkingSet {
                     }
                 }
                 Readiness::Ready => {
+                    if self.must_ask_net_users(key, element) {
+                        if self.users_asked.insert(key) {
+                            let vim_id = self.groups.get(&element).and_then(|g| g.vim_id.clone());
+                            self.out.net_users.push(NetUsersQuery {
+                                key,
+                                element,
+                                vim_id,
+                            });
+                        }
+                        return;
+                    }
                     if action == Action::Delete {
                         self.out.untrack.push(element);
                     }
@@ -409,6 +438,50 @@ impl WorkingSet {
                     }
                 }
             }
+        }
+    }
+
+    /// A DELETE of a net rovim created runs only once no VM is left on the net.
+    fn must_ask_net_users(&self, key: TaskKey, element: ElementKey) -> bool {
+        element.0 == ItemKind::Net
+            && self
+                .tasks
+                .get(&key)
+                .is_some_and(|e| e.action == Action::Delete)
+            && !self.users_clear.contains(&key)
+            && self.groups.get(&element).is_some_and(|g| g.owned.is_some())
+    }
+
+    /// The VMs still on the net of a DELETE that asked ([`Outbox::net_users`]).
+    pub fn net_users(&mut self, query: &NetUsersQuery, users: &[NetUser]) {
+        let NetUsersQuery { key, element, .. } = *query;
+        self.users_asked.remove(&key);
+        match net_teardown(users) {
+            Teardown::Clear => {
+                self.users_clear.insert(key);
+                self.dirty.insert(element);
+            }
+            Teardown::WaitFor(deletes) => {
+                for d in deletes {
+                    self.waiters.entry(d).or_default().insert(element);
+                }
+                self.out.recheck.push(element);
+            }
+            Teardown::Blocked(msg) => {
+                let Some(group) = self.groups.get_mut(&element) else {
+                    return;
+                };
+                if let Ok(t) = group.fail_scheduled(key, msg) {
+                    self.record(element, vec![t]);
+                }
+            }
+        }
+    }
+
+    /// Looks again at an element (a net DELETE waiting for VM DELETEs).
+    pub fn recheck(&mut self, element: ElementKey) {
+        if self.groups.contains_key(&element) {
+            self.dirty.insert(element);
         }
     }
 
@@ -565,6 +638,7 @@ impl WorkingSet {
             if let Some(g) = self.groups.remove(&element) {
                 for t in g.tasks {
                     self.tasks.remove(&t.key);
+                    self.users_clear.remove(&t.key);
                 }
             }
         }

@@ -134,3 +134,80 @@ pub fn count_live_items(conn: &mut AnyConnection, vim: VimAccountId) -> Result<i
         .get_result(conn)?;
     Ok(n + v)
 }
+
+/// A VM on a net with one of its open tasks (action, action id, index), if any.
+type VmOnNet = (
+    String,
+    String,
+    Option<String>,
+    Option<(String, String, i32)>,
+);
+
+/// The VMs of account `vim` that rovim knows to be on a net (an interface on the net item, or
+/// on its VIM id), that exist on the VIM or are being created, with their pending DELETE: what
+/// the net's DELETE waits for (see `rovim_core::teardown`).
+pub fn net_users(
+    conn: &mut AnyConnection,
+    vim: VimAccountId,
+    net: ItemId,
+    vim_net_id: Option<&str>,
+) -> Result<Vec<rovim_core::NetUser>, StoreError> {
+    let deleted = rovim_core::ItemStatus::Deleted.as_str();
+    let on_net = interfaces::net_id
+        .eq(net.to_string())
+        .or(interfaces::vim_net_id
+            .eq(vim_net_id.unwrap_or_default())
+            .and(interfaces::vim_net_id.is_not_null()));
+    let open = [TaskStatus::Scheduled.as_str(), TaskStatus::Build.as_str()];
+    // One statement, so one snapshot: a VM DELETE settling meanwhile is seen either open (its
+    // VM still there) or done (its VM DELETED), never half.
+    let rows: Vec<VmOnNet> = interfaces::table
+        .inner_join(vms::table)
+        .left_join(tasks::table.on(tasks::item_id.eq(vms::id).and(tasks::status.eq_any(open))))
+        .filter(vms::vim_account_id.eq(vim.to_string()))
+        .filter(vms::status.ne(deleted))
+        .filter(on_net)
+        .select((
+            vms::id,
+            vms::name,
+            vms::vim_id,
+            (tasks::action, tasks::action_id, tasks::task_index).nullable(),
+        ))
+        .load(conn)?;
+    let mut by_vm: std::collections::BTreeMap<String, (String, Option<String>, Vec<_>)> =
+        std::collections::BTreeMap::new();
+    for (id, name, vim_id, task) in rows {
+        let e = by_vm
+            .entry(id)
+            .or_insert_with(|| (name, vim_id, Vec::new()));
+        e.2.extend(task);
+    }
+    let mut users = Vec::new();
+    for (id, (name, vim_id, open)) in by_vm {
+        let pending_delete = open
+            .iter()
+            .find(|t| t.0 == rovim_core::Action::Delete.as_str())
+            .map(|t| -> Result<TaskKey, StoreError> {
+                let action =
+                    t.1.parse()
+                        .map_err(|e| StoreError::corrupt("tasks", "action_id", e))?;
+                Ok(TaskKey::new(action, t.2 as u32))
+            })
+            .transpose()?;
+        let being_created = open
+            .iter()
+            .any(|t| t.0 == rovim_core::Action::Create.as_str());
+        if vim_id.is_none() && !being_created && pending_delete.is_none() {
+            continue; // never made (or its create failed without leftovers): not on the net
+        }
+        let vm = id
+            .parse()
+            .map_err(|e| StoreError::corrupt("vms", "id", e))?;
+        users.push(rovim_core::NetUser {
+            vm,
+            name,
+            pending_delete,
+        });
+    }
+    Ok(users)
+}

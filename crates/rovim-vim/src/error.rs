@@ -15,9 +15,14 @@ pub enum VimError {
     Auth(String),
     #[error("not found on the VIM: {0}")]
     NotFound(String),
-    /// E.g. more than one element matched, or the element is in use.
+    /// E.g. more than one element matched.
     #[error("conflict on the VIM: {0}")]
     Conflict(String),
+    /// The element is still used by others (a net with ports, a subnet with interfaces): a
+    /// delete may succeed once they are gone (Neutron releases ports a few seconds after a
+    /// server's deletion), so the engine retries it for a bounded time.
+    #[error("still in use on the VIM: {0}")]
+    InUse(String),
     #[error("not supported by this VIM: {0}")]
     NotSupported(String),
     #[error("not implemented by this connector: {0}")]
@@ -86,7 +91,7 @@ impl VimError {
             | VimError::NotSupported(_) => 503,
             VimError::Auth(_) => 401,
             VimError::NotFound(_) => 404,
-            VimError::Conflict(_) => 409,
+            VimError::Conflict(_) | VimError::InUse(_) => 409,
             VimError::NotImplemented(_) => 501,
             VimError::BadRequest(_) => 400,
             VimError::RateLimited { .. } => 429,
@@ -102,6 +107,7 @@ impl VimError {
             VimError::Auth(_) => "auth",
             VimError::NotFound(_) => "not_found",
             VimError::Conflict(_) => "conflict",
+            VimError::InUse(_) => "in_use",
             VimError::NotSupported(_) => "not_supported",
             VimError::NotImplemented(_) => "not_implemented",
             VimError::BadRequest(_) => "bad_request",
@@ -123,6 +129,10 @@ mod tests {
         assert!(!VimError::Auth("bad password".into()).is_retryable());
         assert!(!VimError::BadRequest("quota exceeded".into()).is_retryable());
         assert!(!VimError::Conflict("two nets".into()).is_retryable());
+        assert!(
+            !VimError::InUse("1 port".into()).is_retryable(),
+            "retried by the engine's own in-use rule, not as a transient error"
+        );
         assert!(!VimError::NotFound("x".into()).is_retryable());
     }
 

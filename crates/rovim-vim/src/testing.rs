@@ -59,7 +59,9 @@ pub fn moto() -> Option<Moto> {
         endpoint: format!("http://127.0.0.1:{port}"),
     };
     let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    // Ready once it answers HTTP, not merely once it accepts connections (the first requests
+    // right after the bind were seen reset).
+    while !answers_http(port) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "moto_server did not start"
@@ -67,4 +69,17 @@ pub fn moto() -> Option<Moto> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(moto)
+}
+
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = [0u8; 12];
+    s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_ok()
+        && s.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
 }

@@ -147,7 +147,27 @@ async fn a_subnet_and_an_instance_live_and_die_on_moto() {
         "{iface:?}"
     );
 
+    let enis_in_subnet = || async {
+        let xml = aws
+            .ec2()
+            .call(
+                "DescribeNetworkInterfaces",
+                &[
+                    ("Filter.1.Name".into(), "subnet-id".into()),
+                    ("Filter.1.Value.1".into(), subnet.clone()),
+                ],
+            )
+            .await
+            .unwrap();
+        xml.matches("<networkInterfaceId>").count()
+    };
+    assert_eq!(enis_in_subnet().await, 1, "the instance's interface");
     aws.delete_vm(&made.created.owned()).await.unwrap();
+    assert_eq!(
+        enis_in_subnet().await,
+        0,
+        "its interface went with it (DeleteOnTermination)"
+    );
     let r = aws.refresh_vms(std::slice::from_ref(&id)).await.unwrap();
     assert!(
         r.get(&id).is_none_or(|v| v.status == ItemStatus::Deleted),

@@ -235,6 +235,12 @@ impl VimConnector for AwsConnector {
                 format!("NetworkInterface.{}.SubnetId", i + 1),
                 subnet.clone(),
             ));
+            // Gone with the instance: a leftover interface would hold its subnet (a later
+            // DeleteSubnet meets DependencyViolation) and its address.
+            params.push((
+                format!("NetworkInterface.{}.DeleteOnTermination", i + 1),
+                "true".into(),
+            ));
         }
         if let Some(az) = &p.availability_zone {
             params.push(("Placement.AvailabilityZone".into(), az.clone()));

@@ -41,8 +41,10 @@ impl Ec2Error {
         if code.ends_with(".NotFound") || code.ends_with(".Malformed") && code.contains("ID") {
             return VimError::NotFound(text);
         }
-        if code == "DependencyViolation" || code.ends_with(".Conflict") || code == "IncorrectState"
-        {
+        if code == "DependencyViolation" {
+            return VimError::InUse(text);
+        }
+        if code.ends_with(".Conflict") || code == "IncorrectState" {
             return VimError::Conflict(text);
         }
         if code == "UnsupportedOperation" || code == "Unsupported" {
@@ -229,7 +231,7 @@ mod tests {
         assert_eq!(class(401, "AuthFailure"), "auth");
         assert_eq!(class(400, "InvalidInstanceID.NotFound"), "not_found");
         assert_eq!(class(400, "InvalidSubnetID.Malformed"), "not_found");
-        assert_eq!(class(400, "DependencyViolation"), "conflict");
+        assert_eq!(class(400, "DependencyViolation"), "in_use");
         assert_eq!(class(400, "InvalidParameterValue"), "bad_request");
         let e = parse_error(502, "<html>bad gateway</html>");
         assert_eq!(e.code, "HTTP502");

@@ -207,6 +207,13 @@ impl Keystone {
             return Err(match status.as_u16() {
                 401 | 403 => VimError::Auth(what),
                 404 => VimError::NotFound(what),
+                // NetworkInUse, SubnetInUse, PortInUse…: gone once its users are.
+                409 if value["NeutronError"]["type"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("InUse")) =>
+                {
+                    VimError::InUse(what)
+                }
                 409 => VimError::Conflict(what),
                 413 | 429 => VimError::RateLimited {
                     retry_after: retry_after.map(Duration::from_secs),

@@ -432,10 +432,18 @@ impl SimCloud {
         let Some(id) = owned.vim_id.as_deref() else {
             return Ok(());
         };
-        let in_use = st.ports.values().filter(|p| p.net_id == id).count();
-        if in_use > 0 && st.nets.contains_key(id) {
-            return Err(VimError::Conflict(format!(
-                "network {id} still has {in_use} port(s) in use"
+        let mut users: Vec<&str> = st
+            .ports
+            .values()
+            .filter(|p| p.net_id == id)
+            .map(|p| p.id.as_str())
+            .collect();
+        if !users.is_empty() && st.nets.contains_key(id) {
+            users.sort_unstable();
+            return Err(VimError::InUse(format!(
+                "network {id} still has {} port(s) in use: {}",
+                users.len(),
+                users.join(", ")
             )));
         }
         match st.nets.remove(id) {

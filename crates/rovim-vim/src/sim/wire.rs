@@ -46,6 +46,7 @@ impl ErrorBody {
             | VimError::Auth(m)
             | VimError::NotFound(m)
             | VimError::Conflict(m)
+            | VimError::InUse(m)
             | VimError::NotSupported(m)
             | VimError::NotImplemented(m)
             | VimError::BadRequest(m) => m.clone(),
@@ -72,6 +73,7 @@ impl ErrorBody {
             "auth" => VimError::Auth(m),
             "not_found" => VimError::NotFound(m),
             "conflict" => VimError::Conflict(m),
+            "in_use" => VimError::InUse(m),
             "not_supported" => VimError::NotSupported(m),
             "not_implemented" => VimError::NotImplemented(m),
             "bad_request" => VimError::BadRequest(m),
@@ -102,6 +104,7 @@ mod tests {
             VimError::Auth("a".into()),
             VimError::NotFound("n".into()),
             VimError::Conflict("x".into()),
+            VimError::InUse("p".into()),
             VimError::NotSupported("s".into()),
             VimError::NotImplemented("i".into()),
             VimError::BadRequest("b".into()),
