@@ -3,72 +3,14 @@
 //! process as its VIM. rovim is killed with SIGKILL in the middle of an action and started again:
 //! the action completes and the VIM holds exactly what was asked, nothing twice.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rovim_store::test_support::backends;
 use serde_json::{Value, json};
-
-struct Proc {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rovim"));
-    cmd.args(["--log-format", "json"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    cmd.env_remove("ROVIM_DATABASE_URL");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("start rovim");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read the address");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Proc { child, url }
-}
-
-fn serve(db_url: &str) -> Proc {
-    spawn(
-        &["--database-url", db_url, "serve", "--listen", "127.0.0.1:0"],
-        &[("ROVIM_ENGINE__RESTART_MIN_SECS", "0.1")],
-    )
-}
-
-async fn get(http: &reqwest::Client, url: String) -> Value {
-    http.get(url).send().await.unwrap().json().await.unwrap()
-}
-
-async fn settle(http: &reqwest::Client, rovim: &Proc, action: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let v = get(http, format!("{}/v1/actions/{action}?wait=2", rovim.url)).await;
-        if v["status"] != "BUILD" {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "action did not settle: {v}"
-        );
-    }
-}
+use support::{get, serve, settle, spawn};
 
 #[tokio::test]
 async fn kill_9_in_the_middle_of_an_action_then_restart_completes_it_without_duplicates() {

@@ -59,13 +59,22 @@ impl ApiError {
     }
 }
 
+/// What a 503 asks clients to wait before trying again.
+const RETRY_AFTER_SECS: u64 = 2;
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database or a dependency is down for now: clients should come back, not
+            // give up (and an orchestrator's retry loop needs to know when).
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
+        response.json(ErrorBody {
             error: ErrorDetail {
                 status: self.status.as_u16(),
                 field: self.field.clone(),

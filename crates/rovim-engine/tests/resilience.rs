@@ -278,3 +278,65 @@ async fn a_create_that_times_out_but_happened_is_adopted_not_leaked() {
     assert!(tasks[0].created && tasks[0].vim_id.is_some());
     assert_eq!((cloud.net_count(), cloud.calls().create_net), (1, 1));
 }
+
+/// Ten minutes of VIM outage (tokio time paused, so it takes a moment): the VIM goes away with
+/// work in flight and more is submitted during the outage; the actor restarts with backoff,
+/// showing why; once the VIM is back every task completes, none FAILED, counted once.
+#[actix_rt::test]
+async fn a_ten_minute_vim_outage_fails_nothing() {
+    tokio::time::pause();
+    let config = rovim_engine::EngineConfig {
+        restart_min_secs: 1.0,
+        restart_max_secs: 60.0,
+        ..fast_config()
+    };
+    let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
+    let (vim, cloud) = h
+        .sim("far", json!({"latency_ms": 200, "build_seconds": 0}))
+        .await;
+    let mut tasks = vec![net_task(vim, "n")];
+    tasks.extend((0..5).map(|i| vm_task(vim, &format!("v{i}"), &[0])));
+    let first = h.submit(json!({"tasks": tasks})).await;
+    h.until(|| (h.task(first.action, 0).status != TaskStatus::Scheduled).then_some(()))
+        .await;
+    cloud.set_unreachable(true);
+    let outage = tokio::time::Instant::now();
+    h.account_until(vim, |s| s.restarts >= 1).await;
+    let during = h
+        .submit(json!({"tasks": [net_task(vim, "m"), delete_task(vim, "vm", first.tasks[5].2)]}))
+        .await;
+    while outage.elapsed() < std::time::Duration::from_secs(600) {
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        h.check();
+    }
+    let state = h.engine.account_states().await.unwrap();
+    let s = state.iter().find(|s| s.id == vim).unwrap();
+    assert_eq!(s.status, AccountStatus::Error);
+    assert!(
+        s.error.as_deref().unwrap().contains("unreachable") && s.restarts >= 5,
+        "{s:?}"
+    );
+    cloud.set_unreachable(false);
+    let (a, at) = h
+        .settled_every(first.action, std::time::Duration::from_secs(1))
+        .await;
+    let (b, bt) = h
+        .settled_every(during.action, std::time::Duration::from_secs(1))
+        .await;
+    assert_eq!(
+        (a.number_done, a.number_failed),
+        (6, 0),
+        "{:?}",
+        statuses(&at)
+    );
+    assert_eq!(
+        (b.number_done, b.number_failed),
+        (2, 0),
+        "{:?}",
+        statuses(&bt)
+    );
+    h.account_until(vim, |s| s.status == AccountStatus::Enabled)
+        .await;
+    h.check_vim(vim, &cloud);
+    assert_eq!((cloud.net_count(), cloud.vm_count()), (2, 4));
+}

@@ -35,6 +35,9 @@ pub enum DbWrite {
     UpdateVimAccount(VimAccountId, VimAccountChanges),
     DeleteVimAccount(VimAccountId),
     DeleteSdnController(SdnControllerId),
+    /// A failpoint: panics inside the writer (tests of its panic path).
+    #[cfg(feature = "test-support")]
+    Panic,
 }
 
 impl DbWrite {
@@ -47,6 +50,8 @@ impl DbWrite {
             DbWrite::UpdateVimAccount(id, c) => update_vim_account(conn, *id, c),
             DbWrite::DeleteVimAccount(id) => delete_vim_account(conn, *id),
             DbWrite::DeleteSdnController(id) => delete_sdn_controller(conn, *id),
+            #[cfg(feature = "test-support")]
+            DbWrite::Panic => panic!("failpoint: DbWrite::Panic"),
         }?;
         Ok(Applied::default())
     }

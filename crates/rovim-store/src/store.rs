@@ -21,6 +21,11 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// How long a caller waits for a pooled connection before the database counts as unavailable.
+const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The same for the readiness probe, which must answer fast.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// An open database: migrated, with a connection pool for reads. Writes go through
 /// [`crate::DbWriter`]; the typed queries take any connection.
 #[derive(Clone)]
@@ -72,6 +77,9 @@ impl Store {
         let pool = Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
+            // A database that is down answers in seconds, not r2d2's default 30 s: callers
+            // (the API's 503, the actors' restart) react while the outage lasts.
+            .connection_timeout(CONNECTION_TIMEOUT)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .map_err(|e| open_err(e.to_string()))?;
@@ -120,9 +128,10 @@ impl Store {
         Ok(versions.into_iter().map(|v| v.to_string()).max())
     }
 
-    /// Whether every embedded migration has been applied (used by readiness checks).
+    /// Whether every embedded migration has been applied (used by readiness checks, so it
+    /// waits at most a second for a connection).
     pub fn is_migrated(&self) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.pool.get_timeout(READINESS_TIMEOUT)?;
         let pending = match &mut *conn {
             AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
             AnyConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),

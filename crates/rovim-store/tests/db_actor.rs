@@ -88,6 +88,41 @@ async fn a_bad_write_in_a_group_fails_alone() {
     }
 }
 
+/// A panic inside the writer (a failpoint write): every write it held gets an error reply and
+/// nothing of them is committed; the writer goes on with the next writes.
+#[actix_rt::test]
+async fn a_panic_in_the_writer_fails_the_writes_it_held_and_the_writer_goes_on() {
+    for db in backends() {
+        let w = DbWriter::start(db.store.clone(), 1024, logger());
+        let acc = account("vim-a");
+        w.write(DbWrite::InsertVimAccount(acc.clone()))
+            .await
+            .unwrap();
+        // Queued before any is awaited: one group, one transaction.
+        let a = w.enqueue(bump(acc.id)).await.unwrap();
+        let p = w.enqueue(DbWrite::Panic).await.unwrap();
+        let c = w.enqueue(bump(acc.id)).await.unwrap();
+        for rx in [a, p, c] {
+            let e = rx
+                .await
+                .expect("a reply, not a dropped channel")
+                .unwrap_err();
+            assert!(e.to_string().contains("panic"), "{e}");
+        }
+        assert_eq!(restarts(&db, acc.id), 0, "{}: nothing committed", db.name());
+        for _ in 0..3 {
+            w.write(bump(acc.id)).await.unwrap();
+        }
+        w.ping().await.unwrap();
+        assert_eq!(
+            restarts(&db, acc.id),
+            3,
+            "{}: the writer goes on",
+            db.name()
+        );
+    }
+}
+
 #[actix_rt::test]
 async fn writes_wait_for_room_when_the_bound_is_reached() {
     let db = rovim_store::test_support::sqlite();
