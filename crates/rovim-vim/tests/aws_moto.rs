@@ -236,3 +236,36 @@ async fn refreshing_500_instances_takes_one_describe_call() {
         "one call for 500 ids (up to 1,000 per call)"
     );
 }
+
+/// Each way the wire can break, between the connector and a real EC2 API: classified as a
+/// transient error the engine retries (never as a refusal that would fail the task), and the
+/// next call goes through.
+#[tokio::test]
+async fn faults_on_the_wire_are_classified_as_retryable() {
+    use rovim_vim::testing::{Fault, FaultProxy, Rule};
+    let Some(moto) = moto() else { return };
+    let (vpc, _) = fixture(&moto.endpoint).await;
+    let cases = [
+        (Fault::ResetBefore, "connection"),
+        (Fault::ResetAfter, "connection"),
+        (Fault::Status(503, None), "unexpected_response"),
+        (Fault::Status(500, None), "unexpected_response"),
+        (Fault::Status(429, Some(1)), "rate_limited"),
+        (Fault::Truncate, "unexpected_response"),
+    ];
+    for (fault, class) in cases {
+        let proxy = FaultProxy::start(&moto.endpoint).await;
+        proxy.add(Rule::once("Action=", fault.clone()));
+        let aws = AwsConnector::new(&proxy.url, "test", "test", settings(&vpc)).unwrap();
+        let e = aws.check_connectivity().await.unwrap_err();
+        assert_eq!(
+            (e.class(), e.is_retryable()),
+            (class, true),
+            "{fault:?}: {e}"
+        );
+        aws.check_connectivity()
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: the next call goes through: {e}"));
+        assert_eq!(proxy.faults_injected(), 1);
+    }
+}

@@ -8,6 +8,6 @@ mod connector;
 mod ec2;
 mod settings;
 
-pub use connector::AwsConnector;
+pub use connector::{AwsConnector, TOKEN_TAG};
 pub use ec2::{Ec2, Ec2Error};
 pub use settings::AwsSettings;

@@ -2,6 +2,12 @@
 //! themselves. `.ci/run` installs them; on a bare machine the tests skip with a message, and
 //! under `CI=true` a missing server is a failure.
 
+pub mod aws_inventory;
+pub mod fault_proxy;
+
+pub use aws_inventory::aws_inventory;
+pub use fault_proxy::{Fault, FaultProxy, Rule};
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
