@@ -35,6 +35,10 @@ pub struct ObservedInterface {
     pub port_key: Option<PortKey>,
     /// An SDN port change for this interface is under way.
     pub port_pending: bool,
+    /// SDN port creations that failed in a row, and when the next may be tried: failed ones
+    /// back off (1 s doubling to 5 min) instead of being tried at every poll.
+    pub port_failures: u32,
+    pub port_retry_at: Option<tokio::time::Instant>,
     pub vim_interface_id: Option<String>,
     pub vim_net_id: Option<String>,
     pub mac_address: Option<String>,
@@ -210,6 +214,8 @@ impl ObservedInterface {
             sdn_port_id: None,
             port_key: None,
             port_pending: false,
+            port_failures: 0,
+            port_retry_at: None,
             vim_interface_id,
             vim_net_id: None,
             mac_address: None,
@@ -237,6 +243,8 @@ impl ObservedInterface {
             sdn_port_id: r.sdn_port_id.clone(),
             port_key,
             port_pending: false,
+            port_failures: 0,
+            port_retry_at: None,
             vim_interface_id: r.vim_interface_id.clone(),
             vim_net_id: r.vim_net_id.clone(),
             mac_address: r.mac_address.clone(),
@@ -262,7 +270,11 @@ impl ObservedInterface {
 
     /// The change needed for this interface's SDN port, if any; none while one is under way.
     pub fn port_job(&self, sdn_net: Option<&str>) -> Option<PortJob> {
-        if self.port_pending {
+        if self.port_pending
+            || self
+                .port_retry_at
+                .is_some_and(|t| tokio::time::Instant::now() < t)
+        {
             return None;
         }
         let wanted = self.wanted_port(sdn_net);
@@ -275,6 +287,18 @@ impl ObservedInterface {
                 new: wanted,
             }),
         }
+    }
+
+    /// Records the outcome of an SDN port creation: a failure pushes the next try back.
+    pub fn port_tried(&mut self, ok: bool, jitter: f64) {
+        if ok {
+            self.port_failures = 0;
+            self.port_retry_at = None;
+            return;
+        }
+        let wait = rovim_core::Backoff::actor_restart().delay(self.port_failures, jitter);
+        self.port_failures = self.port_failures.saturating_add(1);
+        self.port_retry_at = Some(tokio::time::Instant::now() + wait);
     }
 
     fn apply(&mut self, seen: &InterfaceReport) -> Option<InterfaceUpdate> {

@@ -84,7 +84,12 @@ async fn run(c: &dyn SdnConnector, op: SdnOp) -> Result<SdnReply, SdnError> {
         Err(e) => Err(e),
     };
     match op {
-        SdnOp::CreateNet(r) => c.create_network(&r).await.map(SdnReply::Id),
+        // Names are unique per element: what a crash left on the controller is found again, so
+        // a network or port is made once.
+        SdnOp::CreateNet(r) => match c.find_network(&r.name).await? {
+            Some(id) => Ok(SdnReply::Id(id)),
+            None => c.create_network(&r).await.map(SdnReply::Id),
+        },
         SdnOp::ShowNet(id) => c.show_network(&id).await.map(SdnReply::Net),
         SdnOp::DeleteNetAndPorts(id) => {
             let ports = match c.list_ports(&id).await {
@@ -97,7 +102,10 @@ async fn run(c: &dyn SdnConnector, op: SdnOp) -> Result<SdnReply, SdnError> {
             }
             gone_ok(c.delete_network(&id).await).map(|()| SdnReply::Done)
         }
-        SdnOp::CreatePort(r) => c.create_port(&r).await.map(SdnReply::Id),
+        SdnOp::CreatePort(r) => match c.find_port(&r.net_id, &r.name).await? {
+            Some(id) => Ok(SdnReply::Id(id)),
+            None => c.create_port(&r).await.map(SdnReply::Id),
+        },
         SdnOp::DeletePort(id) => gone_ok(c.delete_port(&id).await).map(|()| SdnReply::Done),
     }
 }

@@ -529,6 +529,7 @@ impl VimActor {
                     continue;
                 };
                 iface.port_pending = false;
+                iface.port_tried(made.is_ok(), rand::rng().random());
                 match made {
                     Ok(port) => {
                         iface.port_key = port.as_ref().and(job.new.clone());

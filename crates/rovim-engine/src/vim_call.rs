@@ -12,7 +12,7 @@ use rovim_core::{
     Backoff, CreatedItem, FindOutcome, ItemId, ItemKind, ItemStatus, NetParams, Outcome, Owned,
     TaskParams, VimCall, find_outcome,
 };
-use rovim_sdn::{SdnError, SdnNetRequest};
+use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
     CreateFailure, Created, InterfaceReport, TokenMatch, VimConnector, VimError, VmRequest,
@@ -369,7 +369,7 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
 async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Done {
     let mut sdn_error = None;
     if let Some(TaskParams::Net(p)) = &order.params {
-        match sdn_assist(env, p, &mut made).await {
+        match sdn_assist(env, p, &order.token, &mut made).await {
             Ok(e) => sdn_error = e,
             // The VIM net exists: keep it as leftover so the DELETE removes it (BUG-11).
             Err(fail) => return Done::failed(fail, Some(made.owned())),
@@ -411,6 +411,7 @@ async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Don
 async fn sdn_assist(
     env: &CallEnv,
     p: &NetParams,
+    token: &str,
     made: &mut Created,
 ) -> Result<Option<String>, String> {
     let Some(link) = &env.sdn else {
@@ -447,7 +448,7 @@ async fn sdn_assist(
         ));
     };
     let request = SdnNetRequest {
-        name: p.name.clone(),
+        name: sdn_net_name(&p.name, token),
         net_type: p.net_type,
         vlan,
         region: link.region.clone(),

@@ -47,7 +47,12 @@ async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_cont
     let nets = sdn.networks();
     assert_eq!(nets.len(), 1);
     let (sdn_net, req) = &nets[0];
-    assert_eq!((req.name.as_str(), req.net_type), ("data", NetType::Data));
+    assert!(
+        req.name.starts_with("data.rovim-"),
+        "named after the net and its token: {}",
+        req.name
+    );
+    assert_eq!(req.net_type, NetType::Data);
     assert_eq!(h.net(data).sdn_net_id.as_deref(), Some(sdn_net.as_str()));
     assert_eq!(h.net(mgmt).sdn_net_id, None);
     let vf = h.vm(v1).interfaces[1].clone();
@@ -183,4 +188,39 @@ async fn a_data_net_without_vlan_encapsulation_fails_but_its_delete_cleans_the_v
         "kept as leftover, deleted now (BUG-11)"
     );
     assert_eq!(cloud.net_count(), 0);
+}
+
+/// A controller that refuses port creations for half an hour: the port is tried with backoff
+/// (1 s doubling to 5 min between tries), not at every poll, and made once it accepts.
+#[actix_rt::test]
+async fn failed_sdn_port_creations_back_off() {
+    tokio::time::pause();
+    let h = Harness::new().await;
+    let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
+    sdn.update_settings(|s| s.refuse_ports = true);
+    let (vim, _cloud) = h
+        .sim_with("vim1", json!({"build_seconds": 0}), Some(sdn_id))
+        .await;
+    let sub = h
+        .submit(
+            json!({"tasks": [net_task(vim, "mgmt"), data_net(vim, "data"), sriov_vm(vim, "v1")]}),
+        )
+        .await;
+    h.settled(sub.action).await;
+    let polls = 30;
+    for _ in 0..polls {
+        pass(60).await;
+    }
+    let refusals = sdn.port_refusals();
+    eprintln!("{refusals} port creations tried in {polls} minutes of polling every 60 s");
+    assert!(
+        (3..=16).contains(&refusals),
+        "backed off: {refusals} tries in {polls} polls"
+    );
+    sdn.update_settings(|s| s.refuse_ports = false);
+    for _ in 0..7 {
+        pass(60).await;
+    }
+    h.until(|| (sdn.ports().len() == 1).then_some(())).await;
+    assert!(h.vm(sub.tasks[2].2).interfaces[1].sdn_port_id.is_some());
 }

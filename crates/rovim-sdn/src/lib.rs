@@ -11,6 +11,7 @@ pub mod sim;
 
 pub use connector::{
     MAX_PORT_NAME, SdnConnector, SdnNetRequest, SdnNetState, SdnPort, SdnPortRequest, port_name,
+    sdn_net_name,
 };
 pub use error::SdnError;
 pub use sim::{SimSdn, SimSdnSettings};

@@ -21,6 +21,8 @@ pub struct SimSdnSettings {
     pub unreachable: bool,
     /// Networks with these names are reported in ERROR (with a message).
     pub error_net_names: Vec<String>,
+    /// Port creations fail (a transient error), the rest works.
+    pub refuse_ports: bool,
 }
 
 impl SimSdnSettings {
@@ -40,6 +42,8 @@ struct State {
     next: u64,
     port_creates: u64,
     port_deletes: u64,
+    /// Port creations refused by `refuse_ports`.
+    port_refusals: u64,
     broken: HashSet<String>,
 }
 
@@ -84,6 +88,11 @@ impl SimSdn {
         self.lock().ports.values().cloned().collect()
     }
 
+    /// Port creations refused so far (`refuse_ports`).
+    pub fn port_refusals(&self) -> u64 {
+        self.lock().port_refusals
+    }
+
     /// Port creations and deletions so far.
     pub fn port_calls(&self) -> (u64, u64) {
         let st = self.lock();
@@ -115,6 +124,15 @@ impl SdnConnector for SimSdn {
         let id = format!("sdn-net-{:06}", st.next);
         st.nets.insert(id.clone(), request.clone());
         Ok(id)
+    }
+
+    async fn find_network(&self, name: &str) -> Result<Option<String>, SdnError> {
+        let st = self.enter()?;
+        Ok(st
+            .nets
+            .iter()
+            .find(|(_, n)| n.name == name)
+            .map(|(id, _)| id.clone()))
     }
 
     async fn show_network(&self, id: &str) -> Result<SdnNetState, SdnError> {
@@ -153,6 +171,12 @@ impl SdnConnector for SimSdn {
         let mut st = self.enter()?;
         if !st.nets.contains_key(&request.net_id) {
             return Err(SdnError::NotFound(format!("network {}", request.net_id)));
+        }
+        if st.settings.refuse_ports {
+            st.port_refusals += 1;
+            return Err(SdnError::Connection(
+                "sim SDN: port creation refused".into(),
+            ));
         }
         if request.name.chars().count() > MAX_PORT_NAME {
             return Err(SdnError::BadRequest(format!(

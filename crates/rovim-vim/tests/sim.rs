@@ -197,7 +197,7 @@ async fn deletes_clean_ports_and_a_net_in_use_is_refused() {
         .await
         .unwrap();
     let e = c.delete_net(&n.owned()).await.unwrap_err();
-    assert!(matches!(e, VimError::Conflict(_)), "{e}");
+    assert!(matches!(e, VimError::InUse(_)), "{e}");
     c.delete_vm(&made.created.owned()).await.unwrap();
     assert_eq!(c.cloud().port_count(), 0);
     c.delete_net(&n.owned()).await.unwrap();
