@@ -187,7 +187,12 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
                         )
                         .await
                 {
-                    break adopted(&env, &order, found).await;
+                    match finish(&env, &order, found).await {
+                        Ok(found) => break adopted(&env, &order, found).await,
+                        Err(fail) => {
+                            leftover = Owned::merge(leftover, fail.leftover);
+                        }
+                    }
                 }
                 let error = if attempts > 1 {
                     format!("{error} (after {attempts} attempts)")
@@ -320,7 +325,12 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
             )
             .await
         {
-            Ok(Some(found)) => return Step::Done(adopted(env, order, found).await),
+            Ok(Some(found)) => {
+                return match finish(env, order, found).await {
+                    Ok(found) => Step::Done(adopted(env, order, found).await),
+                    Err(fail) => Step::Fail(fail.error, fail.leftover),
+                };
+            }
             Ok(None) => {}
             Err(e) => return Step::Fail(e, None),
         }
@@ -363,6 +373,28 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
             None,
         )),
     }
+}
+
+/// Completes a net found by its token (a create whose answer was lost may have stopped half
+/// way on the VIM: see [`VimConnector::finish_net`]).
+async fn finish(
+    env: &CallEnv,
+    order: &CallOrder,
+    found: TokenMatch,
+) -> Result<TokenMatch, CreateFailure> {
+    let Some(TaskParams::Net(p)) = &order.params else {
+        return Ok(found);
+    };
+    let created = env
+        .request(
+            "finish_net",
+            env.connector.finish_net(p, &order.token, found.created),
+        )
+        .await?;
+    Ok(TokenMatch {
+        created,
+        interface_ids: found.interface_ids,
+    })
 }
 
 /// A net just created (or adopted): its SDN network when it needs one, then its status.

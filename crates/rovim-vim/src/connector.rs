@@ -123,6 +123,17 @@ pub trait VimConnector: Send + Sync + 'static {
     async fn check_connectivity(&self) -> Result<(), VimError>;
 
     async fn create_net(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure>;
+    /// Completes a net found by its token after a create whose answer was lost: a create made
+    /// of several requests (network, tag, subnet) may have stopped half way. The default has
+    /// nothing to complete.
+    async fn finish_net(
+        &self,
+        _params: &NetParams,
+        _token: &str,
+        found: Created,
+    ) -> Result<Created, CreateFailure> {
+        Ok(found)
+    }
     async fn list_nets(&self, filter: &FindFilter) -> Result<Vec<VimNet>, VimError>;
     async fn get_net(&self, vim_id: &str) -> Result<VimNet, VimError>;
     /// Deletes what rovim created; `NotFound` when it is already gone.

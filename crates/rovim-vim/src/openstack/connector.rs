@@ -77,6 +77,56 @@ impl OpenStackConnector {
         Ok(v["networks"].as_array().cloned().unwrap_or_default())
     }
 
+    /// The subnet of a net's IP profile, if it has one.
+    async fn create_subnet(
+        &self,
+        id: &str,
+        project: &str,
+        params: &NetParams,
+    ) -> Result<Option<CreatedItem>, VimError> {
+        let Some(ip) = &params.ip_profile else {
+            return Ok(None);
+        };
+        let mut subnet = json!({
+            "network_id": id, "project_id": project, "name": format!("{}-subnet", params.name),
+            "ip_version": if ip.ip_version == IpVersion::IPv6 { 6 } else { 4 },
+            "enable_dhcp": ip.dhcp.as_ref().is_none_or(|d| d.enabled),
+        });
+        match &ip.subnet_address {
+            Some(cidr) => subnet["cidr"] = json!(cidr),
+            None => {
+                return Err(VimError::BadRequest(
+                    "ip_profile.subnet_address: required on OpenStack".into(),
+                ));
+            }
+        }
+        if let Some(gw) = &ip.gateway_address {
+            subnet["gateway_ip"] = json!(gw);
+        }
+        if !ip.dns_addresses.is_empty() {
+            subnet["dns_nameservers"] = json!(ip.dns_addresses);
+        }
+        if let Some(d) = &ip.dhcp
+            && let (Some(start), Some(count)) = (&d.start_address, d.count)
+            && let Ok(first) = start.parse::<std::net::Ipv4Addr>()
+        {
+            let last =
+                std::net::Ipv4Addr::from(u32::from(first).saturating_add(count.saturating_sub(1)));
+            subnet["allocation_pools"] = json!([{"start": start, "end": last.to_string()}]);
+        }
+        let s = self
+            .neutron(
+                Method::POST,
+                "/v2.0/subnets",
+                Some(&json!({"subnet": subnet})),
+            )
+            .await?;
+        Ok(s["subnet"]["id"].as_str().map(|sid| CreatedItem {
+            kind: "subnet".into(),
+            id: sid.to_owned(),
+        }))
+    }
+
     /// Deletes what a net create made besides the network: its subnets (gone already is fine).
     async fn delete_items(&self, items: &[CreatedItem]) -> Result<(), VimError> {
         for item in items.iter().filter(|i| i.kind == "subnet") {
@@ -140,7 +190,10 @@ impl VimConnector for OpenStackConnector {
 
     async fn create_net(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure> {
         let project = self.keystone.session().await?.project_id;
-        let mut network = json!({"name": params.name, "admin_state_up": true, "shared": params.shared, "project_id": project});
+        // The token rides in the description too: Neutron takes tags only after the network
+        // exists, and an answer lost before them must not leave a network nobody can find.
+        let mut network = json!({"name": params.name, "admin_state_up": true, "shared": params.shared,
+            "project_id": project, "description": token_tag(token)});
         if params.net_type.is_dataplane() {
             let physnet = self.settings.physical_network.clone().ok_or_else(|| {
                 VimError::BadRequest(
@@ -185,56 +238,9 @@ impl VimConnector for OpenStackConnector {
             return Err(fail(e, Vec::new()));
         }
         let mut items = Vec::new();
-        if let Some(ip) = &params.ip_profile {
-            let mut subnet = json!({
-                "network_id": id, "project_id": project, "name": format!("{}-subnet", params.name),
-                "ip_version": if ip.ip_version == IpVersion::IPv6 { 6 } else { 4 },
-                "enable_dhcp": ip.dhcp.as_ref().is_none_or(|d| d.enabled),
-            });
-            match &ip.subnet_address {
-                Some(cidr) => subnet["cidr"] = json!(cidr),
-                None => {
-                    return Err(fail(
-                        VimError::BadRequest(
-                            "ip_profile.subnet_address: required on OpenStack".into(),
-                        ),
-                        items,
-                    ));
-                }
-            }
-            if let Some(gw) = &ip.gateway_address {
-                subnet["gateway_ip"] = json!(gw);
-            }
-            if !ip.dns_addresses.is_empty() {
-                subnet["dns_nameservers"] = json!(ip.dns_addresses);
-            }
-            if let Some(d) = &ip.dhcp
-                && let (Some(start), Some(count)) = (&d.start_address, d.count)
-                && let Ok(first) = start.parse::<std::net::Ipv4Addr>()
-            {
-                let last = std::net::Ipv4Addr::from(
-                    u32::from(first).saturating_add(count.saturating_sub(1)),
-                );
-                subnet["allocation_pools"] = json!([{"start": start, "end": last.to_string()}]);
-            }
-            match self
-                .neutron(
-                    Method::POST,
-                    "/v2.0/subnets",
-                    Some(&json!({"subnet": subnet})),
-                )
-                .await
-            {
-                Ok(s) => {
-                    if let Some(sid) = s["subnet"]["id"].as_str() {
-                        items.push(CreatedItem {
-                            kind: "subnet".into(),
-                            id: sid.to_owned(),
-                        });
-                    }
-                }
-                Err(e) => return Err(fail(e, items)),
-            }
+        match self.create_subnet(&id, &project, params).await {
+            Ok(subnet) => items.extend(subnet),
+            Err(e) => return Err(fail(e, items)),
         }
         Ok(Created {
             vim_id: id,
@@ -309,6 +315,52 @@ impl VimConnector for OpenStackConnector {
         self.refresh_servers(ids).await
     }
 
+    async fn finish_net(
+        &self,
+        params: &NetParams,
+        token: &str,
+        mut found: Created,
+    ) -> Result<Created, CreateFailure> {
+        let id = found.vim_id.clone();
+        let leftover = |found: &Created| Some(found.owned());
+        let tag = token_tag(token);
+        // Setting a tag the network has already is a no-op for Neutron.
+        if let Err(error) = self
+            .neutron(
+                Method::PUT,
+                &format!("/v2.0/networks/{id}/tags/{tag}"),
+                None,
+            )
+            .await
+        {
+            return Err(CreateFailure {
+                error,
+                leftover: leftover(&found),
+            });
+        }
+        if params.ip_profile.is_some() && !found.created_items.iter().any(|c| c.kind == "subnet") {
+            let project = match self.keystone.session().await {
+                Ok(s) => s.project_id,
+                Err(error) => {
+                    return Err(CreateFailure {
+                        error,
+                        leftover: leftover(&found),
+                    });
+                }
+            };
+            match self.create_subnet(&id, &project, params).await {
+                Ok(subnet) => found.created_items.extend(subnet),
+                Err(error) => {
+                    return Err(CreateFailure {
+                        error,
+                        leftover: leftover(&found),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn find_by_token(
         &self,
         kind: ItemKind,
@@ -316,7 +368,11 @@ impl VimConnector for OpenStackConnector {
     ) -> Result<Option<TokenMatch>, VimError> {
         match kind {
             ItemKind::Net => {
-                let found = self.networks(&[("tags", token_tag(token))]).await?;
+                let mut found = self.networks(&[("tags", token_tag(token))]).await?;
+                if found.is_empty() {
+                    // Made, but the answer was lost before the tag was set.
+                    found = self.networks(&[("description", token_tag(token))]).await?;
+                }
                 let Some(n) = found.first() else {
                     return Ok(None);
                 };

@@ -98,7 +98,10 @@ impl Keystone {
             .get("x-subject-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        let body = resp.text().await.map_err(|e| {
+            VimError::UnexpectedResponse(format!("Keystone: the answer was cut: {e}"))
+        })?;
+        let answer: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(VimError::Auth(format!(
                 "Keystone refused user '{}' on project '{}'",
@@ -112,6 +115,11 @@ impl Keystone {
         }
         let token = token
             .ok_or_else(|| VimError::UnexpectedResponse("Keystone: no X-Subject-Token".into()))?;
+        if answer["token"].is_null() {
+            return Err(VimError::UnexpectedResponse(
+                "Keystone: the token's answer is not JSON".into(),
+            ));
+        }
         let t = &answer["token"];
         let project_id = t["project"]["id"].as_str().unwrap_or_default().to_owned();
         let expires_at = t["expires_at"]
@@ -137,6 +145,9 @@ impl Keystone {
             if let Some(url) = url.and_then(|e| e["url"].as_str()) {
                 endpoints.insert(kind.to_owned(), url.trim_end_matches('/').to_owned());
             }
+        }
+        for (kind, url) in &self.settings.endpoint_override {
+            endpoints.insert(kind.clone(), url.trim_end_matches('/').to_owned());
         }
         Ok(Session {
             token,
@@ -180,7 +191,10 @@ impl Keystone {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
-            let text = resp.text().await.unwrap_or_default();
+            // A body cut on the way is a transient failure, never an empty success.
+            let text = resp.text().await.map_err(|e| {
+                VimError::UnexpectedResponse(format!("{service}: the answer was cut: {e}"))
+            })?;
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
                 self.invalidate().await;
                 continue;
@@ -191,6 +205,11 @@ impl Keystone {
                 serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
             };
             if status.is_success() {
+                if value.is_string() {
+                    return Err(VimError::UnexpectedResponse(format!(
+                        "{service}: the answer to {method} {path} is not JSON"
+                    )));
+                }
                 return Ok((status.as_u16(), value));
             }
             let message = value["NeutronError"]["message"]

@@ -16,6 +16,9 @@ pub struct OpenStackSettings {
     pub physical_network: Option<String>,
     /// Elements per refresh call.
     pub refresh_batch_size: usize,
+    /// Service type → URL used instead of the catalog's (as OpenStack clients'
+    /// `endpoint_override`): a catalog that lists addresses rovim cannot reach, or a proxy.
+    pub endpoint_override: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for OpenStackSettings {
@@ -27,6 +30,7 @@ impl Default for OpenStackSettings {
             interface: "public".into(),
             physical_network: None,
             refresh_batch_size: 100,
+            endpoint_override: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -47,6 +51,32 @@ impl OpenStackSettings {
         if s.refresh_batch_size == 0 {
             return Err("config.refresh_batch_size: must be at least 1".into());
         }
+        for (service, url) in &s.endpoint_override {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "config.endpoint_override.{service}: '{url}' is not an http(s) URL"
+                ));
+            }
+        }
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_overrides_are_read_and_bad_ones_named() {
+        let s = OpenStackSettings::from_config(
+            &serde_json::json!({"endpoint_override": {"network": "http://10.0.0.5:9696"}}),
+        )
+        .unwrap();
+        assert_eq!(s.endpoint_override["network"], "http://10.0.0.5:9696");
+        let e = OpenStackSettings::from_config(
+            &serde_json::json!({"endpoint_override": {"compute": "10.0.0.5:8774"}}),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("config.endpoint_override.compute:"), "{e}");
     }
 }

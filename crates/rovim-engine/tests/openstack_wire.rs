@@ -1,0 +1,258 @@
+//! Faults on the wire between rovim and the real Keystone and Neutron (`.ci/openstack.sh`): one
+//! fault-injecting proxy in front of each (Neutron reached through `endpoint_override`). For
+//! each fault at each call of a net's lifecycle (token, network, subnet, lookups, deletes): the
+//! lifecycle completes, no twin, nothing left behind, counters exact. Then a burst of 429s from
+//! Neutron: the account slows down and the work completes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use reqwest::Method;
+use rovim_core::{TaskStatus, VimAccountId, VimType};
+use rovim_engine::{EngineConfig, RefreshConfig};
+use rovim_store::invariants::{self, VimElement};
+use rovim_store::test_support::sqlite;
+use rovim_store::{NewVimAccount, Secret};
+use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
+use rovim_vim::testing::{Fault, FaultProxy, Rule};
+use serde_json::{Value, json};
+
+fn keystone_url() -> Option<String> {
+    match std::env::var("ROVIM_TEST_KEYSTONE_URL") {
+        Ok(u) => Some(u),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("ROVIM_TEST_KEYSTONE_URL is not set")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: ROVIM_TEST_KEYSTONE_URL is not set (no Keystone/Neutron)");
+            None
+        }
+    }
+}
+
+/// The networks named `name` on Neutron, with the rovim token each carries.
+async fn neutron_inventory(watcher: &OpenStackConnector, name: &str) -> Vec<VimElement> {
+    let (_, v) = watcher
+        .keystone()
+        .call(
+            "network",
+            Method::GET,
+            &format!("/v2.0/networks?name={name}"),
+            None,
+        )
+        .await
+        .unwrap();
+    v["networks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n: &Value| VimElement {
+            kind: "net".into(),
+            vim_id: n["id"].as_str().unwrap_or_default().to_owned(),
+            token: n["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str()?.strip_prefix("rovim:"))
+                .next()
+                .map(str::to_owned),
+        })
+        .collect()
+}
+
+async fn account(h: &Harness, keystone: &FaultProxy, neutron: &FaultProxy) -> VimAccountId {
+    let vim = VimAccountId::random();
+    h.engine
+        .add_account(NewVimAccount {
+            id: vim,
+            name: "os".into(),
+            vim_type: VimType::OpenStack,
+            url: format!("{}/v3", keystone.url),
+            tenant: Some("admin".into()),
+            username: Some("admin".into()),
+            secret: Some(Secret::new("admin")),
+            config: json!({"endpoint_override": {"network": neutron.url}}),
+            sdn_controller: None,
+        })
+        .await
+        .unwrap();
+    vim
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        call_timeout_secs: 1.0,
+        max_attempts: 8,
+        refresh: RefreshConfig {
+            build_secs: 0.2,
+            active_secs: 0.5,
+            ..RefreshConfig::default()
+        },
+        ..fast_config()
+    }
+}
+
+/// Creates a net with a subnet and deletes it; checks the invariants against Neutron after each.
+async fn lifecycle(
+    h: &Harness,
+    vim: VimAccountId,
+    watcher: &OpenStackConnector,
+    name: &str,
+    what: &str,
+) {
+    let made = h
+        .submit(
+            json!({"tasks": [{"vim_account": "os", "action": "CREATE", "item": "net",
+            "params": {"name": name, "ip_profile": {"subnet_address": "10.44.0.0/24"}}}]}),
+        )
+        .await;
+    let (_, tasks) = h.settled(made.action).await;
+    assert_eq!(
+        tasks[0].status,
+        TaskStatus::Done,
+        "{what}: {:?}",
+        tasks[0].error_msg
+    );
+    assert_eq!(
+        h.net(made.tasks[0].2).created_items.len(),
+        1,
+        "{what}: its subnet, made once (or completed after a lost answer)"
+    );
+    let inv = neutron_inventory(watcher, name).await;
+    assert_eq!(inv.len(), 1, "{what}: one network: {inv:?}");
+    let v = invariants::check_against_vim(&mut h.store().conn().unwrap(), &vim.to_string(), &inv)
+        .unwrap();
+    assert!(v.is_empty(), "{what}: {v:#?}");
+    let down = h
+        .submit(json!({"tasks": [delete_task(vim, "net", made.tasks[0].2)]}))
+        .await;
+    let (_, dt) = h.settled(down.action).await;
+    assert_eq!(
+        dt[0].status,
+        TaskStatus::Finished,
+        "{what}: {:?}",
+        dt[0].error_msg
+    );
+    let inv = neutron_inventory(watcher, name).await;
+    assert!(inv.is_empty(), "{what}: left behind {inv:?}");
+}
+
+#[actix_rt::test]
+async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_leak() {
+    let Some(url) = keystone_url() else { return };
+    let watcher = OpenStackConnector::new(
+        &url,
+        "admin",
+        "admin",
+        "admin",
+        OpenStackSettings::default(),
+    )
+    .unwrap();
+    let calls = [
+        "POST /v3/auth/tokens",
+        "POST /v2.0/networks",
+        "POST /v2.0/subnets",
+        "GET /v2.0/networks?",
+        "DELETE /v2.0/subnets/",
+        "DELETE /v2.0/networks/",
+    ];
+    let faults = [
+        Fault::ResetBefore,
+        Fault::ResetAfter,
+        Fault::Status(503, None),
+        Fault::Slow(Duration::from_millis(1500)),
+        Fault::Truncate,
+    ];
+    let keystone_upstream = url.trim_end_matches("/v3").to_owned();
+    let mut injected = 0;
+    for call in calls {
+        for fault in faults.clone() {
+            let keystone = FaultProxy::start(&keystone_upstream).await;
+            let neutron = FaultProxy::start("http://127.0.0.1:19696").await;
+            let proxy = if call.contains("/v3/") {
+                &keystone
+            } else {
+                &neutron
+            };
+            // A token fault meets the actor's start (its first call): it starts again.
+            proxy.add(Rule::once(call, fault.clone()));
+            let h = Harness::with(sqlite(), config()).await;
+            let vim = account(&h, &keystone, &neutron).await;
+            h.account_until(vim, |s| s.running).await;
+            let name = format!("wire-{}-{injected}", std::process::id());
+            let what = format!("{call} / {fault:?}");
+            lifecycle(&h, vim, &watcher, &name, &what).await;
+            assert_eq!(
+                keystone.faults_injected() + neutron.faults_injected(),
+                1,
+                "{what}: injected once: {:?} {:?}",
+                keystone.log(),
+                neutron.log()
+            );
+            injected += 1;
+        }
+    }
+    eprintln!(
+        "{injected} faults injected between rovim and Keystone/Neutron, each lifecycle clean"
+    );
+}
+
+/// Neutron answers 429 (Retry-After 1) to five network creations in a row: the account pauses
+/// and slows down, the throttled tries do not count as attempts, and every net is made once.
+#[actix_rt::test]
+async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
+    let Some(url) = keystone_url() else { return };
+    let watcher = OpenStackConnector::new(
+        &url,
+        "admin",
+        "admin",
+        "admin",
+        OpenStackSettings::default(),
+    )
+    .unwrap();
+    let keystone = FaultProxy::start(url.trim_end_matches("/v3")).await;
+    let neutron = FaultProxy::start("http://127.0.0.1:19696").await;
+    neutron.add(Rule {
+        matching: "POST /v2.0/networks".into(),
+        nth: 1,
+        times: 5,
+        fault: Fault::Status(429, Some(1)),
+    });
+    let config = EngineConfig {
+        max_attempts: 2,
+        ..config()
+    };
+    let h = Harness::with(sqlite(), config).await;
+    let vim = account(&h, &keystone, &neutron).await;
+    let name = format!("throttled-{}", std::process::id());
+    let tasks: Vec<Value> = (0..4)
+        .map(|_| json!({"vim_account": "os", "action": "CREATE", "item": "net", "params": {"name": name}}))
+        .collect();
+    let started = std::time::Instant::now();
+    let made = h.submit(json!({ "tasks": tasks })).await;
+    let (a, t) = h.settled(made.action).await;
+    assert_eq!(
+        (a.number_done, a.number_failed),
+        (4, 0),
+        "{:?}",
+        t.iter().map(|t| &t.error_msg).collect::<Vec<_>>()
+    );
+    assert_eq!(neutron.faults_injected(), 5);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the account waited out the Retry-After"
+    );
+    let inv = neutron_inventory(&watcher, &name).await;
+    assert_eq!(inv.len(), 4, "{inv:?}");
+    let v = invariants::check_against_vim(&mut h.store().conn().unwrap(), &vim.to_string(), &inv)
+        .unwrap();
+    assert!(v.is_empty(), "{v:#?}");
+    let down = h
+        .submit(json!({"tasks": made.tasks.iter().map(|t| delete_task(vim, "net", t.2)).collect::<Vec<_>>()}))
+        .await;
+    h.settled(down.action).await;
+    assert!(neutron_inventory(&watcher, &name).await.is_empty());
+}
