@@ -3,6 +3,7 @@
 # v2.0, on the local MariaDB) for the OpenStack connector tests, following
 # ../shared/peers/README.md. Prints the environment the tests read:
 #   ROVIM_TEST_KEYSTONE_URL (v3 auth URL; user admin / password admin / project admin)
+#   ROVIM_TEST_NEUTRON_AUTH_URL (a Neutron API that checks Keystone tokens, not in the catalog)
 # Usage: eval "$(bash .ci/openstack.sh)"
 set -euo pipefail
 VENV="${HOME}/.cache/rovim/openstack-venv"
@@ -116,6 +117,39 @@ if ! curl -fsS -H "x-auth-token: ${TOKEN}" "http://127.0.0.1:${KS_PORT}/v3/servi
   curl -fsS -H "x-auth-token: ${TOKEN}" -H 'content-type: application/json' "http://127.0.0.1:${KS_PORT}/v3/endpoints" \
     -d "{\"endpoint\": {\"service_id\": \"${SID}\", \"interface\": \"public\", \"region_id\": \"RegionOne\", \"url\": \"http://127.0.0.1:${NEUTRON_PORT}\"}}" >/dev/null
 fi
+# --- a second Neutron API behind Keystone auth (keystonemiddleware), on the same database ----------
+# Tokens are validated by Keystone on every request (no cache), so a revoked or expired token is
+# refused with 401: the connector's renewal and re-authentication paths run for real.
+NEUTRON_AUTH_PORT="${ROVIM_NEUTRON_AUTH_PORT:-19697}"
+if ! curl -fsS "http://127.0.0.1:${NEUTRON_AUTH_PORT}/" >/dev/null 2>&1; then
+  sed -e "s/^auth_strategy = noauth/auth_strategy = keystone/" \
+      -e "s/^bind_port = .*/bind_port = ${NEUTRON_AUTH_PORT}/" "${DIR}/neutron.conf" > "${DIR}/neutron-auth.conf"
+  cat >> "${DIR}/neutron-auth.conf" <<CONF
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:${KS_PORT}/v3
+auth_url = http://127.0.0.1:${KS_PORT}/v3
+auth_type = password
+username = admin
+password = admin
+project_name = admin
+user_domain_name = Default
+project_domain_name = Default
+token_cache_time = -1
+interface = public
+CONF
+  nohup "${VENV}/bin/python" -c "
+import sys
+sys.argv = ['neutron-api', '--config-file', '${DIR}/neutron-auth.conf']
+from wsgiref.simple_server import make_server
+from neutron.wsgi import api
+make_server('127.0.0.1', ${NEUTRON_AUTH_PORT}, api.application).serve_forever()
+" > "${DIR}/neutron-auth.log" 2>&1 &
+  for _ in $(seq 1 90); do curl -sS -o /dev/null "http://127.0.0.1:${NEUTRON_AUTH_PORT}/" 2>/dev/null && break; sleep 1; done
+fi
+AUTH_STATUS=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:${NEUTRON_AUTH_PORT}/v2.0/networks" || true)
+[ "${AUTH_STATUS}" = "401" ] || { log "neutron behind keystone auth answered ${AUTH_STATUS} without a token, not 401"; tail -30 "${DIR}/neutron-auth.log" >&2; exit 1; }
+
 version() { "${VENV}/bin/pip" show "$1" 2>/dev/null | awk '/^Version/ {print $2}'; }
 log "peers: keystone $(version keystone) (identity v3, SQLite) on :${KS_PORT}, neutron $(version neutron) (networking v2.0, $(mysql -uroot -h 127.0.0.1 -N -e 'select version()')) on :${NEUTRON_PORT}"
 echo "export ROVIM_TEST_KEYSTONE_URL=http://127.0.0.1:${KS_PORT}/v3"
+echo "export ROVIM_TEST_NEUTRON_AUTH_URL=http://127.0.0.1:${NEUTRON_AUTH_PORT}"

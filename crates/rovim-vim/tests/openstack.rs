@@ -438,3 +438,87 @@ async fn vms_on_neutron_ports_and_the_nova_mock() {
     os.delete_net(&mgmt.owned()).await.unwrap();
     os.delete_net(&data.owned()).await.unwrap();
 }
+
+/// A connector on the Neutron that checks every token with Keystone, with Keystone behind a
+/// proxy that counts the authentications.
+async fn on_checked_neutron(
+    url: &str,
+    renew_before_secs: f64,
+) -> Option<(OpenStackConnector, rovim_vim::testing::FaultProxy)> {
+    let neutron = match std::env::var("ROVIM_TEST_NEUTRON_AUTH_URL") {
+        Ok(u) => u,
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "ROVIM_TEST_NEUTRON_AUTH_URL is not set: run `eval \"$(bash .ci/openstack.sh)\"`"
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "SKIPPED: ROVIM_TEST_NEUTRON_AUTH_URL is not set (no Neutron behind Keystone)"
+            );
+            return None;
+        }
+    };
+    let keystone = rovim_vim::testing::FaultProxy::start(url.trim_end_matches("/v3")).await;
+    let c = connector(
+        &format!("{}/v3", keystone.url),
+        "admin",
+        json!({"endpoint_override": {"network": neutron}, "token_renew_before_secs": renew_before_secs}),
+    );
+    Some((c, keystone))
+}
+
+fn authentications(keystone: &rovim_vim::testing::FaultProxy) -> usize {
+    keystone
+        .log()
+        .iter()
+        .filter(|(r, _)| r.starts_with("POST /v3/auth/tokens"))
+        .count()
+}
+
+/// A token revoked in Keystone is refused by Neutron (401): the connector authenticates again,
+/// once, and the call goes through.
+#[tokio::test]
+async fn a_revoked_token_is_replaced_after_neutron_refuses_it() {
+    let Some(url) = keystone_url() else { return };
+    let Some((c, keystone)) = on_checked_neutron(&url, 300.0).await else {
+        return;
+    };
+    c.list_nets(&FindFilter::default()).await.unwrap();
+    assert_eq!(authentications(&keystone), 1);
+    let token = c.keystone().current_token().await.expect("a token");
+    let admin = connector(&url, "admin", json!({}));
+    admin.check_connectivity().await.unwrap();
+    let admin_token = admin.keystone().current_token().await.unwrap();
+    let revoked = reqwest::Client::new()
+        .delete(format!("{url}/auth/tokens"))
+        .header("x-auth-token", admin_token)
+        .header("x-subject-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204, "Keystone revoked the token");
+    c.list_nets(&FindFilter::default())
+        .await
+        .expect("after a 401, a new token and the call again");
+    assert_eq!(authentications(&keystone), 2, "one re-authentication");
+    assert_ne!(c.keystone().current_token().await.unwrap(), token);
+}
+
+/// A token close to its expiry (here: Keystone's 1 h tokens renewed 3 s after they are issued)
+/// is renewed before a call, without waiting for a 401.
+#[tokio::test]
+async fn a_token_is_renewed_before_it_expires() {
+    let Some(url) = keystone_url() else { return };
+    let Some((c, keystone)) = on_checked_neutron(&url, 3600.0 - 3.0).await else {
+        return;
+    };
+    c.list_nets(&FindFilter::default()).await.unwrap();
+    let first = c.keystone().current_token().await.unwrap();
+    c.list_nets(&FindFilter::default()).await.unwrap();
+    assert_eq!(authentications(&keystone), 1, "still fresh: reused");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    c.list_nets(&FindFilter::default()).await.unwrap();
+    assert_eq!(authentications(&keystone), 2, "renewed before its expiry");
+    assert_ne!(c.keystone().current_token().await.unwrap(), first);
+}

@@ -1,5 +1,6 @@
-//! Keystone v3: password authentication scoped to a project, the token cached and renewed five
-//! minutes before it expires (and once on a 401), endpoints read from the service catalog.
+//! Keystone v3: password authentication scoped to a project, the token cached and renewed
+//! `token_renew_before_secs` (5 min) before it expires (and once on a 401), endpoints read from
+//! the service catalog (or `endpoint_override`).
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -40,9 +41,6 @@ pub struct Keystone {
     session: Mutex<Option<Session>>,
 }
 
-/// Renew this long before the token expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(300);
-
 impl Keystone {
     pub fn new(
         auth_url: &str,
@@ -62,11 +60,18 @@ impl Keystone {
         })
     }
 
+    /// The token itself, for tests that revoke it (never logged or shown otherwise).
+    #[cfg(feature = "test-support")]
+    pub async fn current_token(&self) -> Option<String> {
+        self.session.lock().await.as_ref().map(|s| s.token.clone())
+    }
+
     /// A valid session, authenticating when there is none or it is about to expire.
     pub async fn session(&self) -> Result<Session, VimError> {
         let mut guard = self.session.lock().await;
         if let Some(s) = guard.as_ref()
-            && s.expires_at > SystemTime::now() + RENEW_BEFORE
+            && s.expires_at
+                > SystemTime::now() + Duration::from_secs_f64(self.settings.token_renew_before_secs)
         {
             return Ok(s.clone());
         }

@@ -19,6 +19,8 @@ pub struct OpenStackSettings {
     /// Service type → URL used instead of the catalog's (as OpenStack clients'
     /// `endpoint_override`): a catalog that lists addresses rovim cannot reach, or a proxy.
     pub endpoint_override: std::collections::BTreeMap<String, String>,
+    /// A token is renewed this long before Keystone says it expires.
+    pub token_renew_before_secs: f64,
 }
 
 impl Default for OpenStackSettings {
@@ -31,6 +33,7 @@ impl Default for OpenStackSettings {
             physical_network: None,
             refresh_batch_size: 100,
             endpoint_override: std::collections::BTreeMap::new(),
+            token_renew_before_secs: 300.0,
         }
     }
 }
@@ -50,6 +53,9 @@ impl OpenStackSettings {
         }
         if s.refresh_batch_size == 0 {
             return Err("config.refresh_batch_size: must be at least 1".into());
+        }
+        if !(s.token_renew_before_secs >= 0.0 && s.token_renew_before_secs.is_finite()) {
+            return Err("config.token_renew_before_secs: must be zero or more".into());
         }
         for (service, url) in &s.endpoint_override {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
