@@ -21,6 +21,10 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// What an SQLite open or write failure at start usually means.
+const SQLITE_ACCESS: &str = "the database cannot be written: a read-only disk, or no write \
+     permission on the file or its directory (SQLite makes -wal and -shm files beside it)";
+
 /// How long a caller waits for a pooled connection before the database counts as unavailable.
 const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The same for the readiness probe, which must answer fast.
@@ -56,10 +60,11 @@ impl Store {
             Backend::Sqlite => {
                 let path = sqlite_path(url);
                 // journal_mode=WAL persists in the file: set it once, before any pooled connection.
+                let unwritable = |e: String| open_err(format!("{e} ({SQLITE_ACCESS})"));
                 let mut c =
-                    SqliteConnection::establish(path).map_err(|e| open_err(e.to_string()))?;
+                    SqliteConnection::establish(path).map_err(|e| unwritable(e.to_string()))?;
                 c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-                    .map_err(|e| open_err(e.to_string()))?;
+                    .map_err(|e| unwritable(e.to_string()))?;
                 path.to_owned()
             }
             Backend::Postgres => {
@@ -89,6 +94,25 @@ impl Store {
             url: url.to_owned(),
         };
         store.migrate()?;
+        if backend == Backend::Sqlite {
+            // A file SQLite can read but not write (read-only disk or permissions) opens fine
+            // and fails at the first write: refuse to start instead, saying why.
+            let mut conn = store.conn()?;
+            if let AnyConnection::Sqlite(c) = &mut *conn {
+                use diesel::connection::SimpleConnection;
+                // A real write (a lock alone succeeds on a read-only disk): the header's
+                // user_version, set to what it is.
+                #[derive(diesel::QueryableByName)]
+                struct Version {
+                    #[diesel(sql_type = diesel::sql_types::Integer)]
+                    user_version: i32,
+                }
+                use diesel::RunQueryDsl;
+                let v: Version = diesel::sql_query("PRAGMA user_version").get_result(c)?;
+                c.batch_execute(&format!("PRAGMA user_version = {}", v.user_version))
+                    .map_err(|e| open_err(format!("{e} ({SQLITE_ACCESS})")))?;
+            }
+        }
         Ok(store)
     }
 
