@@ -36,6 +36,10 @@ fn pg_ctl(cluster: &str, verb: &str) {
     );
 }
 
+#[cfg_attr(
+    rovim_no_pg_ctl,
+    ignore = "needs ROVIM_TEST_PG_CTL (the cluster to restart) and ROVIM_TEST_DATABASE_URL"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgresql_restart_mid_run_loses_and_repeats_nothing() {
     let Some(cluster) = std::env::var("ROVIM_TEST_PG_CTL")

@@ -29,6 +29,10 @@ async fn live_instances(ec2: &AwsConnector) -> usize {
     xml.matches("<instanceId>").count()
 }
 
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[actix_rt::test]
 async fn the_engine_drives_aws_through_moto_and_a_crash_after_run_instances_makes_no_twin() {
     let Some(moto) = moto() else { return };

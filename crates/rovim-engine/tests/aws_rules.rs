@@ -9,6 +9,10 @@ use rovim_core::TaskStatus;
 use rovim_vim::testing::moto;
 use serde_json::json;
 
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[actix_rt::test]
 async fn task_rules_hold_on_aws() {
     let Some(moto) = moto() else { return };

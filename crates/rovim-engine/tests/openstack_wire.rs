@@ -140,6 +140,10 @@ async fn lifecycle(
     assert!(inv.is_empty(), "{what}: left behind {inv:?}");
 }
 
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone and Neutron: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[actix_rt::test]
 async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_leak() {
     let Some(url) = keystone_url() else { return };
@@ -202,6 +206,10 @@ async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_lea
 
 /// Neutron answers 429 (Retry-After 1) to five network creations in a row: the account pauses
 /// and slows down, the throttled tries do not count as attempts, and every net is made once.
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone and Neutron: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[actix_rt::test]
 async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
     let Some(url) = keystone_url() else { return };

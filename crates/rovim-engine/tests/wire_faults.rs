@@ -58,6 +58,10 @@ async fn check(
     inventory
 }
 
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[actix_rt::test]
 async fn every_fault_at_every_call_of_the_lifecycle_leaves_no_twin_no_leak_no_lost_task() {
     let Some(moto) = moto() else { return };

@@ -37,6 +37,10 @@ fn vm(name: &str, ami: &str) -> VmParams {
     .unwrap()
 }
 
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[tokio::test]
 async fn a_subnet_and_an_instance_live_and_die_on_moto() {
     let Some(moto) = moto() else { return };
@@ -202,6 +206,10 @@ async fn a_subnet_and_an_instance_live_and_die_on_moto() {
     assert!(matches!(e, VimError::NotFound(_)), "{e}");
 }
 
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[tokio::test]
 async fn refreshing_500_instances_takes_one_describe_call() {
     let Some(moto) = moto() else { return };
@@ -240,6 +248,10 @@ async fn refreshing_500_instances_takes_one_describe_call() {
 /// Each way the wire can break, between the connector and a real EC2 API: classified as a
 /// transient error the engine retries (never as a refusal that would fail the task), and the
 /// next call goes through.
+#[cfg_attr(
+    rovim_no_moto,
+    ignore = "needs moto: .ci/run installs it, or set ROVIM_MOTO_SERVER"
+)]
 #[tokio::test]
 async fn faults_on_the_wire_are_classified_as_retryable() {
     use rovim_vim::testing::{Fault, FaultProxy, Rule};

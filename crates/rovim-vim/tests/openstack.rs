@@ -31,6 +31,10 @@ fn net(name: &str, net_type: NetType, ip: Option<serde_json::Value>) -> NetParam
     serde_json::from_value(json!({"name": name, "type": net_type, "ip_profile": ip})).unwrap()
 }
 
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone and Neutron: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[tokio::test]
 async fn networks_live_and_die_on_keystone_and_neutron() {
     let Some(url) = keystone_url() else { return };
@@ -335,6 +339,10 @@ async fn register_compute(admin: &OpenStackConnector, url: &str) {
         .unwrap();
 }
 
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone and Neutron: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[tokio::test]
 async fn vms_on_neutron_ports_and_the_nova_mock() {
     let Some(url) = keystone_url() else { return };
@@ -478,6 +486,10 @@ fn authentications(keystone: &rovim_vim::testing::FaultProxy) -> usize {
 
 /// A token revoked in Keystone is refused by Neutron (401): the connector authenticates again,
 /// once, and the call goes through.
+#[cfg_attr(
+    any(rovim_no_keystone, rovim_no_neutron_auth),
+    ignore = "needs Keystone and a Neutron behind it: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[tokio::test]
 async fn a_revoked_token_is_replaced_after_neutron_refuses_it() {
     let Some(url) = keystone_url() else { return };
@@ -507,6 +519,10 @@ async fn a_revoked_token_is_replaced_after_neutron_refuses_it() {
 
 /// A token close to its expiry (here: Keystone's 1 h tokens renewed 3 s after they are issued)
 /// is renewed before a call, without waiting for a 401.
+#[cfg_attr(
+    any(rovim_no_keystone, rovim_no_neutron_auth),
+    ignore = "needs Keystone and a Neutron behind it: eval \"$(bash .ci/openstack.sh)\""
+)]
 #[tokio::test]
 async fn a_token_is_renewed_before_it_expires() {
     let Some(url) = keystone_url() else { return };
