@@ -35,6 +35,8 @@ struct World {
     net_names: Vec<String>,
     next: usize,
     refused: usize,
+    /// Work to submit next (the second FIND of a net, from another action).
+    queued: Vec<Value>,
 }
 
 struct Deployment {
@@ -66,6 +68,9 @@ impl World {
 
     /// The next piece of work, picked at random among what makes sense now.
     fn next_work(&mut self, rng: &mut StdRng) -> (Value, Option<Deployment>) {
+        if let Some(body) = self.queued.pop() {
+            return (body, None);
+        }
         let roll = rng.random_range(0..10);
         if self.deployments.is_empty() || roll < 4 {
             return (self.create(rng), None);
@@ -114,7 +119,10 @@ impl World {
                 let name = self.net_names[rng.random_range(0..self.net_names.len())].clone();
                 let find = json!({"vim_account": "chaos", "action": "FIND", "item": "net",
                     "find": {"name": name}});
-                (json!({"description": "chaos find", "tasks": [find]}), None)
+                let body = json!({"description": "chaos find", "tasks": [find]});
+                // The same VIM net found from a second action, right after.
+                self.queued.push(body.clone());
+                (body, None)
             }
         }
     }

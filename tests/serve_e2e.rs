@@ -258,3 +258,80 @@ fn the_cli_drives_the_service_over_http() {
         "no token, no access"
     );
 }
+
+/// Issue 10's repro, black box: an out-of-process sim VIM answering in 300 ms, the account just
+/// registered (its actor still booting), 1 net + 6 VMs submitted at once and 0.1 s later a
+/// DELETE of 3 of the VMs: 7/7 and 3/3, never more, and DONE only when every task is settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_submitted_while_the_actor_boots_is_counted_once_over_http() {
+    let http = support::http();
+    for db in backends() {
+        for round in 0..3 {
+            let sim = support::sim_vim(r#"{"build_seconds": 0, "latency_ms": 300}"#);
+            let rovim = serve(&db.url);
+            let name = format!("boot{round}");
+            let r = http
+                .post(format!("{}/v1/vim-accounts", rovim.url))
+                .json(&json!({"name": name, "type": "sim", "url": sim.url}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            let mut tasks = vec![
+                json!({"vim_account": name, "action": "CREATE", "item": "net", "params": {"name": "n"}}),
+            ];
+            for i in 0..6 {
+                tasks.push(json!({"vim_account": name, "action": "CREATE", "item": "vm",
+                    "params": {"name": format!("v{i}"), "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-0"}]}}));
+            }
+            let create: Value = http
+                .post(format!("{}/v1/actions", rovim.url))
+                .json(&json!({ "tasks": tasks }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let deletes: Vec<Value> = (1..4)
+                .map(|i| {
+                    json!({"vim_account": name, "action": "DELETE", "item": "vm",
+                    "item_id": create["tasks"][i]["item_id"]})
+                })
+                .collect();
+            let delete: Value = http
+                .post(format!("{}/v1/actions", rovim.url))
+                .json(&json!({ "tasks": deletes }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for (id, total) in [(&create["action_id"], 7), (&delete["action_id"], 3)] {
+                let a = settle(&http, &rovim, id.as_str().unwrap()).await;
+                assert_eq!(
+                    (
+                        a["number_done"].clone(),
+                        a["number_tasks"].clone(),
+                        a["status"].clone()
+                    ),
+                    (json!(total), json!(total), json!("DONE")),
+                    "{} round {round}: {a}",
+                    db.name()
+                );
+                assert!(
+                    a["tasks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|t| t["status"] != "SCHEDULED" && t["status"] != "BUILD"),
+                    "{a}"
+                );
+            }
+            let v = support::check_counters(&db.store);
+            assert!(v.is_empty(), "{v:#?}");
+        }
+    }
+}
