@@ -59,17 +59,7 @@ async fn a_postgresql_restart_mid_run_loses_and_repeats_nothing() {
     let http = http();
     let sim = sim_vim(r#"{"build_seconds": 0, "latency_ms": 100}"#);
     let rovim = serve(&db.url);
-    let r = http
-        .post(format!("{}/v1/vim-accounts", rovim.url))
-        .json(&json!({"name": "lab", "type": "sim", "url": sim.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let vim = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let vim = register_sim(&http, &rovim, "lab", &sim).await;
     let mut tasks = vec![
         json!({"vim_account": "lab", "action": "CREATE", "item": "net", "params": {"name": "n"}}),
     ];

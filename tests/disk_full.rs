@@ -124,17 +124,7 @@ async fn a_full_then_read_only_disk_refuses_clearly_and_loses_nothing() {
     let http = http();
     let sim = sim_vim(r#"{"build_seconds": 0, "latency_ms": 20}"#);
     let rovim = serve(db);
-    let r = http
-        .post(format!("{}/v1/vim-accounts", rovim.url))
-        .json(&json!({"name": "lab", "type": "sim", "url": sim.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let vim = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let vim = register_sim(&http, &rovim, "lab", &sim).await;
     let first = submit_one(&http, &rovim, "before").await;
 
     // Full.

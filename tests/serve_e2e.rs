@@ -30,13 +30,7 @@ async fn kill_9_in_the_middle_of_an_action_then_restart_completes_it_without_dup
             &[],
         );
         let rovim = serve(&db.url);
-        let r = http
-            .post(format!("{}/v1/vim-accounts", rovim.url))
-            .json(&json!({"name": "remote", "type": "sim", "url": sim.url}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        support::register_sim(&http, &rovim, "remote", &sim).await;
         // The VIM takes the first net but holds its answer: rovim dies in that window.
         http.patch(format!("{}/v1/settings", sim.url))
             .json(&json!({"stall_after_create_ms": 600_000}))
@@ -270,13 +264,7 @@ async fn work_submitted_while_the_actor_boots_is_counted_once_over_http() {
             let sim = support::sim_vim(r#"{"build_seconds": 0, "latency_ms": 300}"#);
             let rovim = serve(&db.url);
             let name = format!("boot{round}");
-            let r = http
-                .post(format!("{}/v1/vim-accounts", rovim.url))
-                .json(&json!({"name": name, "type": "sim", "url": sim.url}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 201);
+            support::register_sim(&http, &rovim, &name, &sim).await;
             let mut tasks = vec![
                 json!({"vim_account": name, "action": "CREATE", "item": "net", "params": {"name": "n"}}),
             ];

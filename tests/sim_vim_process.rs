@@ -3,8 +3,8 @@
 //! new engine over the same database adopts both by their idempotency tokens, creates nothing
 //! twice, and later deletes everything.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,47 +13,9 @@ use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig};
 use rovim_store::test_support::sqlite;
 use rovim_store::{NewVimAccount, Store, reads};
 use serde_json::{Value, json};
+use support::{Proc, sim_vim};
 
-struct SimVim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for SimVim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim_vim() -> SimVim {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rovim"))
-        .args([
-            "--log-format",
-            "json",
-            "sim-vim",
-            "--listen",
-            "127.0.0.1:0",
-            "--settings",
-            r#"{"build_seconds": 0}"#,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rovim sim-vim");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("read the address");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the first line names the address")
-        .to_owned();
-    SimVim { child, url }
-}
-
-async fn state(http: &reqwest::Client, sim: &SimVim) -> Value {
+async fn state(http: &reqwest::Client, sim: &Proc) -> Value {
     http.get(format!("{}/v1/state", sim.url))
         .send()
         .await
@@ -84,7 +46,7 @@ fn log() -> slog::Logger {
 
 #[actix_rt::test]
 async fn the_sim_vim_process_outlives_an_engine_crash() {
-    let sim = start_sim_vim();
+    let sim = sim_vim(r#"{"build_seconds": 0}"#);
     rovim_vim::tls::init();
     let http = reqwest::Client::new();
     let db = sqlite();

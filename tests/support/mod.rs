@@ -86,6 +86,19 @@ pub async fn get(http: &reqwest::Client, url: String) -> Value {
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// Registers the sim VIM process `sim` as account `name`; returns the account's id.
+pub async fn register_sim(http: &reqwest::Client, rovim: &Proc, name: &str, sim: &Proc) -> String {
+    let r = http
+        .post(format!("{}/v1/vim-accounts", rovim.url))
+        .json(&serde_json::json!({"name": name, "type": "sim", "url": sim.url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let account: Value = r.json().await.unwrap();
+    account["id"].as_str().unwrap().to_owned()
+}
+
 /// Waits (long-polling) until the action is no longer BUILD.
 pub async fn settle(http: &reqwest::Client, rovim: &Proc, action: &str) -> Value {
     let start = Instant::now();

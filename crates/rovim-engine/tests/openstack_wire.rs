@@ -19,19 +19,6 @@ use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
 use rovim_vim::testing::{Fault, FaultProxy, Rule};
 use serde_json::{Value, json};
 
-fn keystone_url() -> Option<String> {
-    match std::env::var("ROVIM_TEST_KEYSTONE_URL") {
-        Ok(u) => Some(u),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("ROVIM_TEST_KEYSTONE_URL is not set")
-        }
-        Err(_) => {
-            eprintln!("SKIPPED: ROVIM_TEST_KEYSTONE_URL is not set (no Keystone/Neutron)");
-            None
-        }
-    }
-}
-
 /// The networks named `name` on Neutron, with the rovim token each carries.
 async fn neutron_inventory(watcher: &OpenStackConnector, name: &str) -> Vec<VimElement> {
     let (_, v) = watcher

@@ -16,6 +16,20 @@ use rovim_store::{
 use rovim_vim::SimCloud;
 use serde_json::{Value, json};
 
+/// The real Keystone's URL (`.ci/openstack.sh`), or `None` with a note (a failure under CI).
+pub fn keystone_url() -> Option<String> {
+    match std::env::var("ROVIM_TEST_KEYSTONE_URL") {
+        Ok(u) => Some(u),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("ROVIM_TEST_KEYSTONE_URL is not set")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: ROVIM_TEST_KEYSTONE_URL is not set (no Keystone/Neutron)");
+            None
+        }
+    }
+}
+
 pub fn quiet() -> slog::Logger {
     slog::Logger::root(slog::Discard, slog::o!())
 }
