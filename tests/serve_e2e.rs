@@ -145,10 +145,38 @@ fn a_public_address_without_tokens_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
 }
 
+const CLI_TOKEN: &str = "cli-token-0123456789abcdef";
+
+/// Issue 11: `ROVIM_API_TOKENS=""` on a public address used to mean "a token is configured"
+/// to the listen check and "no token" to the API: every request passed. Now it cannot start.
+#[test]
+fn an_empty_or_short_token_refuses_to_start_naming_it_not_showing_it() {
+    for (tokens, says) in [
+        ("", "API token #1: empty"),
+        ("abc,hunter2", "API token #1: shorter"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+            .args([
+                "--database-url",
+                ":memory:",
+                "serve",
+                "--listen",
+                "0.0.0.0:0",
+            ])
+            .env("ROVIM_API_TOKENS", tokens)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tokens:?} must not start");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("hunter2"), "never the token: {stderr}");
+    }
+}
+
 /// Runs a client command against `api`; returns (success, stdout, stderr).
 fn cli(api: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
-        .args(["--api-url", api, "--token", "tok"])
+        .args(["--api-url", api, "--token", CLI_TOKEN])
         .args(args)
         .env_remove("ROVIM_DATABASE_URL")
         .output()
@@ -172,7 +200,7 @@ fn the_cli_drives_the_service_over_http() {
             "--listen",
             "127.0.0.1:0",
         ],
-        &[("ROVIM_API_TOKENS", "tok")],
+        &[("ROVIM_API_TOKENS", CLI_TOKEN)],
     );
     let api = rovim.url.clone();
 

@@ -14,11 +14,40 @@ use crate::error::ApiError;
 #[derive(Clone, Default)]
 pub struct Tokens(Arc<Vec<String>>);
 
+/// The shortest token accepted: a guessable one is no protection.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// A configured token that cannot be used; names its position, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("API token #{position}: {reason}")]
+pub struct TokenError {
+    /// 1-based, in the order the tokens were given.
+    pub position: usize,
+    pub reason: String,
+}
+
 impl Tokens {
-    pub fn new(tokens: Vec<String>) -> Tokens {
-        Tokens(Arc::new(
-            tokens.into_iter().filter(|t| !t.is_empty()).collect(),
-        ))
+    /// Checks every configured token: an empty, short or blank-containing one is refused (it
+    /// used to be dropped silently, and an empty list meant no authentication at all).
+    pub fn new(tokens: Vec<String>) -> Result<Tokens, TokenError> {
+        for (i, t) in tokens.iter().enumerate() {
+            let bad = |reason: String| TokenError {
+                position: i + 1,
+                reason,
+            };
+            if t.is_empty() {
+                return Err(bad("empty".into()));
+            }
+            if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("contains blanks or control characters".into()));
+            }
+            if t.chars().count() < MIN_TOKEN_LEN {
+                return Err(bad(format!(
+                    "shorter than {MIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                )));
+            }
+        }
+        Ok(Tokens(Arc::new(tokens)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -47,21 +76,26 @@ pub async fn check<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if !tokens.is_empty() {
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         let offered = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim());
         if !tokens.accepts(offered) {
             let refusal = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "authorization",
                 "a valid bearer token is required",
             );
-            return Ok(req
-                .into_response(refusal.error_response())
-                .map_into_right_body());
+            let mut response = refusal.error_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"rovim\""),
+            );
+            return Ok(req.into_response(response).map_into_right_body());
         }
     }
     next.call(req)
@@ -73,12 +107,31 @@ pub async fn check<B: MessageBody + 'static>(
 mod tests {
     use super::*;
 
+    const GOOD: &str = "0123456789abcdef-s3cret";
+
     #[test]
     fn tokens_match_exactly() {
-        let t = Tokens::new(vec!["s3cret".into(), "".into()]);
-        assert!(t.accepts("s3cret"));
-        assert!(!t.accepts("s3cre") && !t.accepts("s3cret!") && !t.accepts(""));
-        assert!(Tokens::new(vec![]).is_empty());
+        let t = Tokens::new(vec![GOOD.into()]).unwrap();
+        assert!(t.accepts(GOOD));
+        assert!(!t.accepts(&GOOD[1..]) && !t.accepts(&format!("{GOOD}!")) && !t.accepts(""));
+        assert!(Tokens::new(vec![]).unwrap().is_empty());
         assert_eq!(format!("{t:?}"), "Tokens(1 configured)", "never printed");
+    }
+
+    /// Issue 11's "auth fails open": an empty token used to be dropped, leaving no token and
+    /// so no authentication while the public-listen check saw one configured.
+    #[test]
+    fn empty_short_or_blank_tokens_are_refused_by_position_never_by_value() {
+        for (tokens, position, reason) in [
+            (vec![""], 1, "empty"),
+            (vec![GOOD, ""], 2, "empty"),
+            (vec!["change-me"], 1, "shorter than 16"),
+            (vec!["0123456789abcdef 0123"], 1, "blanks"),
+        ] {
+            let e = Tokens::new(tokens.iter().map(|t| t.to_string()).collect()).unwrap_err();
+            assert_eq!(e.position, position);
+            assert!(e.to_string().contains(reason), "{e}");
+            assert!(!e.to_string().contains("change-me"), "never the value: {e}");
+        }
     }
 }

@@ -15,7 +15,7 @@ pub mod views;
 use actix_web::web;
 use rovim_engine::Engine;
 
-pub use auth::Tokens;
+pub use auth::{MIN_TOKEN_LEN, TokenError, Tokens};
 pub use error::ApiError;
 
 /// What every handler shares.

@@ -246,9 +246,22 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
 async fn tokens_guard_the_api_but_not_health() {
     let db = sqlite();
     let engine = engine(&db).await;
-    let app = app!(engine, Tokens::new(vec!["t0ken".into()]));
+    const TOKEN: &str = "t0ken-0123456789abcdef";
+    let app = app!(engine, Tokens::new(vec![TOKEN.into()]).unwrap());
     let (s, body) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let refused = test::call_service(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/vim-accounts")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        refused.headers().get("www-authenticate").unwrap(),
+        "Bearer realm=\"rovim\"",
+        "a 401 says how to authenticate"
+    );
     let (s, _) = call(
         &app,
         test::TestRequest::get()
@@ -261,10 +274,18 @@ async fn tokens_guard_the_api_but_not_health() {
         &app,
         test::TestRequest::get()
             .uri("/v1/vim-accounts")
-            .insert_header(("authorization", "Bearer t0ken")),
+            .insert_header(("authorization", format!("Bearer {TOKEN}"))),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/vim-accounts")
+            .insert_header(("authorization", format!("bearer {TOKEN}"))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "the scheme is case-insensitive");
     let (s, _) = call(&app, test::TestRequest::get().uri("/healthz")).await;
     assert_eq!(s, StatusCode::OK);
     engine.shutdown().await.unwrap();

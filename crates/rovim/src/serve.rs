@@ -14,7 +14,7 @@ use rovim_store::{Store, redact_url};
 use crate::config::ServiceConfig;
 
 pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> anyhow::Result<()> {
-    let tokens = config.tokens()?;
+    let tokens = Tokens::new(config.tokens()?)?;
     let addr: SocketAddr = config
         .listen
         .parse()
@@ -37,7 +37,7 @@ pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> an
         .await?;
         let state = ApiState {
             engine: engine.clone(),
-            tokens: Tokens::new(tokens),
+            tokens,
         };
         let server = actix_web::HttpServer::new(move || {
             actix_web::App::new().configure(configure(state.clone()))
