@@ -8,9 +8,12 @@ pub fn init() {
 }
 
 /// A reqwest client for talking to VIM APIs (HTTPS with the OS trust store, or plain HTTP).
+/// It follows no redirect: a VIM API has no reason to send one, and following it would carry
+/// the request's credentials (a Keystone password, a token) to wherever it points.
 pub fn client() -> Result<reqwest::Client, crate::VimError> {
     init();
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| crate::VimError::Connection(format!("cannot build an HTTP client: {e}")))
 }

@@ -538,3 +538,34 @@ async fn a_token_is_renewed_before_it_expires() {
     assert_eq!(authentications(&keystone), 2, "renewed before its expiry");
     assert_ne!(c.keystone().current_token().await.unwrap(), first);
 }
+
+/// Issue 11: the HTTP client followed a 307 to another origin and sent the Keystone password
+/// there. No redirect is followed now: the password never leaves for the other address, and
+/// the call fails with the status it got.
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone and Neutron: eval \"$(bash .ci/openstack.sh)\""
+)]
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_credentials() {
+    use rovim_vim::testing::{Fault, FaultProxy, Rule};
+    let Some(url) = keystone_url() else { return };
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let to = format!("http://{}/v3/auth/tokens", elsewhere.local_addr().unwrap());
+    let proxy = FaultProxy::start(url.trim_end_matches("/v3")).await;
+    proxy.add(Rule::once("POST /v3/auth/tokens", Fault::Redirect(to)));
+    let c = connector(
+        &format!("{}/v3", proxy.url),
+        "admin-password-here",
+        json!({}),
+    );
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_secs(5), c.check_connectivity()).await;
+    assert!(
+        elsewhere.accept().is_err(),
+        "nothing (and no password) went to the redirect's target"
+    );
+    let e = answer.expect("answered at once").unwrap_err();
+    assert!(e.to_string().contains("307"), "{e}");
+}

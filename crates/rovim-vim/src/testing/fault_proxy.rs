@@ -26,6 +26,8 @@ pub enum Fault {
     Status(u16, Option<u64>),
     Slow(Duration),
     Truncate,
+    /// Answered by the proxy with a 307 to this URL.
+    Redirect(String),
 }
 
 /// Breaks the `nth` (1-based) request whose request line or body contains `matching`, and the
@@ -224,6 +226,13 @@ async fn exchange(
         Some(Fault::ResetBefore) => {
             reset(client);
             return Ok(());
+        }
+        Some(Fault::Redirect(to)) => {
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            client.write_all(answer.as_bytes()).await?;
+            return client.shutdown().await;
         }
         Some(Fault::Status(code, retry_after)) => {
             let body = format!("fault proxy: status {code}");
