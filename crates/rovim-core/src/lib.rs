@@ -16,6 +16,7 @@
 //! - [`find`]: the outcome of a FIND (one / none / many) and FIND-then-CREATE.
 //! - [`truncate`]: error message truncation that keeps both ends.
 //! - [`refresh_policy`]: when an element is polled next.
+//! - [`scrub`]: keeping secrets (and unbounded bodies) out of error text.
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
@@ -31,6 +32,7 @@ pub mod ids;
 pub mod item_status;
 pub mod params;
 pub mod refresh_policy;
+pub mod scrub;
 pub mod sdn_merge;
 pub mod task;
 pub mod teardown;
@@ -52,6 +54,7 @@ pub use params::{
     ParamError, TaskParams, VmParams,
 };
 pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
+pub use scrub::{MAX_VIM_BODY, quote_body, scrub_secret};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
 pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
 pub use teardown::{NetUser, Teardown, net_teardown};

@@ -91,7 +91,17 @@ impl VimActor {
         }
     }
 
+    /// The text without the account's secret: a VIM's error may echo the request it refused,
+    /// and this text is stored, shown and logged.
+    fn scrub(&self, text: &str) -> String {
+        match &self.account.secret {
+            Some(secret) => rovim_core::scrub_secret(text, secret.expose()),
+            None => text.to_owned(),
+        }
+    }
+
     fn fail(&mut self, ctx: &mut Context<Self>, reason: String) {
+        let reason = self.scrub(&reason);
         warn!(self.log, "VimActor stops"; "reason" => &reason);
         self.notice.reason.get_or_insert(reason);
         ctx.stop();
@@ -286,7 +296,7 @@ impl VimActor {
         let Some((element, _)) = self.in_flight.remove(&key) else {
             return;
         };
-        let result = match res {
+        let mut result = match res {
             Ok(Ok(r)) => r,
             Ok(Err(abort)) => return self.fail(ctx, abort.to_string()),
             Err(e) if e.is_cancelled() => return,
@@ -308,8 +318,9 @@ impl VimActor {
                 }
             }
         };
-        if let Outcome::Failed { error, .. } = &result.outcome {
-            info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => error);
+        if let Outcome::Failed { error, .. } = &mut result.outcome {
+            *error = self.scrub(error);
+            info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => &*error);
         }
         let live = matches!(result.outcome, Outcome::Created(_) | Outcome::Found { .. });
         if live {

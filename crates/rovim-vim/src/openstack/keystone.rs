@@ -114,8 +114,10 @@ impl Keystone {
             )));
         }
         if !status.is_success() {
+            // Bounded and without the password, whatever the body echoes.
+            let quoted = rovim_core::quote_body(&rovim_core::scrub_secret(&body, &self.password));
             return Err(VimError::UnexpectedResponse(format!(
-                "Keystone answered {status}: {answer}"
+                "Keystone answered {status}: {quoted}"
             )));
         }
         let token = token
@@ -227,6 +229,11 @@ impl Keystone {
                 })
                 .map(str::to_owned)
                 .unwrap_or_else(|| text.chars().take(300).collect());
+            // Whatever the service echoes, neither the password nor the token goes on.
+            let message = rovim_core::scrub_secret(
+                &rovim_core::scrub_secret(&message, &self.password),
+                &s.token,
+            );
             let what = format!("{method} {path}: {message}");
             return Err(match status.as_u16() {
                 401 | 403 => VimError::Auth(what),

@@ -51,7 +51,7 @@ async fn error_body(r: Response) -> ErrorBody {
     let text = r.text().await.unwrap_or_default();
     serde_json::from_str(&text).unwrap_or_else(|_| ErrorBody {
         class: "unexpected_response".into(),
-        message: format!("HTTP {status}: {text}"),
+        message: format!("HTTP {status}: {}", rovim_core::quote_body(&text)),
         retry_after_ms: None,
         leftover: None,
     })

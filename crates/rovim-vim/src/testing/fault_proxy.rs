@@ -28,6 +28,9 @@ pub enum Fault {
     Truncate,
     /// Answered by the proxy with a 307 to this URL.
     Redirect(String),
+    /// Answered by the proxy with this status and the request's own body, as an endpoint that
+    /// echoes what it refused.
+    Echo(u16),
 }
 
 /// Breaks the `nth` (1-based) request whose request line or body contains `matching`, and the
@@ -226,6 +229,16 @@ async fn exchange(
         Some(Fault::ResetBefore) => {
             reset(client);
             return Ok(());
+        }
+        Some(Fault::Echo(code)) => {
+            let body = &request[head_end..];
+            let head = format!(
+                "HTTP/1.1 {code} Echo\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            client.write_all(head.as_bytes()).await?;
+            client.write_all(body).await?;
+            return client.shutdown().await;
         }
         Some(Fault::Redirect(to)) => {
             let answer = format!(

@@ -1,0 +1,61 @@
+//! Issue 11: a VIM error body that echoes the request used to put the account's password in
+//! the account's `error` (shown by the API and the CLI, logged at every restart). An endpoint in
+//! front of Keystone answers 400 with the request it got; the password never reaches the
+//! account's error, and the quoted body is bounded.
+
+mod common;
+
+use common::*;
+use rovim_core::{AccountStatus, VimAccountId, VimType};
+use rovim_store::{NewVimAccount, Secret};
+use rovim_vim::testing::{Fault, FaultProxy, Rule};
+use serde_json::json;
+
+#[actix_rt::test]
+async fn an_echoed_password_never_reaches_the_account_error() {
+    const PASSWORD: &str = "Echo-Me-s3cret-pw";
+    // The upstream is never reached: every token request is answered by the echo.
+    let keystone = FaultProxy::start("http://127.0.0.1:9").await;
+    keystone.add(Rule {
+        matching: "POST /v3/auth/tokens".into(),
+        nth: 1,
+        times: usize::MAX / 2,
+        fault: Fault::Echo(400),
+    });
+    let h = Harness::new().await;
+    let vim = VimAccountId::random();
+    h.engine
+        .add_account(NewVimAccount {
+            id: vim,
+            name: "echo".into(),
+            vim_type: VimType::OpenStack,
+            url: format!("{}/v3", keystone.url),
+            tenant: Some("admin".into()),
+            username: Some("admin".into()),
+            secret: Some(Secret::new(PASSWORD)),
+            config: json!({}),
+            sdn_controller: None,
+        })
+        .await
+        .unwrap();
+    let state = h
+        .account_until(vim, |s| s.status == AccountStatus::Error && s.restarts >= 1)
+        .await;
+    let error = state.error.unwrap();
+    assert!(error.contains("Keystone answered 400"), "{error}");
+    assert!(
+        error.contains("***"),
+        "the echoed password is masked: {error}"
+    );
+    assert!(!error.contains(PASSWORD), "{error}");
+    assert!(error.chars().count() < 500, "bounded: {error}");
+    let row = h
+        .until(|| {
+            let row = rovim_store::accounts::get_vim_account(&mut h.store().conn().unwrap(), vim)
+                .unwrap();
+            (row.status == AccountStatus::Error).then_some(row)
+        })
+        .await;
+    assert!(!row.error_msg.unwrap().contains(PASSWORD));
+    assert!(keystone.faults_injected() >= 1);
+}
