@@ -173,6 +173,22 @@ fn an_empty_or_short_token_refuses_to_start_naming_it_not_showing_it() {
     }
 }
 
+/// Issue 11: `rovim --help` printed ROVIM_DATABASE_URL's value, password included.
+#[test]
+fn help_never_prints_the_database_url_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .arg("--help")
+        .env(
+            "ROVIM_DATABASE_URL",
+            "postgres://rovim:hunter2-secret@db/rovim",
+        )
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("ROVIM_DATABASE_URL"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}
+
 /// Runs a client command against `api`; returns (success, stdout, stderr).
 fn cli(api: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
@@ -253,13 +269,36 @@ fn the_cli_drives_the_service_over_http() {
     assert!(ok && out.contains(&id) && out.starts_with("ID"), "{out}");
 
     let vim_id = list[0]["id"].as_str().unwrap().to_owned();
-    let (ok, out, err) = cli(
-        &api,
-        &[
+    // ROVIM_VIM_PASSWORD in the environment (as for `vim add`) must not replace the password
+    // at an edit that does not ask for it (issue 11).
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--api-url", &api, "--token", CLI_TOKEN])
+        .args([
             "vim", "edit", &vim_id, "--tenant", "blue", "--output", "json",
-        ],
+        ])
+        .env_remove("ROVIM_DATABASE_URL")
+        .env("ROVIM_VIM_PASSWORD", "not-the-password")
+        .output()
+        .unwrap();
+    let (ok, out, err) = (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     );
     assert!(ok, "{err}");
+    let stored = rovim_store::accounts::get_vim_account(
+        &mut rovim_store::Store::open(db.to_str().unwrap())
+            .unwrap()
+            .conn()
+            .unwrap(),
+        vim_id.parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored.secret.as_ref().map(|s| s.expose()),
+        Some("pw-secret"),
+        "the password is unchanged"
+    );
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["tenant"],
         "blue"

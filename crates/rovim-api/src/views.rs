@@ -34,7 +34,8 @@ impl From<&VimAccount> for VimAccountView {
             id: a.id.to_string(),
             name: a.name.clone(),
             vim_type: a.vim_type.to_string(),
-            url: a.url.clone(),
+            // Credentials in a VIM URL are never shown.
+            url: rovim_store::redact_url(&a.url),
             tenant: a.tenant.clone(),
             user: a.username.clone(),
             config: a.config.clone(),
@@ -65,7 +66,7 @@ impl From<&SdnController> for SdnControllerView {
             id: c.id.to_string(),
             name: c.name.clone(),
             sdn_type: c.sdn_type.clone(),
-            url: c.url.clone(),
+            url: rovim_store::redact_url(&c.url),
             user: c.username.clone(),
             config: c.config.clone(),
             created_at: time(c.created_at),

@@ -242,6 +242,28 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     engine.shutdown().await.unwrap();
 }
 
+/// Issue 11: credentials embedded in a VIM URL were shown by the API.
+#[actix_rt::test]
+async fn credentials_in_a_vim_url_are_never_shown() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let (s, made) = call(
+        &app,
+        test::TestRequest::post().uri("/v1/vim-accounts").set_json(
+            json!({"name": "creds", "type": "sim", "url": "http://admin:hunter2-pw@127.0.0.1:1"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let (_, list) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
+    for shown in [&made, &list[0]] {
+        assert_eq!(shown["url"], "http://admin:***@127.0.0.1:1", "{shown}");
+    }
+    assert!(!list.to_string().contains("hunter2"));
+    engine.shutdown().await.unwrap();
+}
+
 #[actix_rt::test]
 async fn tokens_guard_the_api_but_not_health() {
     let db = sqlite();

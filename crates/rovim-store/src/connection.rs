@@ -45,16 +45,59 @@ pub fn sqlite_path(url: &str) -> &str {
 
 /// A URL fit for logs and errors: the password, if any, is replaced.
 pub fn redact_url(url: &str) -> String {
+    // A key=value connection string (`host=db password=…`).
+    if !url.contains("://") && url.contains('=') {
+        return url
+            .split(' ')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((creds, host)) = rest.split_once('@') else {
-        return url.to_owned();
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((creds, host)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{creds}@{host}"),
+        },
+        None => authority.to_owned(),
     };
-    match creds.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "secret",
+        "token",
+        "sslpassword",
+        "key",
+    ]
+    .iter()
+    .any(|s| k == *s || k.ends_with(&format!("_{s}")))
 }
 
 /// Runs the same diesel expression on whichever inner connection this is, for queries that
@@ -112,5 +155,34 @@ mod tests {
             "postgres://rovim@127.0.0.1/rovim"
         );
         assert_eq!(redact_url("./rovim.db"), "./rovim.db");
+    }
+
+    /// Issue 11: a `?password=` in a URL, a password in a key=value connection string or in a
+    /// VIM URL's user info were shown as they were.
+    #[test]
+    fn passwords_in_queries_connection_strings_and_vim_urls_are_redacted_too() {
+        for (url, redacted) in [
+            (
+                "postgres://rovim@db/rovim?sslmode=require&password=s3cret",
+                "postgres://rovim@db/rovim?sslmode=require&password=***",
+            ),
+            (
+                "host=db user=rovim password=s3cret",
+                "host=db user=rovim password=***",
+            ),
+            (
+                "https://admin:s3cret@keystone:5000/v3",
+                "https://admin:***@keystone:5000/v3",
+            ),
+            (
+                "https://keystone:5000/v3?auth_token=s3cret",
+                "https://keystone:5000/v3?auth_token=***",
+            ),
+            ("http://a:s3c@ret@h:1/p", "http://a:***@h:1/p"),
+            ("http://h:1/p?q=1", "http://h:1/p?q=1"),
+        ] {
+            assert_eq!(redact_url(url), redacted);
+            assert!(!redact_url(url).contains("s3c"));
+        }
     }
 }

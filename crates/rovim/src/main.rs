@@ -23,7 +23,12 @@ use rovim_store::{Store, redact_url};
 struct Cli {
     /// Database URL: a SQLite file path or postgres://user@host/db (default ./rovim.db, or the
     /// service config's database_url).
-    #[arg(long, global = true, env = "ROVIM_DATABASE_URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROVIM_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
 
     /// Log format: terminal, json, or auto (terminal on a TTY, JSON otherwise).

@@ -70,7 +70,9 @@ pub enum VimCommand {
         tenant: Option<String>,
         #[arg(long)]
         user: Option<String>,
-        #[arg(long, env = "ROVIM_VIM_PASSWORD", hide_env_values = true)]
+        /// A new password. Only when given here: ROVIM_VIM_PASSWORD (read by `vim add`) would
+        /// otherwise replace the password at every edit.
+        #[arg(long)]
         password: Option<String>,
         /// The whole new config as JSON.
         #[arg(long)]
