@@ -75,7 +75,15 @@ pub async fn check<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    if !tokens.is_empty() {
+    if tokens.is_empty() {
+        // No tokens: the API listens on loopback only, and only the machine's own clients may
+        // use it, not a web page the operator has open (DNS rebinding, cross-site requests).
+        if let Err(refusal) = local_only(&req) {
+            return Ok(req
+                .into_response(refusal.error_response())
+                .map_into_right_body());
+        }
+    } else {
         // The scheme is case-insensitive (RFC 9110 §11.1).
         let offered = req
             .headers()
@@ -103,11 +111,78 @@ pub async fn check<B: MessageBody + 'static>(
         .map(ServiceResponse::map_into_left_body)
 }
 
+/// Whether a host (`name` or `name:port`, IPv6 in brackets) is this machine's loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses requests that name another host (a rebound DNS name) or come from another origin.
+fn local_only(req: &ServiceRequest) -> Result<(), ApiError> {
+    let header_text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("<not text>").to_owned())
+    };
+    if let Some(host) = header_text(header::HOST)
+        && !is_loopback_host(&host)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "host",
+            format!(
+                "'{host}' is not this machine: without API tokens only loopback names are served"
+            ),
+        ));
+    }
+    if let Some(origin) = header_text(header::ORIGIN) {
+        let host = origin.split_once("://").map_or("", |(_, h)| h);
+        if !is_loopback_host(host) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "origin",
+                format!(
+                    "requests from '{origin}' are refused: without API tokens only local clients are served"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const GOOD: &str = "0123456789abcdef-s3cret";
+
+    #[test]
+    fn only_loopback_names_count_as_this_machine() {
+        for h in [
+            "127.0.0.1:9090",
+            "localhost:9090",
+            "[::1]:9090",
+            "LOCALHOST",
+            "127.0.0.2",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "evil.example:9090",
+            "10.0.0.1:9090",
+            "localhost.evil.example",
+            "",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
 
     #[test]
     fn tokens_match_exactly() {

@@ -30,15 +30,18 @@ fn format(req: &HttpRequest, yaml_allowed: bool) -> Result<Format, ApiError> {
         .trim()
         .to_ascii_lowercase();
     match mime.as_str() {
-        "application/json" | "" => Ok(Format::Json),
+        // No Content-Type is not JSON: a web page can send a "simple" cross-site POST without
+        // one (or as text/plain), never as application/json without the API's consent.
+        "application/json" => Ok(Format::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" if yaml_allowed => Ok(Format::Yaml),
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type",
-            if yaml_allowed {
-                format!("'{ct}' is not application/json or application/yaml")
-            } else {
-                format!("'{ct}' is not application/json")
+            match (ct.is_empty(), yaml_allowed) {
+                (true, true) => "required: application/json or application/yaml".to_owned(),
+                (true, false) => "required: application/json".to_owned(),
+                (false, true) => format!("'{ct}' is not application/json or application/yaml"),
+                (false, false) => format!("'{ct}' is not application/json"),
             },
         )),
     }

@@ -242,6 +242,66 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     engine.shutdown().await.unwrap();
 }
 
+/// Issue 11: on the default loopback listen without tokens, a web page the operator opens
+/// could submit actions (a POST without Content-Type was read as JSON; any Host was served).
+#[actix_rt::test]
+async fn without_tokens_only_local_json_requests_are_served() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let account = json!({"name": "local", "type": "sim", "url": "sim://local"}).to_string();
+    let post = || {
+        test::TestRequest::post()
+            .uri("/v1/vim-accounts")
+            .set_payload(account.clone())
+    };
+    let (s, body) = call(&app, post()).await;
+    assert_eq!(
+        s,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no Content-Type: {body}"
+    );
+    let (s, _) = call(&app, post().insert_header(("content-type", "text/plain"))).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let json = ("content-type", "application/json");
+    let (s, body) = call(
+        &app,
+        post()
+            .insert_header(json)
+            .insert_header(("host", "evil.example:9090")),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["field"].clone()),
+        (StatusCode::FORBIDDEN, json!("host")),
+        "{body}"
+    );
+    let (s, body) = call(
+        &app,
+        post()
+            .insert_header(json)
+            .insert_header(("host", "127.0.0.1:9090"))
+            .insert_header(("origin", "http://evil.example")),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"]["field"].clone()),
+        (StatusCode::FORBIDDEN, json!("origin")),
+        "{body}"
+    );
+    assert_eq!(counts(&db).1, 0, "nothing stored");
+    let (s, body) = call(
+        &app,
+        post()
+            .insert_header(json)
+            .insert_header(("host", "localhost:9090"))
+            .insert_header(("origin", "http://localhost:9090")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    engine.shutdown().await.unwrap();
+}
+
 /// Issue 11: credentials embedded in a VIM URL were shown by the API.
 #[actix_rt::test]
 async fn credentials_in_a_vim_url_are_never_shown() {
