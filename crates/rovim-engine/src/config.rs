@@ -28,6 +28,10 @@ pub struct EngineConfig {
     /// Backoff between restarts of a failed VimActor.
     pub restart_min_secs: f64,
     pub restart_max_secs: f64,
+    /// Backoff between starts of an account whose credentials the VIM refused (each try is a
+    /// failed login that lockout policies count); an edit of the account retries at once.
+    pub auth_retry_min_secs: f64,
+    pub auth_retry_max_secs: f64,
     /// Writes queued or being committed at once by the DbActor.
     pub db_max_in_flight: usize,
     pub refresh: RefreshConfig,
@@ -82,6 +86,8 @@ impl Default for EngineConfig {
             retry_min_secs: 1.0,
             retry_max_secs: 30.0,
             restart_min_secs: 1.0,
+            auth_retry_min_secs: 300.0,
+            auth_retry_max_secs: 3600.0,
             restart_max_secs: 300.0,
             db_max_in_flight: 4096,
             refresh: RefreshConfig::default(),
@@ -141,6 +147,10 @@ impl EngineConfig {
             key: "restart_min_secs",
             reason,
         })?;
+        self.auth_retry_backoff().map_err(|reason| ConfigError {
+            key: "auth_retry_min_secs",
+            reason,
+        })?;
         Ok(())
     }
 
@@ -162,6 +172,10 @@ impl EngineConfig {
 
     pub fn restart_backoff(&self) -> Result<Backoff, String> {
         backoff(self.restart_min_secs, self.restart_max_secs)
+    }
+
+    pub fn auth_retry_backoff(&self) -> Result<Backoff, String> {
+        backoff(self.auth_retry_min_secs, self.auth_retry_max_secs)
     }
 }
 

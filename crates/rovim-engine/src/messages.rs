@@ -42,6 +42,19 @@ pub struct ActorDown {
     pub vim: VimAccountId,
     pub generation: u64,
     pub reason: String,
+    pub kind: DownKind,
+}
+
+/// Why a VimActor is down, as far as its restart is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DownKind {
+    /// Anything that may pass by itself (VIM unreachable, database, panic): restarted with the
+    /// restart backoff.
+    #[default]
+    Failed,
+    /// The VIM refused the account's credentials: each retry is a failed login (which lockout
+    /// policies count), so it is retried rarely, or at once after the account is edited.
+    AuthRefused,
 }
 
 /// A VimActor waits on these tasks of other accounts: forward their settlement.

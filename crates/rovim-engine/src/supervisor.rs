@@ -49,6 +49,8 @@ impl Slot {
 pub struct Supervisor {
     shared: Shared,
     backoff: Backoff,
+    /// For accounts whose credentials the VIM refused.
+    auth_backoff: Backoff,
     slots: HashMap<VimAccountId, Slot>,
     watchers: HashMap<TaskKey, HashSet<VimAccountId>>,
     next_generation: u64,
@@ -61,10 +63,15 @@ impl Supervisor {
             .config
             .restart_backoff()
             .unwrap_or_else(|_| Backoff::actor_restart());
+        let auth_backoff = shared
+            .config
+            .auth_retry_backoff()
+            .unwrap_or_else(|_| Backoff::actor_restart());
         let slots = accounts.into_iter().map(|a| (a.id, Slot::new(a))).collect();
         Supervisor {
             shared,
             backoff,
+            auth_backoff,
             slots,
             watchers: HashMap::new(),
             next_generation: 1,
@@ -247,7 +254,11 @@ impl Handler<ActorDown> for Supervisor {
         slot.restarts += 1;
         slot.status = AccountStatus::Error;
         slot.error = Some(msg.reason.clone());
-        let delay = self.backoff.delay(slot.failures - 1, rand::rng().random());
+        let backoff = match msg.kind {
+            DownKind::AuthRefused => &self.auth_backoff,
+            DownKind::Failed => &self.backoff,
+        };
+        let delay = backoff.delay(slot.failures - 1, rand::rng().random());
         warn!(self.shared.log, "VimActor failed, restarting later";
             "vim" => msg.vim.to_string(), "reason" => &msg.reason, "restart_in_ms" => delay.as_millis() as u64,
             "restarts" => slot.restarts);

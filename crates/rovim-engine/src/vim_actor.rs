@@ -19,7 +19,9 @@ use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
 use crate::calls::CallResult;
-use crate::messages::{ActorDown, ActorUp, Enqueue, ForeignSettled, Settled, StopActor, Watch};
+use crate::messages::{
+    ActorDown, ActorUp, DownKind, Enqueue, ForeignSettled, Settled, StopActor, Watch,
+};
 use crate::rate_limit::RateLimiter;
 use crate::refresh::Observed;
 use crate::refresh_scheduler::{RefreshDue, Register, Track, Unregister, Untrack};
@@ -72,6 +74,7 @@ impl VimActor {
             down: reports.down.clone(),
             unregister: shared.refresh.clone().recipient(),
             reason: None,
+            kind: DownKind::Failed,
         };
         let policy = shared.config.refresh.policy().unwrap_or_default();
         VimActor {
@@ -115,16 +118,25 @@ impl VimActor {
             let connector = shared
                 .connectors
                 .connect(&account)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| BootFailure::from(e.to_string()))?;
             let timeout = shared.config.call_timeout();
             match tokio::time::timeout(timeout, connector.check_connectivity()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e.to_string()),
+                Ok(Err(e)) => {
+                    if matches!(e, rovim_vim::VimError::Auth(_)) {
+                        return Err(BootFailure {
+                            reason: e.to_string(),
+                            kind: DownKind::AuthRefused,
+                        });
+                    }
+                    return Err(e.to_string().into());
+                }
                 Err(_) => {
                     return Err(format!(
                         "the VIM did not answer within {}",
                         rovim_vim::human_duration(timeout)
-                    ));
+                    )
+                    .into());
                 }
             }
             let loaded = read(&shared.store, move |conn| {
@@ -144,13 +156,18 @@ impl VimActor {
                 Ok((tasks, items))
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| BootFailure::from(e.to_string()))?;
             Ok((connector, loaded))
         });
         ctx.spawn(wrap_future::<_, Self>(boot).map(|res, act, ctx| {
-            let res = res.map_err(|e| format!("the VimActor's start failed: {e}")).and_then(|r| r);
+            let res = res
+                .map_err(|e| BootFailure::from(format!("the VimActor's start failed: {e}")))
+                .and_then(|r| r);
             match res {
-                Err(reason) => act.fail(ctx, reason),
+                Err(failure) => {
+                    act.notice.kind = failure.kind;
+                    act.fail(ctx, failure.reason)
+                }
                 Ok((connector, (tasks, items))) => {
                     let c = &act.shared.config;
                     let retry = c.retry_backoff().unwrap_or_else(|_| rovim_core::Backoff::actor_restart());
@@ -727,6 +744,21 @@ impl Handler<StopActor> for VimActor {
     }
 }
 
+/// Why a start failed.
+struct BootFailure {
+    reason: String,
+    kind: DownKind,
+}
+
+impl From<String> for BootFailure {
+    fn from(reason: String) -> Self {
+        BootFailure {
+            reason,
+            kind: DownKind::Failed,
+        }
+    }
+}
+
 /// Tells the Supervisor that this incarnation is gone, however it ends: a stop, or a panic that
 /// drops the actor while unwinding (actix does not restart a panicked actor by itself).
 struct StopNotice {
@@ -735,6 +767,7 @@ struct StopNotice {
     down: Recipient<ActorDown>,
     unregister: Recipient<Unregister>,
     reason: Option<String>,
+    kind: DownKind,
 }
 
 impl Drop for StopNotice {
@@ -754,6 +787,7 @@ impl Drop for StopNotice {
             vim: self.vim,
             generation: self.generation,
             reason,
+            kind: self.kind,
         });
     }
 }

@@ -59,3 +59,56 @@ async fn an_echoed_password_never_reaches_the_account_error() {
     assert!(!row.error_msg.unwrap().contains(PASSWORD));
     assert!(keystone.faults_injected() >= 1);
 }
+
+/// Issue 11: an account with a wrong password was restarted with the ordinary backoff for ever,
+/// each restart a failed login (a Keystone lockout policy then locks the shared user out). A
+/// refused login now waits `auth_retry_min_secs` (minutes by default), and an edit of the
+/// account retries at once.
+#[actix_rt::test]
+async fn refused_credentials_are_retried_rarely_and_at_once_after_an_edit() {
+    let keystone = FaultProxy::start("http://127.0.0.1:9").await;
+    keystone.add(Rule {
+        matching: "POST /v3/auth/tokens".into(),
+        nth: 1,
+        times: usize::MAX / 2,
+        fault: Fault::Status(401, None),
+    });
+    let config = rovim_engine::EngineConfig {
+        auth_retry_min_secs: 3.0,
+        auth_retry_max_secs: 10.0,
+        ..fast_config()
+    };
+    let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
+    let vim = VimAccountId::random();
+    h.engine
+        .add_account(NewVimAccount {
+            id: vim,
+            name: "locked".into(),
+            vim_type: VimType::OpenStack,
+            url: format!("{}/v3", keystone.url),
+            tenant: Some("admin".into()),
+            username: Some("admin".into()),
+            secret: Some(Secret::new("wrong-password")),
+            config: json!({}),
+            sdn_controller: None,
+        })
+        .await
+        .unwrap();
+    let state = h
+        .account_until(vim, |s| s.status == AccountStatus::Error)
+        .await;
+    assert!(
+        state.error.as_deref().unwrap().contains("authentication"),
+        "{state:?}"
+    );
+    // With the ordinary restart backoff (50 ms doubling) this would be a dozen logins.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(
+        keystone.faults_injected(),
+        1,
+        "one refused login, then a long wait"
+    );
+    h.engine.reload_account(vim).await.unwrap();
+    h.until(|| (keystone.faults_injected() == 2).then_some(()))
+        .await;
+}
