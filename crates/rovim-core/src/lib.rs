@@ -20,6 +20,7 @@
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
+//! - [`vim_url`]: what a VIM account's URL may be.
 //! - [`backoff`]: a validated exponential backoff with jitter.
 #![forbid(unsafe_code)]
 
@@ -38,6 +39,7 @@ pub mod task;
 pub mod teardown;
 pub mod truncate;
 pub mod vim_account;
+pub mod vim_url;
 pub mod yaml;
 
 mod string_enum;
@@ -60,3 +62,4 @@ pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue
 pub use teardown::{NetUser, Teardown, net_teardown};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};
 pub use vim_account::{AccountStatus, VimType};
+pub use vim_url::{MAX_URL_LEN, check_vim_url};

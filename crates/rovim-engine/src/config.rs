@@ -32,6 +32,9 @@ pub struct EngineConfig {
     /// failed login that lockout policies count); an edit of the account retries at once.
     pub auth_retry_min_secs: f64,
     pub auth_retry_max_secs: f64,
+    /// Whether a VIM URL may name a link-local address (169.254.0.0/16, fe80::/10: where cloud
+    /// metadata services answer). Off: such URLs are refused.
+    pub allow_link_local_urls: bool,
     /// Writes queued or being committed at once by the DbActor.
     pub db_max_in_flight: usize,
     pub refresh: RefreshConfig,
@@ -89,6 +92,7 @@ impl Default for EngineConfig {
             auth_retry_min_secs: 300.0,
             auth_retry_max_secs: 3600.0,
             restart_max_secs: 300.0,
+            allow_link_local_urls: false,
             db_max_in_flight: 4096,
             refresh: RefreshConfig::default(),
         }

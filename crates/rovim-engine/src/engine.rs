@@ -112,6 +112,12 @@ impl Engine {
 
     /// Registers a VIM account and starts its actor.
     pub async fn add_account(&self, new: NewVimAccount) -> Result<VimAccount, EngineError> {
+        rovim_core::check_vim_url(
+            new.vim_type,
+            &new.url,
+            self.shared.config.allow_link_local_urls,
+        )
+        .map_err(|reason| rejected("url", reason))?;
         match new.vim_type {
             VimType::Sim => {
                 SimSettings::from_config(&new.config)
@@ -206,8 +212,24 @@ impl Engine {
             accounts::get_vim_account(c, id)
         })
         .await?;
-        if let (VimType::Sim, Some(config)) = (current.vim_type, &changes.config) {
-            SimSettings::from_config(config).map_err(|reason| rejected("config", reason))?;
+        if let Some(url) = &changes.url {
+            rovim_core::check_vim_url(
+                current.vim_type,
+                url,
+                self.shared.config.allow_link_local_urls,
+            )
+            .map_err(|reason| rejected("url", reason))?;
+        }
+        if let Some(config) = &changes.config {
+            // Every type checked as at creation, not only the sim's.
+            match current.vim_type {
+                VimType::Sim => SimSettings::from_config(config).map(|_| ()),
+                VimType::Aws => rovim_vim::aws::AwsSettings::from_config(config).map(|_| ()),
+                VimType::OpenStack => {
+                    rovim_vim::openstack::OpenStackSettings::from_config(config).map(|_| ())
+                }
+            }
+            .map_err(|reason| rejected("config", reason))?;
         }
         self.shared
             .writer

@@ -1,0 +1,116 @@
+//! What a VIM account's URL may be. It is where rovim sends the account's credentials, so it is
+//! parsed and limited: http(s) for the real VIMs (`sim://name` too for the simulator), a host,
+//! no credentials of its own (they go in `user`/`password`), no query or fragment (the
+//! connectors build their paths on it), at most 2,048 characters, and no link-local host (the
+//! cloud metadata addresses, 169.254.0.0/16 and fe80::/10) unless allowed.
+
+use std::net::IpAddr;
+
+use crate::vim_account::VimType;
+
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Checks `url` for an account of `vim_type`; the error says what is wrong (for the `url` field).
+pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Result<(), String> {
+    if url.chars().count() > MAX_URL_LEN {
+        return Err(format!("longer than {MAX_URL_LEN} characters"));
+    }
+    if vim_type == VimType::Sim
+        && let Some(name) = url.strip_prefix("sim://")
+    {
+        let ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        return if ok {
+            Ok(())
+        } else {
+            Err("a sim:// name is letters, digits, '-', '_' and '.'".into())
+        };
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "scheme '{}' is not http or https{}",
+            parsed.scheme(),
+            if vim_type == VimType::Sim {
+                " (or sim://name)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("credentials go in user and password, not in the URL".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("a query or fragment is not allowed".into());
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        Some(url::Host::Domain(_)) => None,
+        None => return Err("no host".into()),
+    };
+    let link_local = match host {
+        Some(IpAddr::V4(ip)) => ip.is_link_local(),
+        Some(IpAddr::V6(ip)) => (ip.segments()[0] & 0xffc0) == 0xfe80,
+        None => false,
+    };
+    if link_local && !allow_link_local {
+        return Err(
+            "a link-local address (cloud metadata services live there); set engine.allow_link_local_urls to allow it"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_vim_urls_pass() {
+        for (t, u) in [
+            (VimType::OpenStack, "https://keystone.example:5000/v3"),
+            (VimType::Aws, "https://ec2.eu-west-1.amazonaws.com"),
+            (VimType::Aws, "http://127.0.0.1:5000"),
+            (VimType::Sim, "sim://lab-1"),
+            (VimType::Sim, "http://127.0.0.1:8080"),
+            (VimType::OpenStack, "http://[::1]:5000/v3"),
+        ] {
+            assert_eq!(check_vim_url(t, u, false), Ok(()), "{u}");
+        }
+    }
+
+    /// Issue 11: `file://…`, "not a url at all", a 1 MB URL, a `?` choosing the path, link-local
+    /// metadata addresses were all accepted.
+    #[test]
+    fn everything_else_is_refused_saying_why() {
+        let long = format!("https://h/{}", "a".repeat(3000));
+        for (t, u, why) in [
+            (VimType::OpenStack, "file:///etc/passwd", "scheme 'file'"),
+            (VimType::Aws, "not a url at all", "not a URL"),
+            (VimType::Aws, long.as_str(), "longer than"),
+            (VimType::OpenStack, "https://k:5000/v3?x=/admin", "query"),
+            (
+                VimType::OpenStack,
+                "https://admin:pw@k:5000/v3",
+                "credentials",
+            ),
+            (VimType::Aws, "http://169.254.169.254/latest", "link-local"),
+            (VimType::Aws, "http://[fe80::1]:80", "link-local"),
+            (VimType::OpenStack, "sim://lab", "scheme 'sim'"),
+            (VimType::Sim, "sim://../x y", "sim:// name"),
+        ] {
+            let e = check_vim_url(t, u, false).unwrap_err();
+            assert!(e.contains(why), "{u}: {e}");
+        }
+        assert_eq!(
+            check_vim_url(VimType::Aws, "http://169.254.169.254", true),
+            Ok(()),
+            "allowed when the operator says so"
+        );
+    }
+}
