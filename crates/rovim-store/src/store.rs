@@ -21,6 +21,27 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// Creates the SQLite file readable and writable by its owner only (it holds VIM credentials),
+/// before SQLite does with the umask's mode; SQLite gives its -wal and -shm files the mode of
+/// the database file. An existing file is left as it is.
+fn create_private(path: &str) -> std::io::Result<()> {
+    if path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// What an SQLite open or write failure at start usually means.
 const SQLITE_ACCESS: &str = "the database cannot be written: a read-only disk, or no write \
      permission on the file or its directory (SQLite makes -wal and -shm files beside it)";
@@ -61,6 +82,7 @@ impl Store {
                 let path = sqlite_path(url);
                 // journal_mode=WAL persists in the file: set it once, before any pooled connection.
                 let unwritable = |e: String| open_err(format!("{e} ({SQLITE_ACCESS})"));
+                create_private(path).map_err(|e| unwritable(e.to_string()))?;
                 let mut c =
                     SqliteConnection::establish(path).map_err(|e| unwritable(e.to_string()))?;
                 c.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")

@@ -376,3 +376,28 @@ async fn account_status_and_restarts_are_recorded_and_survive_a_reopen() {
         assert_eq!(got.config["build_seconds"], 1);
     }
 }
+
+/// Issue 11: the SQLite file (which holds VIM credentials) was created 0644; it and its -wal
+/// and -shm files are readable by their owner only now.
+#[cfg(unix)]
+#[test]
+fn a_new_sqlite_database_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private.db");
+    let store = rovim_store::Store::open(path.to_str().unwrap()).unwrap();
+    let _conn = store.conn().unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("private.db{suffix}"));
+        if let Ok(meta) = std::fs::metadata(&file) {
+            assert_eq!(
+                meta.permissions().mode() & 0o777,
+                0o600,
+                "{}",
+                file.display()
+            );
+        } else {
+            assert_eq!(suffix, "-shm", "the database and its WAL exist");
+        }
+    }
+}
