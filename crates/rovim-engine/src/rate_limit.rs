@@ -43,7 +43,8 @@ struct State {
     throttles: u64,
 }
 
-/// What the limiter has seen, for metrics and tests.
+/// What the limiter has seen (its tests read it).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateSnapshot {
     pub rate: Option<f64>,
@@ -144,6 +145,7 @@ impl RateLimiter {
         st.no_cut_before = Some(until + Duration::from_secs_f64(1.0 / cut.max(FLOOR_QPS)));
     }
 
+    #[cfg(test)]
     pub fn snapshot(&self) -> RateSnapshot {
         let st = self.lock();
         RateSnapshot {

@@ -30,10 +30,10 @@ use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
 use crate::working_set::{NetUsersQuery, Outbox, TaskEntryWithStatus, WorkingSet};
+use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
 
 /// How often a net DELETE waiting for VM DELETEs looks again, besides being woken by them.
 const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
-use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
 
 /// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
 #[derive(Clone)]

@@ -11,6 +11,9 @@ use crate::records::{
 };
 use crate::schema::{actions, interfaces, nets, tasks, vms};
 
+/// The stored spelling of the open statuses (not yet counted: still to be executed).
+pub(crate) const OPEN: [&str; 2] = [TaskStatus::Scheduled.as_str(), TaskStatus::Build.as_str()];
+
 /// The statuses a VimActor reloads: work to do, and live elements to poll.
 pub const UNFINISHED: [TaskStatus; 3] =
     [TaskStatus::Scheduled, TaskStatus::Build, TaskStatus::Done];
@@ -158,12 +161,11 @@ pub fn net_users(
         .or(interfaces::vim_net_id
             .eq(vim_net_id.unwrap_or_default())
             .and(interfaces::vim_net_id.is_not_null()));
-    let open = [TaskStatus::Scheduled.as_str(), TaskStatus::Build.as_str()];
     // One statement, so one snapshot: a VM DELETE settling meanwhile is seen either open (its
     // VM still there) or done (its VM DELETED), never half.
     let rows: Vec<VmOnNet> = interfaces::table
         .inner_join(vms::table)
-        .left_join(tasks::table.on(tasks::item_id.eq(vms::id).and(tasks::status.eq_any(open))))
+        .left_join(tasks::table.on(tasks::item_id.eq(vms::id).and(tasks::status.eq_any(OPEN))))
         .filter(vms::vim_account_id.eq(vim.to_string()))
         .filter(vms::status.ne(deleted))
         .filter(on_net)

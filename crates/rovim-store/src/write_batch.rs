@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rovim_core::{
-    AccountStatus, ActionId, Counter, CounterDelta, CreatedItem, ItemId, ItemStatus, MAX_ERROR_LEN,
-    TaskKey, TaskStatus, VimAccountId, truncate_error,
+    AccountStatus, ActionId, CounterDelta, CreatedItem, ItemId, ItemStatus, MAX_ERROR_LEN, TaskKey,
+    TaskStatus, VimAccountId, counter_delta, truncate_error,
 };
 
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
+use crate::reads::OPEN;
 use crate::schema::{actions, interfaces, nets, tasks, vim_accounts, vms};
 use crate::store::now;
 
@@ -177,10 +178,9 @@ pub struct Applied {
     pub stale: Vec<TaskKey>,
 }
 
-const OPEN: [&str; 2] = ["SCHEDULED", "BUILD"];
-
-/// Applies one task update under its status guard; returns the status it moved the task to
-/// and the counter that move adds, or `None` when the guard let nothing through.
+/// Applies one task update under its status guard; returns the counter change of the move it
+/// made (`counter_delta` from an open status, or from DONE), or `None` when the guard let
+/// nothing through.
 ///
 /// - a move to an open status, or an update without a status, applies only to an open task
 ///   (a settled task is never reopened or rewritten);
@@ -201,12 +201,10 @@ fn update_task(
     .set(changes)
     .execute(conn)?;
     if from_open == 1 {
-        let delta = match to.and_then(TaskStatus::counted_as) {
-            Some(Counter::Done) => CounterDelta { done: 1, failed: 0 },
-            Some(Counter::Failed) => CounterDelta { done: 0, failed: 1 },
-            None => CounterDelta::default(),
-        };
-        return Ok(Some(delta));
+        // Which open status it left makes no difference to the count.
+        return Ok(Some(to.map_or_else(CounterDelta::default, |to| {
+            counter_delta(TaskStatus::Build, to)
+        })));
     }
     if to == Some(TaskStatus::Finished) {
         let from_done = diesel::update(
@@ -217,7 +215,7 @@ fn update_task(
         .set(changes)
         .execute(conn)?;
         if from_done == 1 {
-            return Ok(Some(CounterDelta::default()));
+            return Ok(Some(counter_delta(TaskStatus::Done, TaskStatus::Finished)));
         }
     }
     Ok(None)
