@@ -173,17 +173,6 @@ fn failure_kind(msg: &str) -> String {
         .collect()
 }
 
-async fn submit(http: &reqwest::Client, rovim: &Proc, body: &Value) -> Option<Value> {
-    let r = http
-        .post(format!("{}/v1/actions", rovim.url))
-        .json(body)
-        .send()
-        .await
-        .ok()?;
-    (r.status() == 201).then_some(())?;
-    r.json().await.ok()
-}
-
 /// Items not DELETED, as the database holds them: what the final teardown removes.
 fn remaining(store: &Store) -> (Vec<String>, Vec<String>) {
     use diesel::prelude::*;

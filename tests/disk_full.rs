@@ -178,15 +178,8 @@ async fn a_full_then_read_only_disk_refuses_clearly_and_loses_nothing() {
 
 /// One submission that must be accepted (the disk has room).
 async fn submit_one(http: &reqwest::Client, rovim: &Proc, name: &str) -> String {
-    let r = http
-        .post(format!("{}/v1/actions", rovim.url))
-        .json(&action(name))
-        .send()
+    let answer = submit(http, rovim, &action(name))
         .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["action_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+        .expect("accepted (201)");
+    answer["action_id"].as_str().unwrap().to_owned()
 }

@@ -339,15 +339,9 @@ async fn work_submitted_while_the_actor_boots_is_counted_once_over_http() {
                 tasks.push(json!({"vim_account": name, "action": "CREATE", "item": "vm",
                     "params": {"name": format!("v{i}"), "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-0"}]}}));
             }
-            let create: Value = http
-                .post(format!("{}/v1/actions", rovim.url))
-                .json(&json!({ "tasks": tasks }))
-                .send()
+            let create = support::submit(&http, &rovim, &json!({ "tasks": tasks }))
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .expect("the create is accepted");
             tokio::time::sleep(Duration::from_millis(100)).await;
             let deletes: Vec<Value> = (1..4)
                 .map(|i| {
@@ -355,15 +349,9 @@ async fn work_submitted_while_the_actor_boots_is_counted_once_over_http() {
                     "item_id": create["tasks"][i]["item_id"]})
                 })
                 .collect();
-            let delete: Value = http
-                .post(format!("{}/v1/actions", rovim.url))
-                .json(&json!({ "tasks": deletes }))
-                .send()
+            let delete = support::submit(&http, &rovim, &json!({ "tasks": deletes }))
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .expect("the delete is accepted");
             for (id, total) in [(&create["action_id"], 7), (&delete["action_id"], 3)] {
                 let a = settle(&http, &rovim, id.as_str().unwrap()).await;
                 assert_eq!(

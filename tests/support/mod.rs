@@ -99,6 +99,18 @@ pub async fn register_sim(http: &reqwest::Client, rovim: &Proc, name: &str, sim:
     account["id"].as_str().unwrap().to_owned()
 }
 
+/// Submits an action; its answer when accepted (201), `None` when refused or unreachable.
+pub async fn submit(http: &reqwest::Client, rovim: &Proc, body: &Value) -> Option<Value> {
+    let r = http
+        .post(format!("{}/v1/actions", rovim.url))
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    (r.status() == 201).then_some(())?;
+    r.json().await.ok()
+}
+
 /// Waits (long-polling) until the action is no longer BUILD.
 pub async fn settle(http: &reqwest::Client, rovim: &Proc, action: &str) -> Value {
     let start = Instant::now();

@@ -5,8 +5,7 @@
 mod common;
 
 use common::*;
-use rovim_core::{ItemStatus, TaskStatus, VimAccountId, VimType};
-use rovim_store::{NewVimAccount, Secret};
+use rovim_core::{ItemStatus, TaskStatus};
 use serde_json::json;
 
 #[cfg_attr(
@@ -17,21 +16,8 @@ use serde_json::json;
 async fn nets_through_the_engine_on_keystone_and_neutron() {
     let Some(url) = keystone_url() else { return };
     let h = Harness::new().await;
-    let vim = VimAccountId::random();
-    h.engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "os".into(),
-            vim_type: VimType::OpenStack,
-            url,
-            tenant: Some("admin".into()),
-            username: Some("admin".into()),
-            secret: Some(Secret::new("admin")),
-            config: json!({"physical_network": "physnet1"}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    h.openstack("os", url, "admin", json!({"physical_network": "physnet1"}))
+        .await;
     let name = format!("engine-{}", std::process::id());
     let sub = h
         .submit(json!({"tasks": [

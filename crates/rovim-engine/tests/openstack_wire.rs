@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use common::*;
 use reqwest::Method;
-use rovim_core::{TaskStatus, VimAccountId, VimType};
+use rovim_core::{TaskStatus, VimAccountId};
 use rovim_engine::{EngineConfig, RefreshConfig};
-use rovim_store::invariants::{self, VimElement};
+use rovim_store::invariants::VimElement;
 use rovim_store::test_support::sqlite;
-use rovim_store::{NewVimAccount, Secret};
 use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
 use rovim_vim::testing::{Fault, FaultProxy, Rule};
 use serde_json::{Value, json};
@@ -51,22 +50,14 @@ async fn neutron_inventory(watcher: &OpenStackConnector, name: &str) -> Vec<VimE
 }
 
 async fn account(h: &Harness, keystone: &FaultProxy, neutron: &FaultProxy) -> VimAccountId {
-    let vim = VimAccountId::random();
-    h.engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "os".into(),
-            vim_type: VimType::OpenStack,
-            url: format!("{}/v3", keystone.url),
-            tenant: Some("admin".into()),
-            username: Some("admin".into()),
-            secret: Some(Secret::new("admin")),
-            config: json!({"endpoint_override": {"network": neutron.url}}),
-            sdn_controller: None,
-        })
+    let config = json!({"endpoint_override": {"network": neutron.url}});
+    h.openstack("os", format!("{}/v3", keystone.url), "admin", config)
         .await
-        .unwrap();
-    vim
+}
+
+/// A connector straight to Keystone and Neutron, to look at what the tests made.
+fn watcher(url: &str) -> OpenStackConnector {
+    OpenStackConnector::new(url, "admin", "admin", "admin", OpenStackSettings::default()).unwrap()
 }
 
 fn config() -> EngineConfig {
@@ -110,9 +101,7 @@ async fn lifecycle(
     );
     let inv = neutron_inventory(watcher, name).await;
     assert_eq!(inv.len(), 1, "{what}: one network: {inv:?}");
-    let v = invariants::check_against_vim(&mut h.store().conn().unwrap(), &vim.to_string(), &inv)
-        .unwrap();
-    assert!(v.is_empty(), "{what}: {v:#?}");
+    h.check_inventory(vim, &inv, what);
     let down = h
         .submit(json!({"tasks": [delete_task(vim, "net", made.tasks[0].2)]}))
         .await;
@@ -134,14 +123,7 @@ async fn lifecycle(
 #[actix_rt::test]
 async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_leak() {
     let Some(url) = keystone_url() else { return };
-    let watcher = OpenStackConnector::new(
-        &url,
-        "admin",
-        "admin",
-        "admin",
-        OpenStackSettings::default(),
-    )
-    .unwrap();
+    let watcher = watcher(&url);
     let calls = [
         "POST /v3/auth/tokens",
         "POST /v2.0/networks",
@@ -200,14 +182,7 @@ async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_lea
 #[actix_rt::test]
 async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
     let Some(url) = keystone_url() else { return };
-    let watcher = OpenStackConnector::new(
-        &url,
-        "admin",
-        "admin",
-        "admin",
-        OpenStackSettings::default(),
-    )
-    .unwrap();
+    let watcher = watcher(&url);
     let keystone = FaultProxy::start(url.trim_end_matches("/v3")).await;
     let neutron = FaultProxy::start("http://127.0.0.1:19696").await;
     neutron.add(Rule {
@@ -242,9 +217,7 @@ async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
     );
     let inv = neutron_inventory(&watcher, &name).await;
     assert_eq!(inv.len(), 4, "{inv:?}");
-    let v = invariants::check_against_vim(&mut h.store().conn().unwrap(), &vim.to_string(), &inv)
-        .unwrap();
-    assert!(v.is_empty(), "{v:#?}");
+    h.check_inventory(vim, &inv, "429 burst");
     let down = h
         .submit(json!({"tasks": made.tasks.iter().map(|t| delete_task(vim, "net", t.2)).collect::<Vec<_>>()}))
         .await;

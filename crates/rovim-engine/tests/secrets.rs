@@ -6,8 +6,7 @@
 mod common;
 
 use common::*;
-use rovim_core::{AccountStatus, VimAccountId, VimType};
-use rovim_store::{NewVimAccount, Secret};
+use rovim_core::AccountStatus;
 use rovim_vim::testing::{Fault, FaultProxy, Rule};
 use serde_json::json;
 
@@ -23,21 +22,9 @@ async fn an_echoed_password_never_reaches_the_account_error() {
         fault: Fault::Echo(400),
     });
     let h = Harness::new().await;
-    let vim = VimAccountId::random();
-    h.engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "echo".into(),
-            vim_type: VimType::OpenStack,
-            url: format!("{}/v3", keystone.url),
-            tenant: Some("admin".into()),
-            username: Some("admin".into()),
-            secret: Some(Secret::new(PASSWORD)),
-            config: json!({}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    let vim = h
+        .openstack("echo", format!("{}/v3", keystone.url), PASSWORD, json!({}))
+        .await;
     let state = h
         .account_until(vim, |s| s.status == AccountStatus::Error && s.restarts >= 1)
         .await;
@@ -79,21 +66,14 @@ async fn refused_credentials_are_retried_rarely_and_at_once_after_an_edit() {
         ..fast_config()
     };
     let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
-    let vim = VimAccountId::random();
-    h.engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "locked".into(),
-            vim_type: VimType::OpenStack,
-            url: format!("{}/v3", keystone.url),
-            tenant: Some("admin".into()),
-            username: Some("admin".into()),
-            secret: Some(Secret::new("wrong-password")),
-            config: json!({}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    let vim = h
+        .openstack(
+            "locked",
+            format!("{}/v3", keystone.url),
+            "wrong-password",
+            json!({}),
+        )
+        .await;
     let state = h
         .account_until(vim, |s| s.status == AccountStatus::Error)
         .await;

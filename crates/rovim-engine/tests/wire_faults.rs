@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use rovim_core::TaskStatus;
 use rovim_engine::{EngineConfig, RefreshConfig};
-use rovim_store::invariants::{self, VimElement};
+use rovim_store::invariants::VimElement;
 use rovim_store::test_support::sqlite;
 use rovim_vim::testing::{Fault, FaultProxy, Rule, aws_inventory, moto};
 use serde_json::json;
@@ -42,19 +42,8 @@ async fn check(
     watcher: &rovim_vim::aws::AwsConnector,
     vpc: &str,
 ) -> Vec<VimElement> {
-    let inventory: Vec<VimElement> = aws_inventory(watcher, vpc)
-        .await
-        .into_iter()
-        .map(|e| VimElement {
-            kind: e.kind,
-            vim_id: e.vim_id,
-            token: e.token,
-        })
-        .collect();
-    let v =
-        invariants::check_against_vim(&mut h.store().conn().unwrap(), &vim.to_string(), &inventory)
-            .unwrap();
-    assert!(v.is_empty(), "{v:#?}");
+    let inventory = elements(aws_inventory(watcher, vpc).await);
+    h.check_inventory(vim, &inventory, "moto");
     inventory
 }
 

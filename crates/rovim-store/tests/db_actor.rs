@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{account, logger, sample};
+use common::{account, logger, sample, stored_sample};
 use rovim_core::{AccountStatus, VimAccountId};
 use rovim_store::test_support::backends;
 use rovim_store::{AccountStatusUpdate, DbWrite, DbWriter, WriteBatch};
@@ -31,15 +31,7 @@ fn restarts(db: &rovim_store::test_support::TestDb, vim: VimAccountId) -> i32 {
 #[actix_rt::test]
 async fn concurrent_writes_are_group_committed_and_none_is_lost() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 1024, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (w, acc, _) = stored_sample(&db, 1024).await;
         let commits_before = w.stats().commits.load(Ordering::Relaxed);
 
         let mut pending = Vec::new();
@@ -63,15 +55,7 @@ async fn concurrent_writes_are_group_committed_and_none_is_lost() {
 #[actix_rt::test]
 async fn a_bad_write_in_a_group_fails_alone() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 1024, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (w, acc, _) = stored_sample(&db, 1024).await;
 
         // A second account with the same name: refused by the unique constraint.
         let mut bad = account("vim-a");

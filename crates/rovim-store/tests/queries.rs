@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{account, logger, sample};
+use common::{account, logger, sample, stored_sample};
 use rovim_core::{AccountStatus, CreatedItem, ItemStatus, TaskKey, TaskStatus};
 use rovim_store::reads::{get_action, get_net, get_task, get_vm, load_unfinished_tasks};
 use rovim_store::test_support::backends;
@@ -14,15 +14,7 @@ use rovim_store::{
 #[actix_rt::test]
 async fn an_action_is_stored_whole_and_read_back() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 64, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (_, acc, s) = stored_sample(&db, 64).await;
 
         let mut c = db.store.conn().unwrap();
         let (action, tasks) = get_action(&mut c, s.action.id).unwrap();
@@ -110,15 +102,7 @@ async fn a_rejected_action_leaves_no_row() {
 #[actix_rt::test]
 async fn outcomes_items_and_counters_are_applied_exactly() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 64, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (w, acc, s) = stored_sample(&db, 64).await;
         let k = |i| TaskKey::new(s.action.id, i);
         let port = CreatedItem {
             kind: "port".into(),
@@ -224,15 +208,7 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
 #[actix_rt::test]
 async fn updates_of_missing_or_settled_tasks_change_nothing_and_are_reported_stale() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 64, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (w, _, s) = stored_sample(&db, 64).await;
         let k = |i| TaskKey::new(s.action.id, i);
         let settle = |key, status| {
             let mut b = WriteBatch::default();
@@ -283,15 +259,7 @@ async fn updates_of_missing_or_settled_tasks_change_nothing_and_are_reported_sta
 #[actix_rt::test]
 async fn each_task_is_counted_once_however_often_its_settlement_is_written() {
     for db in backends() {
-        let w = DbWriter::start(db.store.clone(), 64, logger());
-        let acc = account("vim-a");
-        w.write(DbWrite::InsertVimAccount(acc.clone()))
-            .await
-            .unwrap();
-        let s = sample(acc.id);
-        w.write(DbWrite::InsertAction(s.action.clone()))
-            .await
-            .unwrap();
+        let (w, _, s) = stored_sample(&db, 64).await;
         let k = |i| TaskKey::new(s.action.id, i);
         let update = |status| TaskUpdate {
             status: Some(status),

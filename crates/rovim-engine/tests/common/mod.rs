@@ -228,14 +228,18 @@ impl Harness {
     /// The invariants between the database and a settled sim VIM: no twin, no leak, every live
     /// item's element present.
     pub fn check_vim(&self, vim: VimAccountId, cloud: &SimCloud) {
-        let inventory = sim_inventory(cloud);
+        self.check_inventory(vim, &sim_inventory(cloud), "sim");
+    }
+
+    /// The same against any VIM's inventory (moto's, Neutron's); `case` names it on failure.
+    pub fn check_inventory(&self, vim: VimAccountId, inventory: &[VimElement], case: &str) {
         let v = invariants::check_against_vim(
             &mut self.store().conn().unwrap(),
             &vim.to_string(),
-            &inventory,
+            inventory,
         )
         .unwrap();
-        assert!(v.is_empty(), "invariants broken: {v:#?}");
+        assert!(v.is_empty(), "{case}: invariants broken: {v:#?}");
     }
 
     /// Waits until the Supervisor's view of account `id` satisfies `pred`.
@@ -276,8 +280,13 @@ impl Harness {
 
 /// A sim VIM's elements as the invariant checker reads them.
 pub fn sim_inventory(cloud: &SimCloud) -> Vec<VimElement> {
-    cloud
-        .inventory()
+    elements(cloud.inventory())
+}
+
+/// A VIM inventory (the sim's shape, also `rovim_vim::testing::aws_inventory`'s) as the
+/// invariant checker reads it.
+pub fn elements(inventory: Vec<rovim_vim::SimElement>) -> Vec<VimElement> {
+    inventory
         .into_iter()
         .map(|e| VimElement {
             kind: e.kind,
@@ -335,6 +344,32 @@ pub async fn aws_vpc(endpoint: &str, cidr: &str) -> (rovim_vim::aws::AwsConnecto
 }
 
 impl Harness {
+    /// An `openstack` VIM account named `name` (project and user `admin`) on the Keystone URL.
+    pub async fn openstack(
+        &self,
+        name: &str,
+        url: String,
+        password: &str,
+        config: Value,
+    ) -> VimAccountId {
+        let id = VimAccountId::random();
+        self.engine
+            .add_account(NewVimAccount {
+                id,
+                name: name.into(),
+                vim_type: VimType::OpenStack,
+                url,
+                tenant: Some("admin".into()),
+                username: Some("admin".into()),
+                secret: Some(rovim_store::Secret::new(password)),
+                config,
+                sdn_controller: None,
+            })
+            .await
+            .unwrap();
+        id
+    }
+
     /// An `aws` VIM account named `name` on the endpoint and VPC.
     pub async fn aws(&self, name: &str, endpoint: &str, vpc: &str) -> VimAccountId {
         let id = VimAccountId::random();

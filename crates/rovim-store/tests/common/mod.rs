@@ -131,3 +131,21 @@ pub fn sample(vim: VimAccountId) -> Sample {
     };
     Sample { action, nets, vm }
 }
+
+/// A writer on `db` (`in_flight` writes at most) with account "vim-a" and the [`sample`]
+/// action stored: the start of most store tests.
+pub async fn stored_sample(
+    db: &rovim_store::test_support::TestDb,
+    in_flight: usize,
+) -> (rovim_store::DbWriter, NewVimAccount, Sample) {
+    let w = rovim_store::DbWriter::start(db.store.clone(), in_flight, logger());
+    let acc = account("vim-a");
+    w.write(rovim_store::DbWrite::InsertVimAccount(acc.clone()))
+        .await
+        .unwrap();
+    let s = sample(acc.id);
+    w.write(rovim_store::DbWrite::InsertAction(s.action.clone()))
+        .await
+        .unwrap();
+    (w, acc, s)
+}
