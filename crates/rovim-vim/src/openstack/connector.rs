@@ -322,43 +322,34 @@ impl VimConnector for OpenStackConnector {
         mut found: Created,
     ) -> Result<Created, CreateFailure> {
         let id = found.vim_id.clone();
-        let leftover = |found: &Created| Some(found.owned());
-        let tag = token_tag(token);
-        // Setting a tag the network has already is a no-op for Neutron.
-        if let Err(error) = self
-            .neutron(
+        let has_subnet = found.created_items.iter().any(|c| c.kind == "subnet");
+        let completed = async {
+            // Setting a tag the network has already is a no-op for Neutron.
+            let tag = token_tag(token);
+            self.neutron(
                 Method::PUT,
                 &format!("/v2.0/networks/{id}/tags/{tag}"),
                 None,
             )
-            .await
-        {
-            return Err(CreateFailure {
-                error,
-                leftover: leftover(&found),
-            });
-        }
-        if params.ip_profile.is_some() && !found.created_items.iter().any(|c| c.kind == "subnet") {
-            let project = match self.keystone.session().await {
-                Ok(s) => s.project_id,
-                Err(error) => {
-                    return Err(CreateFailure {
-                        error,
-                        leftover: leftover(&found),
-                    });
-                }
-            };
-            match self.create_subnet(&id, &project, params).await {
-                Ok(subnet) => found.created_items.extend(subnet),
-                Err(error) => {
-                    return Err(CreateFailure {
-                        error,
-                        leftover: leftover(&found),
-                    });
-                }
+            .await?;
+            if params.ip_profile.is_none() || has_subnet {
+                return Ok(None);
             }
+            let project = self.keystone.session().await?.project_id;
+            self.create_subnet(&id, &project, params).await
         }
-        Ok(found)
+        .await;
+        match completed {
+            Ok(subnet) => {
+                found.created_items.extend(subnet);
+                Ok(found)
+            }
+            // The network stays the task's leftover, so a DELETE removes it.
+            Err(error) => Err(CreateFailure {
+                leftover: Some(found.owned()),
+                error,
+            }),
+        }
     }
 
     async fn find_by_token(
