@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use reqwest::Method;
 use rovim_core::{TaskStatus, VimAccountId};
-use rovim_engine::{EngineConfig, RefreshConfig};
+use rovim_engine::EngineConfig;
 use rovim_store::invariants::VimElement;
 use rovim_store::test_support::sqlite;
 use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
@@ -58,19 +58,6 @@ async fn account(h: &Harness, keystone: &FaultProxy, neutron: &FaultProxy) -> Vi
 /// A connector straight to Keystone and Neutron, to look at what the tests made.
 fn watcher(url: &str) -> OpenStackConnector {
     OpenStackConnector::new(url, "admin", "admin", "admin", OpenStackSettings::default()).unwrap()
-}
-
-fn config() -> EngineConfig {
-    EngineConfig {
-        call_timeout_secs: 1.0,
-        max_attempts: 8,
-        refresh: RefreshConfig {
-            build_secs: 0.2,
-            active_secs: 0.5,
-            ..RefreshConfig::default()
-        },
-        ..fast_config()
-    }
 }
 
 /// Creates a net with a subnet and deletes it; checks the invariants against Neutron after each.
@@ -152,7 +139,7 @@ async fn every_fault_at_every_call_to_keystone_and_neutron_leaves_no_twin_no_lea
             };
             // A token fault meets the actor's start (its first call): it starts again.
             proxy.add(Rule::once(call, fault.clone()));
-            let h = Harness::with(sqlite(), config()).await;
+            let h = Harness::with(sqlite(), wire_config()).await;
             let vim = account(&h, &keystone, &neutron).await;
             h.account_until(vim, |s| s.running).await;
             let name = format!("wire-{}-{injected}", std::process::id());
@@ -193,7 +180,7 @@ async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
     });
     let config = EngineConfig {
         max_attempts: 2,
-        ..config()
+        ..wire_config()
     };
     let h = Harness::with(sqlite(), config).await;
     let vim = account(&h, &keystone, &neutron).await;

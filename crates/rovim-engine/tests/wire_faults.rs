@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use common::*;
 use rovim_core::TaskStatus;
-use rovim_engine::{EngineConfig, RefreshConfig};
 use rovim_store::invariants::VimElement;
 use rovim_store::test_support::sqlite;
 use rovim_vim::testing::{Fault, FaultProxy, Rule, aws_inventory, moto};
@@ -54,16 +53,7 @@ async fn check(
 #[actix_rt::test]
 async fn every_fault_at_every_call_of_the_lifecycle_leaves_no_twin_no_leak_no_lost_task() {
     let Some(moto) = moto() else { return };
-    let config = EngineConfig {
-        call_timeout_secs: 1.0,
-        max_attempts: 8,
-        refresh: RefreshConfig {
-            build_secs: 0.2,
-            active_secs: 0.5,
-            ..RefreshConfig::default()
-        },
-        ..fast_config()
-    };
+    let config = wire_config();
     let mut report = Vec::new();
     for (case, call) in CALLS.iter().enumerate() {
         for (f, fault) in faults().into_iter().enumerate() {

@@ -46,6 +46,21 @@ pub fn fast_config() -> EngineConfig {
     }
 }
 
+/// For the wire-fault tests: a call timeout short enough for a slow answer to pass it, room
+/// for retries, and quick polls.
+pub fn wire_config() -> EngineConfig {
+    EngineConfig {
+        call_timeout_secs: 1.0,
+        max_attempts: 8,
+        refresh: rovim_engine::RefreshConfig {
+            build_secs: 0.2,
+            active_secs: 0.5,
+            ..rovim_engine::RefreshConfig::default()
+        },
+        ..fast_config()
+    }
+}
+
 pub struct Harness {
     pub config: EngineConfig,
     pub db: TestDb,
