@@ -15,6 +15,7 @@ pub fn missing() -> Vec<&'static str> {
         "ROVIM_TEST_NEUTRON_AUTH_URL",
         "ROVIM_TEST_PG_CTL",
         "ROVIM_TEST_DATABASE_URL",
+        "ROVIM_TOOLS_VENV",
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -23,6 +24,9 @@ pub fn missing() -> Vec<&'static str> {
         "rovim_no_keystone",
         "rovim_no_neutron_auth",
         "rovim_no_pg_ctl",
+        "rovim_no_openapi_validator",
+        "rovim_no_kubernetes_validate",
+        "rovim_no_systemd_analyze",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -50,7 +54,31 @@ pub fn missing() -> Vec<&'static str> {
     if !(set("ROVIM_TEST_PG_CTL") && set("ROVIM_TEST_DATABASE_URL")) {
         out.push("rovim_no_pg_ctl");
     }
+    let validator = tools_venv().join("bin/openapi-spec-validator");
+    println!("cargo::rerun-if-changed={}", validator.display());
+    if !validator.exists() {
+        out.push("rovim_no_openapi_validator");
+    }
+    let kubernetes_validate = tools_venv().join("bin/kubernetes-validate");
+    println!("cargo::rerun-if-changed={}", kubernetes_validate.display());
+    if !kubernetes_validate.exists() {
+        out.push("rovim_no_kubernetes_validate");
+    }
+    if !std::path::Path::new("/usr/bin/systemd-analyze").exists() {
+        out.push("rovim_no_systemd_analyze");
+    }
     out
+}
+
+/// The venv of the checking tools `.ci/run` installs (openapi-spec-validator,
+/// kubernetes-validate): `ROVIM_TOOLS_VENV`, else `~/.cache/rovim/tools-venv`.
+pub fn tools_venv() -> PathBuf {
+    std::env::var("ROVIM_TOOLS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/rovim/tools-venv")
+        })
 }
 
 /// Emits the cfgs; call from `main` of a build script.
@@ -58,4 +86,9 @@ pub fn emit() {
     for cfg in missing() {
         println!("cargo::rustc-cfg={cfg}");
     }
+    // The tests find the tools where this script looked for them.
+    println!(
+        "cargo::rustc-env=ROVIM_TOOLS_VENV_AT_BUILD={}",
+        tools_venv().display()
+    );
 }

@@ -268,6 +268,22 @@ fn the_cli_drives_the_service_over_http() {
     let (ok, out, _) = cli(&api, &["action", "list"]);
     assert!(ok && out.contains(&id) && out.starts_with("ID"), "{out}");
 
+    // Issue 11 (8): an id is a UUID before it reaches a URL path (`../actions` used to list
+    // actions), and text from the service cannot drive the terminal in a table.
+    let (ok, out, err) = cli(&api, &["vim", "show", "../actions"]);
+    assert!(!ok && !out.contains(&id), "{out}");
+    assert!(err.contains("invalid VIM account id '../actions'"), "{err}");
+    let evil = dir.path().join("evil.json");
+    std::fs::write(&evil, r#"{"description": "red\u001b[31m\nforged", "tasks": [{"vim_account": "lab", "action": "CREATE", "item": "net", "params": {"name": "n2"}}]}"#).unwrap();
+    let (ok, _, err) = cli(&api, &["action", "submit", evil.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = cli(&api, &["action", "list"]);
+    assert!(
+        ok && !out.contains('\u{1b}') && !out.contains("\nforged"),
+        "{out:?}"
+    );
+    assert!(out.contains(r"red\u{1b}[31m\nforged"), "{out}");
+
     let vim_id = list[0]["id"].as_str().unwrap().to_owned();
     // ROVIM_VIM_PASSWORD in the environment (as for `vim add`) must not replace the password
     // at an edit that does not ask for it (issue 11).
@@ -308,7 +324,10 @@ fn the_cli_drives_the_service_over_http() {
         !ok && err.contains("409"),
         "live elements protect it: {err}"
     );
-    let (ok, _, err) = cli(&api, &["vim", "show", "no-such-id"]);
+    let (ok, _, err) = cli(
+        &api,
+        &["vim", "show", "00000000-0000-0000-0000-000000000000"],
+    );
     assert!(!ok && err.contains("404"), "{err}");
     let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
         .args(["--api-url", &api, "vim", "list"])

@@ -2,9 +2,13 @@
 //! refusal is a 4xx with a JSON body naming the field and the reason, and changes nothing.
 //!
 //! Modules: [`error`] (the error body), [`body`] (bounded body reading, JSON or YAML),
-//! [`auth`] (bearer tokens), [`views`] (what the API shows), [`routes`] (one file per resource).
+//! [`auth`] (bearer tokens), [`access_log`] (a line per request), [`audit`] (a record per
+//! account or controller change), [`views`] (what the API shows), [`routes`] (one file per
+//! resource), [`openapi`] (the document).
 #![forbid(unsafe_code)]
 
+pub mod access_log;
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -29,6 +33,7 @@ pub struct ApiState {
 pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let tokens = state.tokens.clone();
+        let log = state.engine.log().new(slog::o!("component" => "api"));
         cfg.app_data(web::Data::new(state))
             .app_data(
                 web::PathConfig::default()
@@ -38,20 +43,28 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                 web::QueryConfig::default()
                     .error_handler(|e, _| ApiError::bad_request("query", e.to_string()).into()),
             )
-            .route("/healthz", web::get().to(routes::health::healthz))
-            .route("/readyz", web::get().to(routes::health::readyz))
-            .route("/metrics", web::get().to(routes::health::metrics))
             .service(
-                web::scope("/v1")
+                // One scope for everything, so the access log sees every request, 401s too.
+                web::scope("")
                     .wrap(actix_web::middleware::from_fn(move |req, next| {
-                        auth::check(tokens.clone(), req, next)
+                        access_log::log_request(log.clone(), req, next)
                     }))
-                    .route("/openapi.json", web::get().to(openapi::document))
-                    .configure(routes::accounts::routes)
-                    .configure(routes::sdn::routes)
-                    .configure(routes::actions::routes)
-                    .configure(routes::items::routes),
-            )
-            .default_service(web::to(routes::health::not_found));
+                    .route("/healthz", web::get().to(routes::health::healthz))
+                    .route("/readyz", web::get().to(routes::health::readyz))
+                    .route("/metrics", web::get().to(routes::health::metrics))
+                    .service(
+                        web::scope("/v1")
+                            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                                auth::check(tokens.clone(), req, next)
+                            }))
+                            .route("/openapi.json", web::get().to(openapi::document))
+                            .configure(routes::accounts::routes)
+                            .configure(routes::sdn::routes)
+                            .configure(routes::actions::routes)
+                            .configure(routes::items::routes)
+                            .default_service(web::to(routes::health::not_found)),
+                    )
+                    .default_service(web::to(routes::health::not_found)),
+            );
     }
 }

@@ -48,6 +48,38 @@ impl From<&VimAccount> for VimAccountView {
     }
 }
 
+/// The answer to a submission: the action's id and, per task, the item it acts on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmittedView {
+    pub action_id: String,
+    pub tasks: Vec<SubmittedTask>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmittedTask {
+    pub index: u32,
+    /// `net` or `vm`.
+    pub item: String,
+    pub item_id: String,
+}
+
+impl From<&rovim_engine::Submitted> for SubmittedView {
+    fn from(s: &rovim_engine::Submitted) -> Self {
+        SubmittedView {
+            action_id: s.action.to_string(),
+            tasks: s
+                .tasks
+                .iter()
+                .map(|(index, kind, item)| SubmittedTask {
+                    index: *index,
+                    item: kind.to_string(),
+                    item_id: item.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SdnControllerView {
     pub id: String,

@@ -242,6 +242,134 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     engine.shutdown().await.unwrap();
 }
 
+/// Issue 11 (8): a refusal stores nothing (an SDN controller with a bad config used to be stored
+/// before the 422, so the retry met a 409), PATCH has the limits of create, names carry no
+/// control characters, and a 409 speaks of the field, not of the database's tables.
+#[actix_rt::test]
+async fn refusals_are_atomic_and_name_the_field() {
+    let db = sqlite();
+    let engine = engine(&db).await;
+    let app = app!(engine, Tokens::default());
+    let sdn_count = |db: &TestDb| {
+        accounts::list_sdn_controllers(&mut db.store.conn().unwrap())
+            .unwrap()
+            .len()
+    };
+    let long = "n".repeat(300);
+    for (body, field) in [
+        (
+            json!({"name": "f", "type": "sim", "url": "sim-sdn://f", "config": {"refuse_ports": "yes"}}),
+            "config",
+        ),
+        (
+            json!({"name": long, "type": "sim", "url": "sim-sdn://f"}),
+            "name",
+        ),
+        (
+            json!({"name": "f\n2026-12-01 INFO forged", "type": "sim", "url": "sim-sdn://f"}),
+            "name",
+        ),
+        (
+            json!({"name": "f", "type": "sim", "url": "file:///etc/passwd"}),
+            "url",
+        ),
+        (
+            json!({"name": "f", "type": "onos", "url": "http://127.0.0.1:1"}),
+            "type",
+        ),
+    ] {
+        let (s, refused) = call(
+            &app,
+            test::TestRequest::post()
+                .uri("/v1/sdn-controllers")
+                .set_json(&body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+        assert_eq!(sdn_count(&db), 0, "{body} stored nothing");
+    }
+    let (s, sdn) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/sdn-controllers")
+            .set_json(json!({"name": "f", "type": "sim", "url": "sim-sdn://f"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "the retry of a refused controller is not a conflict: {sdn}"
+    );
+
+    for name in ["a", "b"] {
+        let (s, v) = call(
+            &app,
+            test::TestRequest::post().uri("/v1/vim-accounts").set_json(
+                json!({"name": name, "type": "sim", "url": format!("sim://atomic-{name}")}),
+            ),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (s, clash) = call(
+        &app,
+        test::TestRequest::post()
+            .uri("/v1/vim-accounts")
+            .set_json(json!({"name": "a", "type": "sim", "url": "sim://atomic-c"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let reason = clash["error"]["reason"].as_str().unwrap();
+    assert!(reason.contains("named 'a'"), "{reason}");
+    for raw in ["UNIQUE", "constraint", "vim_accounts"] {
+        assert!(
+            !reason.contains(raw),
+            "the database's own text leaked: {reason}"
+        );
+    }
+
+    let list = |db: &TestDb| accounts::list_vim_accounts(&mut db.store.conn().unwrap()).unwrap();
+    let a = list(&db).into_iter().find(|v| v.name == "a").unwrap();
+    let uri = format!("/v1/vim-accounts/{}", a.id);
+    for (body, status, field) in [
+        (
+            json!({"name": "x".repeat(5000)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            json!({"name": "tab\there"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            json!({"name": "   "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (json!({"url": ""}), StatusCode::UNPROCESSABLE_ENTITY, "url"),
+        (
+            json!({"name": "ok-name", "url": "gopher://x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "url",
+        ),
+        (json!({"name": "b"}), StatusCode::CONFLICT, ""),
+    ] {
+        let (s, refused) = call(&app, test::TestRequest::patch().uri(&uri).set_json(&body)).await;
+        assert_eq!(s, status, "{body}: {refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+        assert!(!refused.to_string().contains("UNIQUE"), "{refused}");
+    }
+    let after = list(&db).into_iter().find(|v| v.id == a.id).unwrap();
+    assert_eq!(
+        (after.name.as_str(), after.url.as_str()),
+        ("a", "sim://atomic-a"),
+        "no refused PATCH changed anything"
+    );
+    engine.shutdown().await.unwrap();
+}
+
 /// Issue 11: on the default loopback listen without tokens, a web page the operator opens
 /// could submit actions (a POST without Content-Type was read as JSON; any Host was served).
 #[actix_rt::test]

@@ -9,6 +9,7 @@
 //! - [`ids`]: action, task, item, VIM account and SDN controller identifiers.
 //! - [`task`]: `Action`, `ItemKind`, `TaskStatus`, legal transitions and counter deltas.
 //! - [`item_status`]: the VIM-facing status vocabulary of nets and VMs (`ACTIVE`, `VIM_ERROR`, …).
+//! - [`name`]: what a name may be, and control characters escaped for terminals.
 //! - [`params`]: typed parameters of net and VM tasks, net references, find filters.
 //! - [`created`]: what rovim created on a VIM for an element (the thing a DELETE must clean).
 //! - [`group`]: the tasks of one element: admission, superseding, what runs next, outcomes.
@@ -20,7 +21,7 @@
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
-//! - [`vim_url`]: what a VIM account's URL may be.
+//! - [`vim_url`]: what a VIM account's (or SDN controller's) URL may be.
 //! - [`backoff`]: a validated exponential backoff with jitter.
 #![forbid(unsafe_code)]
 
@@ -31,6 +32,7 @@ pub mod find;
 pub mod group;
 pub mod ids;
 pub mod item_status;
+pub mod name;
 pub mod params;
 pub mod refresh_policy;
 pub mod scrub;
@@ -51,6 +53,7 @@ pub use find::{FindOutcome, find_outcome};
 pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};
 pub use item_status::ItemStatus;
+pub use name::{MAX_NAME_LEN, check_name, escape_controls};
 pub use params::{
     Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef, NetType,
     ParamError, TaskParams, VmParams,
@@ -62,4 +65,4 @@ pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue
 pub use teardown::{NetUser, Teardown, net_teardown};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};
 pub use vim_account::{AccountStatus, VimType};
-pub use vim_url::{MAX_URL_LEN, check_vim_url};
+pub use vim_url::{MAX_URL_LEN, check_sdn_url, check_vim_url};

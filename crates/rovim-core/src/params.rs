@@ -378,13 +378,7 @@ pub enum TaskParams {
 }
 
 fn check_name(field: &str, name: &str) -> Result<(), ParamError> {
-    if name.trim().is_empty() {
-        return Err(ParamError::new(field, "must not be empty"));
-    }
-    if name.chars().count() > 255 {
-        return Err(ParamError::new(field, "must be at most 255 characters"));
-    }
-    Ok(())
+    crate::name::check_name(name).map_err(|reason| ParamError::new(field, reason))
 }
 
 fn is_mac(text: &str) -> bool {

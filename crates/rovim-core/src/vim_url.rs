@@ -12,11 +12,23 @@ pub const MAX_URL_LEN: usize = 2048;
 
 /// Checks `url` for an account of `vim_type`; the error says what is wrong (for the `url` field).
 pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Result<(), String> {
+    let sim = (vim_type == VimType::Sim).then_some("sim");
+    check_url(url, sim, allow_link_local)
+}
+
+/// The same rules for an SDN controller of `sdn_type` (the simulated one is `sim-sdn://name`).
+pub fn check_sdn_url(sdn_type: &str, url: &str, allow_link_local: bool) -> Result<(), String> {
+    let sim = (sdn_type == "sim").then_some("sim-sdn");
+    check_url(url, sim, allow_link_local)
+}
+
+/// `sim_scheme`: the scheme of an in-process simulator, if the type has one.
+fn check_url(url: &str, sim_scheme: Option<&str>, allow_link_local: bool) -> Result<(), String> {
     if url.chars().count() > MAX_URL_LEN {
         return Err(format!("longer than {MAX_URL_LEN} characters"));
     }
-    if vim_type == VimType::Sim
-        && let Some(name) = url.strip_prefix("sim://")
+    if let Some(scheme) = sim_scheme
+        && let Some(name) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://"))
     {
         let ok = !name.is_empty()
             && name
@@ -25,7 +37,9 @@ pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Re
         return if ok {
             Ok(())
         } else {
-            Err("a sim:// name is letters, digits, '-', '_' and '.'".into())
+            Err(format!(
+                "a {scheme}:// name is letters, digits, '-', '_' and '.'"
+            ))
         };
     }
     let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
@@ -33,11 +47,7 @@ pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Re
         return Err(format!(
             "scheme '{}' is not http or https{}",
             parsed.scheme(),
-            if vim_type == VimType::Sim {
-                " (or sim://name)"
-            } else {
-                ""
-            }
+            sim_scheme.map_or(String::new(), |s| format!(" (or {s}://name)"))
         ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -69,6 +79,17 @@ pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sdn_urls_follow_the_same_rules() {
+        assert!(check_sdn_url("sim", "sim-sdn://fabric", false).is_ok());
+        assert!(check_sdn_url("sim", "http://127.0.0.1:8080", false).is_ok());
+        assert!(check_sdn_url("sim", "sim://fabric", false).is_err());
+        assert!(check_sdn_url("sim", "sim-sdn://a/b", false).is_err());
+        assert!(check_sdn_url("onos", "sim-sdn://fabric", false).is_err());
+        assert!(check_sdn_url("sim", "http://169.254.169.254", false).is_err());
+        assert!(check_sdn_url("sim", &format!("http://h/{}", "a".repeat(3000)), false).is_err());
+    }
 
     #[test]
     fn real_vim_urls_pass() {

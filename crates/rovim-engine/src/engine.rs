@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId, VimType};
+use rovim_sdn::SdnError;
 use rovim_store::{
-    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, VimAccount,
-    VimAccountChanges, accounts, reads,
+    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, StoreError,
+    VimAccount, VimAccountChanges, accounts, reads,
 };
 use rovim_vim::SimSettings;
 
@@ -78,6 +79,11 @@ impl Engine {
         Ok(Engine { supervisor, shared })
     }
 
+    /// The engine's logger (the API logs requests and audit records under it).
+    pub fn log(&self) -> &slog::Logger {
+        &self.shared.log
+    }
+
     pub fn store(&self) -> &Store {
         &self.shared.store
     }
@@ -107,11 +113,14 @@ impl Engine {
             tasks: planned.items(),
         };
         self.supervisor.send(Submit(planned.action)).await??;
+        slog::info!(self.shared.log, "action accepted";
+            "action" => submitted.action.to_string(), "tasks" => submitted.tasks.len());
         Ok(submitted)
     }
 
     /// Registers a VIM account and starts its actor.
     pub async fn add_account(&self, new: NewVimAccount) -> Result<VimAccount, EngineError> {
+        rovim_core::check_name(&new.name).map_err(|reason| rejected("name", reason))?;
         rovim_core::check_vim_url(
             new.vim_type,
             &new.url,
@@ -132,18 +141,12 @@ impl Engine {
                     .map_err(|reason| rejected("config", reason))?;
             }
         }
-        let id = new.id;
+        let (id, name) = (new.id, new.name.clone());
         self.shared
             .writer
             .write(DbWrite::InsertVimAccount(new))
             .await
-            .map_err(|e| {
-                if e.is_conflict() {
-                    EngineError::Conflict(format!("a VIM account with that id or name exists: {e}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| conflict(e, || format!("a VIM account named '{name}' exists")))?;
         let account = read(&self.shared.store, move |c| {
             accounts::get_vim_account(c, id)
         })
@@ -157,20 +160,28 @@ impl Engine {
         &self,
         new: NewSdnController,
     ) -> Result<SdnController, EngineError> {
-        let id = new.id;
+        rovim_core::check_name(&new.name).map_err(|reason| rejected("name", reason))?;
+        rovim_core::check_sdn_url(
+            &new.sdn_type,
+            &new.url,
+            self.shared.config.allow_link_local_urls,
+        )
+        .map_err(|reason| rejected("url", reason))?;
+        // Connected before it is stored, so a refused config stores nothing.
+        let connector = self
+            .shared
+            .connectors
+            .connect_sdn(&SdnController::unsaved(&new))
+            .map_err(|e| match e {
+                SdnError::BadRequest(reason) => rejected("config", reason),
+                other => rejected("type", other.to_string()),
+            })?;
+        let (id, name) = (new.id, new.name.clone());
         self.shared
             .writer
             .write(DbWrite::InsertSdnController(new))
             .await
-            .map_err(|e| {
-                if e.is_conflict() {
-                    EngineError::Conflict(format!(
-                        "an SDN controller with that id or name exists: {e}"
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| conflict(e, || format!("an SDN controller named '{name}' exists")))?;
         let controllers = read(&self.shared.store, accounts::list_sdn_controllers).await?;
         let controller = controllers
             .into_iter()
@@ -179,11 +190,6 @@ impl Engine {
                 what: "SDN controller",
                 id: id.to_string(),
             })?;
-        let connector = self
-            .shared
-            .connectors
-            .connect_sdn(&controller)
-            .map_err(|e| rejected("sdn_type", e.to_string()))?;
         self.shared.sdn.send(AddController(id, connector)).await?;
         Ok(controller)
     }
@@ -212,6 +218,9 @@ impl Engine {
             accounts::get_vim_account(c, id)
         })
         .await?;
+        if let Some(name) = &changes.name {
+            rovim_core::check_name(name).map_err(|reason| rejected("name", reason))?;
+        }
         if let Some(url) = &changes.url {
             rovim_core::check_vim_url(
                 current.vim_type,
@@ -235,13 +244,7 @@ impl Engine {
             .writer
             .write(DbWrite::UpdateVimAccount(id, changes))
             .await
-            .map_err(|e| {
-                if e.is_conflict() {
-                    EngineError::Conflict(format!("the change clashes with another account: {e}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| conflict(e, || "another VIM account has that name".to_string()))?;
         self.reload_account(id).await?;
         Ok(read(&self.shared.store, move |c| {
             accounts::get_vim_account(c, id)
@@ -304,6 +307,16 @@ impl Engine {
         self.supervisor.send(Shutdown).await?;
         self.shared.writer.ping().await?;
         Ok(())
+    }
+}
+
+/// A unique-key clash as a 409 in the caller's words (the database's own text names tables and
+/// constraints, not the field); any other write error as it is.
+fn conflict(e: StoreError, what: impl FnOnce() -> String) -> EngineError {
+    if e.is_conflict() {
+        EngineError::Conflict(what())
+    } else {
+        e.into()
     }
 }
 

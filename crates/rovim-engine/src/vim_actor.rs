@@ -259,6 +259,7 @@ impl VimActor {
             let writer = self.shared.writer.clone();
             let report = self.reports.settled.clone();
             let metrics = self.shared.metrics.clone();
+            let log = self.log.clone();
             let write = async move {
                 let applied = writer.write(DbWrite::Batch(batch)).await?;
                 // Only settlements this write committed are counted and told: one the database
@@ -269,6 +270,8 @@ impl VimActor {
                     .filter(|s| committed.contains(&s.key))
                     .collect();
                 for snap in &settled {
+                    debug!(log, "task settled"; "action" => snap.key.action.to_string(),
+                        "task" => snap.key.to_string(), "status" => snap.status.as_str());
                     metrics
                         .tasks
                         .with_label_values(&[snap.action.as_str(), snap.status.as_str()])

@@ -198,6 +198,22 @@ pub struct SdnController {
     pub created_at: NaiveDateTime,
 }
 
+impl SdnController {
+    /// The controller `new` describes, before it is stored (to check it can be connected).
+    pub fn unsaved(new: &NewSdnController) -> SdnController {
+        SdnController {
+            id: new.id,
+            name: new.name.clone(),
+            sdn_type: new.sdn_type.clone(),
+            url: new.url.clone(),
+            username: new.username.clone(),
+            secret: new.secret.clone(),
+            config: new.config.clone(),
+            created_at: chrono::Utc::now().naive_utc(),
+        }
+    }
+}
+
 #[derive(Queryable)]
 struct SdnControllerRow {
     id: String,

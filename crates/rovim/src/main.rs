@@ -75,6 +75,9 @@ enum Command {
     /// Actions: submit, show, watch, list (over the API).
     #[command(subcommand)]
     Action(client::ActionCommand),
+    /// Exit 0 when the rovim at --api-url answers /healthz within 3 s, 1 otherwise: the
+    /// container HEALTHCHECK (the image has no shell tools to probe with).
+    Probe,
     /// Run a simulated VIM as its own HTTP service (state in memory), for tests and demos that
     /// need a VIM to outlive rovim. Register it as a `sim` account with its http:// URL.
     SimVim {
@@ -116,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         Command::Vim(c) => client::vim(&cli.api, c),
         Command::Sdn(c) => client::sdn(&cli.api, c),
         Command::Action(c) => client::action(&cli.api, c),
+        Command::Probe => client::probe(&cli.api),
         Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }
 }

@@ -7,6 +7,7 @@ use rovim_store::{NewVimAccount, Secret, VimAccountChanges, accounts};
 use serde::Deserialize;
 
 use super::{id, read};
+use crate::audit::{self, Change};
 use crate::error::{ApiError, ErrorBody};
 use crate::views::VimAccountView;
 use crate::{ApiState, body};
@@ -54,7 +55,7 @@ pub(crate) struct NewAccount {
     sdn_controller: Option<SdnControllerId>,
 }
 
-#[utoipa::path(post, path = "/v1/vim-accounts", tag = "vim-accounts", request_body = NewAccount,
+#[utoipa::path(post, path = "/v1/vim-accounts", operation_id = "create_vim_account", tag = "vim-accounts", request_body = NewAccount,
     responses((status = 201, body = VimAccountView), (status = 422, description = "refused input", body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(crate) async fn create(
     state: web::Data<ApiState>,
@@ -62,15 +63,6 @@ pub(crate) async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new: NewAccount = body::parse(&req, payload, false).await?;
-    if new.name.trim().is_empty() || new.name.chars().count() > 255 {
-        return Err(ApiError::unprocessable(
-            "name",
-            "must be 1 to 255 characters",
-        ));
-    }
-    if new.url.trim().is_empty() {
-        return Err(ApiError::unprocessable("url", "must not be empty"));
-    }
     let config = new.config.unwrap_or_else(|| serde_json::json!({}));
     if !config.is_object() {
         return Err(ApiError::unprocessable("config", "must be an object"));
@@ -101,16 +93,24 @@ pub(crate) async fn create(
             sdn_controller: new.sdn_controller,
         })
         .await?;
+    let id = account.id.to_string();
+    audit::record(
+        state.engine.log(),
+        &req,
+        Change::VimAccountCreated,
+        &id,
+        &[],
+    );
     Ok(HttpResponse::Created().json(VimAccountView::from(&account)))
 }
 
-#[utoipa::path(get, path = "/v1/vim-accounts", tag = "vim-accounts", responses((status = 200, body = Vec<VimAccountView>)))]
+#[utoipa::path(get, path = "/v1/vim-accounts", operation_id = "list_vim_accounts", tag = "vim-accounts", responses((status = 200, body = Vec<VimAccountView>)))]
 pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let all = read(&state, accounts::list_vim_accounts).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(VimAccountView::from).collect::<Vec<_>>()))
 }
 
-#[utoipa::path(get, path = "/v1/vim-accounts/{id}", tag = "vim-accounts", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/vim-accounts/{id}", operation_id = "show_vim_account", tag = "vim-accounts", params(("id" = String, Path)),
     responses((status = 200, body = VimAccountView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
     state: web::Data<ApiState>,
@@ -142,6 +142,24 @@ pub(crate) struct Edit {
     sdn_controller: Option<Option<SdnControllerId>>,
 }
 
+impl Edit {
+    /// The names of the keys given (for the audit record; never their values).
+    fn fields(&self) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("url", self.url.is_some()),
+            ("tenant", self.tenant.is_some()),
+            ("user", self.user.is_some()),
+            ("password", self.password.is_some()),
+            ("config", self.config.is_some()),
+            ("sdn_controller", self.sdn_controller.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+}
+
 /// Tells a key given as `null` (`Some(None)`) from an absent one (`None`).
 fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -151,7 +169,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/v1/vim-accounts/{id}", tag = "vim-accounts", params(("id" = String, Path)), request_body = Edit,
+#[utoipa::path(patch, path = "/v1/vim-accounts/{id}", operation_id = "edit_vim_account", tag = "vim-accounts", params(("id" = String, Path)), request_body = Edit,
     responses((status = 200, body = VimAccountView), (status = 422, description = "refused input", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn edit(
     state: web::Data<ApiState>,
@@ -161,12 +179,10 @@ pub(crate) async fn edit(
 ) -> Result<HttpResponse, ApiError> {
     let vim: VimAccountId = id("VIM account", &path)?;
     let e: Edit = body::parse(&req, payload, false).await?;
-    if e.name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::unprocessable("name", "must not be empty"));
-    }
     if e.config.as_ref().is_some_and(|c| !c.is_object()) {
         return Err(ApiError::unprocessable("config", "must be an object"));
     }
+    let fields = e.fields();
     let changes = VimAccountChanges {
         name: e.name,
         url: e.url,
@@ -177,6 +193,13 @@ pub(crate) async fn edit(
         sdn_controller: e.sdn_controller,
     };
     let account = state.engine.update_account(vim, changes).await?;
+    audit::record(
+        state.engine.log(),
+        &req,
+        Change::VimAccountEdited,
+        &vim.to_string(),
+        &fields,
+    );
     Ok(HttpResponse::Ok().json(VimAccountView::from(&account)))
 }
 
@@ -187,15 +210,24 @@ pub(crate) struct RemoveQuery {
     force: bool,
 }
 
-#[utoipa::path(delete, path = "/v1/vim-accounts/{id}", tag = "vim-accounts",
+#[utoipa::path(delete, path = "/v1/vim-accounts/{id}", operation_id = "delete_vim_account", tag = "vim-accounts",
     params(("id" = String, Path), ("force" = Option<bool>, Query, description = "delete although it has live elements")),
     responses((status = 204), (status = 409, description = "it has live elements", body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn remove(
     state: web::Data<ApiState>,
     path: web::Path<String>,
     q: web::Query<RemoveQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let vim: VimAccountId = id("VIM account", &path)?;
     state.engine.delete_account(vim, q.force).await?;
+    let forced: &[&str] = if q.force { &["force"] } else { &[] };
+    audit::record(
+        state.engine.log(),
+        &req,
+        Change::VimAccountDeleted,
+        &vim.to_string(),
+        forced,
+    );
     Ok(HttpResponse::NoContent().finish())
 }

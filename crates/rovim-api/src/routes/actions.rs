@@ -8,12 +8,11 @@ use rovim_core::ActionId;
 use rovim_engine::ActionRequest;
 use rovim_store::reads;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::accounts::method_not_allowed;
 use super::{id, read};
 use crate::error::{ApiError, ErrorBody};
-use crate::views::ActionView;
+use crate::views::{ActionView, SubmittedView};
 use crate::{ApiState, body};
 
 /// The longest a `?wait=` long-poll holds a request.
@@ -33,9 +32,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[utoipa::path(post, path = "/v1/actions", tag = "actions",
+#[utoipa::path(post, path = "/v1/actions", operation_id = "submit_action", tag = "actions",
     request_body(content = ActionRequest, description = "JSON, or YAML with Content-Type: application/yaml"),
-    responses((status = 201, description = "the action id and each task's item id"), (status = 422, description = "refused input", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+    responses((status = 201, description = "the action id and each task's item id", body = SubmittedView), (status = 422, description = "refused input", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub(crate) async fn submit(
     state: web::Data<ApiState>,
     req: HttpRequest,
@@ -43,13 +42,7 @@ pub(crate) async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let request: ActionRequest = body::parse(&req, payload, true).await?;
     let submitted = state.engine.submit(request).await?;
-    let tasks: Vec<_> = submitted
-        .tasks
-        .iter()
-        .map(|(index, kind, item)| json!({"index": index, "item": kind.to_string(), "item_id": item.to_string()}))
-        .collect();
-    Ok(HttpResponse::Created()
-        .json(json!({"action_id": submitted.action.to_string(), "tasks": tasks})))
+    Ok(HttpResponse::Created().json(SubmittedView::from(&submitted)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +53,7 @@ pub(crate) struct ShowQuery {
     wait: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/v1/actions/{id}", tag = "actions",
+#[utoipa::path(get, path = "/v1/actions/{id}", operation_id = "show_action", tag = "actions",
     params(("id" = String, Path), ("wait" = Option<u64>, Query, description = "hold up to this many seconds (max 60) until something changes")),
     responses((status = 200, body = ActionView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn show(
@@ -95,7 +88,7 @@ pub(crate) struct ListQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/actions", tag = "actions", params(("limit" = Option<i64>, Query, description = "1..=1000, default 50")),
+#[utoipa::path(get, path = "/v1/actions", operation_id = "list_actions", tag = "actions", params(("limit" = Option<i64>, Query, description = "1..=1000, default 50")),
     responses((status = 200, body = Vec<ActionView>)))]
 pub(crate) async fn list(
     state: web::Data<ApiState>,

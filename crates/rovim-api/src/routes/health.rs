@@ -6,13 +6,13 @@ use serde_json::json;
 use crate::ApiState;
 use crate::error::{ApiError, ErrorBody};
 
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Ready when the database answers, its migrations are applied and the DbActor is alive.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let store = state.engine.store().clone();
     let migrated = web::block(move || store.is_migrated())
@@ -41,7 +41,7 @@ pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
 }
 
 /// Prometheus metrics (text exposition). Carries VIM account ids and counts, never secrets.
-#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

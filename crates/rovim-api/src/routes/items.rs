@@ -23,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[utoipa::path(get, path = "/v1/nets/{id}", tag = "items", params(("id" = String, Path)), responses((status = 200, body = NetView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/nets/{id}", operation_id = "show_net", tag = "items", params(("id" = String, Path)), responses((status = 200, body = NetView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn net(
     state: web::Data<ApiState>,
     path: web::Path<String>,
@@ -35,7 +35,7 @@ pub(crate) async fn net(
     }
 }
 
-#[utoipa::path(get, path = "/v1/vms/{id}", tag = "items", params(("id" = String, Path)), responses((status = 200, body = VmView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/vms/{id}", operation_id = "show_vm", tag = "items", params(("id" = String, Path)), responses((status = 200, body = VmView), (status = 404, body = ErrorBody)))]
 pub(crate) async fn vm(
     state: web::Data<ApiState>,
     path: web::Path<String>,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::accounts::method_not_allowed;
 use super::read;
+use crate::audit::{self, Change};
 use crate::error::{ApiError, ErrorBody};
 use crate::views::SdnControllerView;
 use crate::{ApiState, body};
@@ -25,14 +26,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-#[utoipa::path(delete, path = "/v1/sdn-controllers/{id}", tag = "sdn-controllers", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/v1/sdn-controllers/{id}", operation_id = "delete_sdn_controller", tag = "sdn-controllers", params(("id" = String, Path)),
     responses((status = 204), (status = 409, description = "a VIM account names it", body = ErrorBody)))]
 pub(crate) async fn remove(
     state: web::Data<ApiState>,
     path: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let sdn: SdnControllerId = super::id("SDN controller", &path)?;
     state.engine.delete_sdn_controller(sdn).await?;
+    audit::record(
+        state.engine.log(),
+        &req,
+        Change::SdnControllerDeleted,
+        &sdn.to_string(),
+        &[],
+    );
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -51,7 +60,7 @@ pub(crate) struct NewController {
     config: Option<serde_json::Value>,
 }
 
-#[utoipa::path(post, path = "/v1/sdn-controllers", tag = "sdn-controllers", request_body = NewController,
+#[utoipa::path(post, path = "/v1/sdn-controllers", operation_id = "create_sdn_controller", tag = "sdn-controllers", request_body = NewController,
     responses((status = 201, body = SdnControllerView), (status = 422, description = "refused input", body = ErrorBody)))]
 pub(crate) async fn create(
     state: web::Data<ApiState>,
@@ -59,9 +68,6 @@ pub(crate) async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new: NewController = body::parse(&req, payload, false).await?;
-    if new.name.trim().is_empty() {
-        return Err(ApiError::unprocessable("name", "must not be empty"));
-    }
     if new.sdn_type != "sim" {
         return Err(ApiError::unprocessable(
             "type",
@@ -83,10 +89,18 @@ pub(crate) async fn create(
             config: new.config.unwrap_or_else(|| serde_json::json!({})),
         })
         .await?;
+    let id = controller.id.to_string();
+    audit::record(
+        state.engine.log(),
+        &req,
+        Change::SdnControllerCreated,
+        &id,
+        &[],
+    );
     Ok(HttpResponse::Created().json(SdnControllerView::from(&controller)))
 }
 
-#[utoipa::path(get, path = "/v1/sdn-controllers", tag = "sdn-controllers", responses((status = 200, body = Vec<SdnControllerView>)))]
+#[utoipa::path(get, path = "/v1/sdn-controllers", operation_id = "list_sdn_controllers", tag = "sdn-controllers", responses((status = 200, body = Vec<SdnControllerView>)))]
 pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let all = read(&state, accounts::list_sdn_controllers).await?;
     Ok(HttpResponse::Ok().json(all.iter().map(SdnControllerView::from).collect::<Vec<_>>()))

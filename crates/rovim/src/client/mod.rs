@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+// Ids are typed so that only a UUID reaches a URL path (`vim show ../actions` used to list actions).
+use rovim_core::{ActionId, SdnControllerId, VimAccountId};
 use serde_json::{Value, json};
 
 pub use output::Output;
@@ -53,15 +55,15 @@ pub enum VimCommand {
         config: String,
         /// SDN controller id.
         #[arg(long)]
-        sdn_controller: Option<String>,
+        sdn_controller: Option<SdnControllerId>,
     },
     List,
     Show {
-        id: String,
+        id: VimAccountId,
     },
     /// Edit an account (only the options given change; its actor restarts).
     Edit {
-        id: String,
+        id: VimAccountId,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -80,7 +82,7 @@ pub enum VimCommand {
     },
     /// Delete an account (refused while it has live elements, unless --force).
     Rm {
-        id: String,
+        id: VimAccountId,
         #[arg(long)]
         force: bool,
     },
@@ -99,7 +101,7 @@ pub enum SdnCommand {
     List,
     /// Delete an SDN controller (refused while a VIM account names it).
     Rm {
-        id: String,
+        id: SdnControllerId,
     },
 }
 
@@ -110,11 +112,11 @@ pub enum ActionCommand {
         file: String,
     },
     Show {
-        id: String,
+        id: ActionId,
     },
     /// Follow an action until it ends, with a progress bar, then show its tasks.
     Watch {
-        id: String,
+        id: ActionId,
     },
     List {
         #[arg(long, default_value_t = 20)]
@@ -352,6 +354,25 @@ pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
     })
 }
 
+/// `GET /healthz` with a short timeout; an error says why the service is not healthy.
+pub fn probe(api: &Api) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let url = format!("{}/healthz", api.api_url.trim_end_matches('/'));
+        let resp = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()?
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("{url} did not answer"))?;
+        if !resp.status().is_success() {
+            bail!("{url} answered {}", resp.status());
+        }
+        println!("healthy");
+        Ok(())
+    })
+}
+
 fn show_action(out: Output, v: &Value) -> anyhow::Result<()> {
     match out {
         Output::Table => {
@@ -362,7 +383,7 @@ fn show_action(out: Output, v: &Value) -> anyhow::Result<()> {
                 v["number_done"],
                 v["number_tasks"],
                 v["number_failed"],
-                v["description"].as_str().unwrap_or("")
+                rovim_core::escape_controls(v["description"].as_str().unwrap_or(""))
             );
             output::many(
                 Output::Table,

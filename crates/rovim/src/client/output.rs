@@ -12,7 +12,8 @@ pub enum Output {
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        // A name or an error text with a newline or an escape must not redraw the terminal.
+        Value::String(s) => rovim_core::escape_controls(s).into_owned(),
         other => other.to_string(),
     }
 }
