@@ -311,7 +311,7 @@ fn the_cli_drives_the_service_over_http() {
     )
     .unwrap();
     assert_eq!(
-        stored.secret.as_ref().map(|s| s.expose()),
+        stored.secret.as_ref().and_then(|s| s.expose().ok()),
         Some("pw-secret"),
         "the password is unchanged"
     );
@@ -396,4 +396,83 @@ async fn work_submitted_while_the_actor_boots_is_counted_once_over_http() {
             assert!(v.is_empty(), "{v:#?}");
         }
     }
+}
+
+/// Issue 11 (4): with a key file, `serve` stores VIM passwords sealed; without the key (or with
+/// another) it refuses to start, saying which key sealed them; `rovim rotate-key` moves them to
+/// a new key, which `serve` then needs.
+#[tokio::test]
+async fn sealed_passwords_need_their_key_and_rotate_key_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db");
+    let db = db.to_str().unwrap();
+    let key_file = |name: &str, byte: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("{}\n", byte.repeat(32))).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (k1, k2) = (key_file("k1", "a1"), key_file("k2", "b2"));
+    let k2_id = rovim_store::SecretKey::from_hex(&"b2".repeat(32))
+        .unwrap()
+        .id()
+        .to_owned();
+
+    let rovim = support::serve_with(db, &[("ROVIM_SECRET_KEY_FILE", &k1)]);
+    let made = support::http()
+        .post(format!("{}/v1/vim-accounts", rovim.url))
+        .json(&json!({"name": "lab", "type": "sim", "url": "sim://sealed", "user": "u", "password": "pw-in-the-clear"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    drop(rovim);
+    for file in [db.to_owned(), format!("{db}-wal")] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes.windows(15).any(|w| w == b"pw-in-the-clear"),
+            "{file} holds no password"
+        );
+    }
+
+    let serve = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_rovim"))
+            .args(["--database-url", db, "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("ROVIM_DATABASE_URL")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let refused = serve(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("no key was given"),
+        "{err}"
+    );
+
+    let rotate = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--database-url", db, "rotate-key", "--new-key-file", &k2])
+        .env_remove("ROVIM_DATABASE_URL")
+        .env("ROVIM_SECRET_KEY_FILE", &k1)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&rotate.stdout);
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    assert!(
+        out.contains(&format!("1 secret(s) sealed with key {k2_id}")),
+        "{out}"
+    );
+
+    let old = serve(&[("ROVIM_SECRET_KEY_FILE", &k1)]);
+    let err = String::from_utf8_lossy(&old.stderr);
+    assert!(
+        !old.status.success() && err.contains(&format!("with key {k2_id}")),
+        "{err}"
+    );
+    let rovim = support::serve_with(db, &[("ROVIM_SECRET_KEY_FILE", &k2)]);
+    let list = get(&support::http(), format!("{}/v1/vim-accounts", rovim.url)).await;
+    assert_eq!(list[0]["name"], "lab");
 }

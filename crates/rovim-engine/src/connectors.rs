@@ -51,7 +51,9 @@ impl Connectors {
                 Ok(Arc::new(AwsConnector::new(
                     &account.url,
                     key,
-                    secret.expose(),
+                    secret
+                        .expose()
+                        .map_err(|e| VimError::Auth(format!("password: {e}")))?,
                     settings,
                 )?))
             }
@@ -73,7 +75,9 @@ impl Connectors {
                 Ok(Arc::new(OpenStackConnector::new(
                     &account.url,
                     user,
-                    password.expose(),
+                    password
+                        .expose()
+                        .map_err(|e| VimError::Auth(format!("password: {e}")))?,
                     project,
                     settings,
                 )?))

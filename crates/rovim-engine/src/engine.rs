@@ -8,8 +8,8 @@ use actix::prelude::*;
 use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId, VimType};
 use rovim_sdn::SdnError;
 use rovim_store::{
-    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, Store, StoreError,
-    VimAccount, VimAccountChanges, accounts, reads,
+    DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, SecretOwner, Store,
+    StoreError, VimAccount, VimAccountChanges, accounts, reads,
 };
 use rovim_vim::SimSettings;
 
@@ -49,8 +49,18 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         config.validate()?;
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
-        let accounts = read(&store, accounts::list_vim_accounts).await?;
-        let controllers = read(&store, accounts::list_sdn_controllers).await?;
+        // Sealed passwords are opened here, once: a database the key cannot open refuses to
+        // start instead of failing as a wrong password on every VIM.
+        let accounts = read(&store, accounts::list_vim_accounts)
+            .await?
+            .into_iter()
+            .map(|a| opened_account(&store, a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let controllers = read(&store, accounts::list_sdn_controllers)
+            .await?
+            .into_iter()
+            .map(|c| opened_controller(&store, c))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut sdn_connectors = HashMap::new();
         for c in &controllers {
             match connectors.connect_sdn(c) {
@@ -142,6 +152,9 @@ impl Engine {
             }
         }
         let (id, name) = (new.id, new.name.clone());
+        let owner = SecretOwner::VimAccount(id);
+        let mut new = new;
+        new.secret = new.secret.map(|s| self.shared.store.seal_secret(owner, s));
         self.shared
             .writer
             .write(DbWrite::InsertVimAccount(new))
@@ -151,6 +164,7 @@ impl Engine {
             accounts::get_vim_account(c, id)
         })
         .await?;
+        let account = opened_account(&self.shared.store, account)?;
         self.supervisor.send(AddAccount(account.clone())).await?;
         Ok(account)
     }
@@ -177,6 +191,9 @@ impl Engine {
                 other => rejected("type", other.to_string()),
             })?;
         let (id, name) = (new.id, new.name.clone());
+        let owner = SecretOwner::SdnController(id);
+        let mut new = new;
+        new.secret = new.secret.map(|s| self.shared.store.seal_secret(owner, s));
         self.shared
             .writer
             .write(DbWrite::InsertSdnController(new))
@@ -200,6 +217,7 @@ impl Engine {
             accounts::get_vim_account(c, id)
         })
         .await?;
+        let account = opened_account(&self.shared.store, account)?;
         self.shared
             .connectors
             .reconfigure(&account)
@@ -240,6 +258,11 @@ impl Engine {
             }
             .map_err(|reason| rejected("config", reason))?;
         }
+        let mut changes = changes;
+        let owner = SecretOwner::VimAccount(id);
+        changes.secret = changes
+            .secret
+            .map(|s| s.map(|s| self.shared.store.seal_secret(owner, s)));
         self.shared
             .writer
             .write(DbWrite::UpdateVimAccount(id, changes))
@@ -308,6 +331,26 @@ impl Engine {
         self.shared.writer.ping().await?;
         Ok(())
     }
+}
+
+/// The account with its password opened (it is sealed in the database when a key is given).
+fn opened_account(store: &Store, mut account: VimAccount) -> Result<VimAccount, EngineError> {
+    if let Some(secret) = &account.secret {
+        let owner = SecretOwner::VimAccount(account.id);
+        account.secret = Some(store.open_secret(owner, secret)?);
+    }
+    Ok(account)
+}
+
+fn opened_controller(
+    store: &Store,
+    mut controller: SdnController,
+) -> Result<SdnController, EngineError> {
+    if let Some(secret) = &controller.secret {
+        let owner = SecretOwner::SdnController(controller.id);
+        controller.secret = Some(store.open_secret(owner, secret)?);
+    }
+    Ok(controller)
 }
 
 /// A unique-key clash as a 409 in the caller's words (the database's own text names tables and

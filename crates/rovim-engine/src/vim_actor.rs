@@ -97,9 +97,9 @@ impl VimActor {
     /// The text without the account's secret: a VIM's error may echo the request it refused,
     /// and this text is stored, shown and logged.
     fn scrub(&self, text: &str) -> String {
-        match &self.account.secret {
-            Some(secret) => rovim_core::scrub_secret(text, secret.expose()),
-            None => text.to_owned(),
+        match self.account.secret.as_ref().map(|s| s.expose()) {
+            Some(Ok(secret)) => rovim_core::scrub_secret(text, secret),
+            _ => text.to_owned(),
         }
     }
 

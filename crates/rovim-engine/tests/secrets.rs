@@ -92,3 +92,60 @@ async fn refused_credentials_are_retried_rarely_and_at_once_after_an_edit() {
     h.until(|| (keystone.faults_injected() == 2).then_some(()))
         .await;
 }
+
+/// Issue 11 (4): with a key, the password is sealed in the database and opened for the VIM
+/// only: the account logs in to the real Keystone, before and after a restart that reads the
+/// sealed row back, and the column never holds the password.
+#[cfg_attr(
+    rovim_no_keystone,
+    ignore = "needs Keystone: eval \"$(bash .ci/openstack.sh)\""
+)]
+#[actix_rt::test]
+async fn a_sealed_password_logs_in_before_and_after_a_restart() {
+    let Some(url) = keystone_url() else { return };
+    let key = rovim_store::SecretKey::from_hex(&"5a".repeat(32)).unwrap();
+    for db in rovim_store::test_support::backends() {
+        let case = db.name();
+        let start = |store: rovim_store::Store, connectors| {
+            rovim_engine::Engine::start(store, fast_config(), connectors, quiet())
+        };
+        let connectors = std::sync::Arc::new(rovim_engine::Connectors::new());
+        let engine = start(
+            db.store.clone().with_key(Some(key.clone())),
+            connectors.clone(),
+        )
+        .await
+        .unwrap();
+        let mut h = Harness {
+            config: fast_config(),
+            db,
+            connectors,
+            engine,
+        };
+        let vim = h.openstack("sealed", url.clone(), "admin", json!({})).await;
+        h.account_until(vim, |s| s.status == AccountStatus::Enabled)
+            .await;
+        let raw = |h: &Harness| {
+            use diesel::prelude::*;
+            rovim_store::schema::vim_accounts::table
+                .select(rovim_store::schema::vim_accounts::secret)
+                .load::<Option<String>>(&mut *h.store().conn().unwrap())
+                .unwrap()
+        };
+        let stored = raw(&h)[0].clone().unwrap();
+        assert!(stored.starts_with("rovim-sealed:v1:"), "{case}: {stored}");
+        assert!(!stored.contains("admin"), "{case}");
+
+        h.engine.shutdown().await.unwrap();
+        let store = h.db.reopen().with_key(Some(key.clone()));
+        h.engine = start(store, h.connectors.clone()).await.unwrap();
+        h.account_until(vim, |s| s.status == AccountStatus::Enabled)
+            .await;
+
+        // Without the key, the engine refuses to start instead of logging in with ciphertext.
+        h.engine.shutdown().await.unwrap();
+        let refused = start(h.db.reopen(), h.connectors.clone()).await;
+        let error = refused.err().expect("no key, no start").to_string();
+        assert!(error.contains("no key"), "{case}: {error}");
+    }
+}

@@ -9,24 +9,72 @@ use crate::error::{StoreError, json_col, parse_col};
 use crate::schema::{sdn_controllers, vim_accounts};
 use crate::store::now;
 
-/// A credential. Its `Debug` shows nothing, so it cannot leak through a log line.
+/// A credential: in clear (as given, or read from a database without a key) or sealed (as
+/// stored when a key is configured, see [`crate::sealing`]). Its `Debug` shows nothing, so it
+/// cannot leak through a log line.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Held);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Held {
+    Clear(String),
+    Sealed(String),
+}
+
+/// A sealed secret was used where its clear text is needed: it was not opened with the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the secret is sealed and was not opened (no key or the wrong key)")]
+pub struct StillSealed;
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret(Held::Clear(s.into()))
+    }
+
+    /// A value as the database holds it.
+    pub(crate) fn from_column(text: String) -> Self {
+        if crate::sealing::is_sealed(&text) {
+            Secret(Held::Sealed(text))
+        } else {
+            Secret(Held::Clear(text))
+        }
+    }
+
+    /// The value to store.
+    pub(crate) fn column(&self) -> String {
+        match &self.0 {
+            Held::Clear(t) | Held::Sealed(t) => t.clone(),
+        }
+    }
+
+    /// The stored form of a sealed secret.
+    pub(crate) fn sealed_text(&self) -> Option<&str> {
+        match &self.0 {
+            Held::Sealed(t) => Some(t),
+            Held::Clear(_) => None,
+        }
+    }
+
+    pub fn is_sealed(&self) -> bool {
+        matches!(self.0, Held::Sealed(_))
     }
 
     /// The secret itself, for the one place that must send it (a connector's login).
-    pub fn expose(&self) -> &str {
-        &self.0
+    pub fn expose(&self) -> Result<&str, StillSealed> {
+        match &self.0 {
+            Held::Clear(t) => Ok(t),
+            Held::Sealed(_) => Err(StillSealed),
+        }
     }
 }
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
+        f.write_str(if self.is_sealed() {
+            "Secret(sealed)"
+        } else {
+            "Secret(***)"
+        })
     }
 }
 
@@ -94,7 +142,7 @@ impl TryFrom<VimAccountRow> for VimAccount {
             url: r.url,
             tenant: r.tenant,
             username: r.username,
-            secret: r.secret.map(Secret),
+            secret: r.secret.map(Secret::from_column),
             config: json_col(T, "config", &r.config)?,
             sdn_controller: r
                 .sdn_controller_id
@@ -123,7 +171,7 @@ pub(crate) fn insert_vim_account(
             v::url.eq(&a.url),
             v::tenant.eq(&a.tenant),
             v::username.eq(&a.username),
-            v::secret.eq(a.secret.as_ref().map(|s| s.0.clone())),
+            v::secret.eq(a.secret.as_ref().map(Secret::column)),
             v::config.eq(a.config.to_string()),
             v::sdn_controller_id.eq(a.sdn_controller.map(|s| s.to_string())),
             // ENABLED only once its actor is up and the VIM answered (the Supervisor says so).
@@ -236,7 +284,7 @@ impl TryFrom<SdnControllerRow> for SdnController {
             sdn_type: r.sdn_type,
             url: r.url,
             username: r.username,
-            secret: r.secret.map(Secret),
+            secret: r.secret.map(Secret::from_column),
             config: json_col("sdn_controllers", "config", &r.config)?,
             created_at: r.created_at,
         })
@@ -256,7 +304,7 @@ pub(crate) fn insert_sdn_controller(
             s::sdn_type.eq(&c.sdn_type),
             s::url.eq(&c.url),
             s::username.eq(&c.username),
-            s::secret.eq(c.secret.as_ref().map(|x| x.0.clone())),
+            s::secret.eq(c.secret.as_ref().map(Secret::column)),
             s::config.eq(c.config.to_string()),
             s::created_at.eq(t),
             s::modified_at.eq(t),
@@ -309,7 +357,7 @@ pub(crate) fn update_vim_account(
         url: c.url.clone(),
         tenant: c.tenant.clone(),
         username: c.username.clone(),
-        secret: c.secret.clone().map(|s| s.map(|s| s.0)),
+        secret: c.secret.as_ref().map(|s| s.as_ref().map(Secret::column)),
         config: c.config.as_ref().map(|v| v.to_string()),
         sdn_controller_id: c.sdn_controller.map(|s| s.map(|s| s.to_string())),
         modified_at: now(),

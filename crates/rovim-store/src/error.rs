@@ -18,6 +18,9 @@ pub enum StoreError {
         column: &'static str,
         reason: String,
     },
+    /// Stored secrets that cannot be opened or sealed as asked (the reason names the keys).
+    #[error("secrets at rest: {0}")]
+    Secrets(String),
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
     #[error("{0}")]

@@ -8,7 +8,8 @@
 //!
 //! Modules: [`store`] (open, pool, migrations), [`connection`] (backends, SQLite pragmas),
 //! [`schema`], [`new_action`] (what a submission inserts), [`write_batch`] (engine updates),
-//! [`accounts`] (VIM accounts, SDN controllers), [`records`] and [`reads`] (typed reads),
+//! [`accounts`] (VIM accounts, SDN controllers), [`sealing`] and [`secrets`] (passwords sealed
+//! at rest with the operator's key), [`records`] and [`reads`] (typed reads),
 //! [`db_actor`] (the writer), [`introspect`] (catalog), `test_support` and `invariants` (the
 //! checker every test runs; feature-gated).
 #![forbid(unsafe_code)]
@@ -24,19 +25,24 @@ pub mod new_action;
 pub mod reads;
 pub mod records;
 pub mod schema;
+pub mod sealing;
+pub mod secrets;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod write_batch;
 
 pub use accounts::{
-    NewSdnController, NewVimAccount, SdnController, Secret, VimAccount, VimAccountChanges,
+    NewSdnController, NewVimAccount, SdnController, Secret, StillSealed, VimAccount,
+    VimAccountChanges,
 };
 pub use connection::{AnyConnection, Backend, redact_url};
 pub use db_actor::{DbStats, DbWrite, DbWriter};
 pub use error::StoreError;
 pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};
 pub use records::{ActionRecord, InterfaceRecord, NetRecord, TaskRecord, VmRecord};
+pub use sealing::{SealError, SecretKey, SecretOwner};
+pub use secrets::Census;
 pub use store::{Store, now};
 pub use write_batch::{
     AccountStatusUpdate, Applied, InterfaceUpdate, ItemUpdate, TaskUpdate, WriteBatch,

@@ -58,6 +58,8 @@ pub struct Store {
     pool: DbPool,
     backend: Backend,
     url: String,
+    /// The key secrets are sealed with (see [`crate::secrets`]).
+    pub(crate) key: Option<std::sync::Arc<crate::sealing::SecretKey>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -65,6 +67,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("backend", &self.backend)
             .field("url", &redact_url(&self.url))
+            .field("key", &self.key.as_ref().map(|k| k.id().to_owned()))
             .finish()
     }
 }
@@ -114,6 +117,7 @@ impl Store {
             pool,
             backend,
             url: url.to_owned(),
+            key: None,
         };
         store.migrate()?;
         if backend == Backend::Sqlite {

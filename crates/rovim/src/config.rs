@@ -2,7 +2,8 @@
 //! `deploy/rovim.example.yaml`), then `ROVIM_*` environment variables, then flags.
 //!
 //! Environment: `ROVIM_LISTEN`, `ROVIM_DATABASE_URL`, `ROVIM_WORKERS`, `ROVIM_API_TOKENS`
-//! (comma-separated), and any engine key as `ROVIM_ENGINE__<KEY>` (nested with `__`, e.g.
+//! (comma-separated), `ROVIM_SECRET_KEY_FILE`, `ROVIM_SECRET_KEY` (the key itself, never in
+//! the file), and any engine key as `ROVIM_ENGINE__<KEY>` (nested with `__`, e.g.
 //! `ROVIM_ENGINE__REFRESH__ACTIVE_SECS=30`). Values are read as YAML scalars.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,29 @@ pub struct ServiceConfig {
     /// HTTP worker threads.
     pub workers: usize,
     pub auth: AuthConfig,
+    pub secrets: SecretsConfig,
     pub engine: EngineConfig,
+}
+
+/// The key VIM passwords are sealed with in the database (AES-256-GCM): 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// A file holding the key (e.g. a mounted Kubernetes Secret).
+    pub key_file: Option<PathBuf>,
+    /// The key from `ROVIM_SECRET_KEY` (not settable in the file).
+    #[serde(skip)]
+    pub key_from_env: Option<HiddenKey>,
+}
+
+/// A key given in the environment; never shown.
+#[derive(Clone, PartialEq)]
+pub struct HiddenKey(String);
+
+impl std::fmt::Debug for HiddenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HiddenKey(***)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -41,6 +64,7 @@ impl Default for ServiceConfig {
             database_url: None,
             workers: 2,
             auth: AuthConfig::default(),
+            secrets: SecretsConfig::default(),
             engine: EngineConfig::default(),
         }
     }
@@ -66,8 +90,14 @@ impl ServiceConfig {
             }
             None => Value::Object(Default::default()),
         };
+        let mut key_from_env = None;
         for (key, value) in env {
             let path: Vec<String> = match key.as_str() {
+                "ROVIM_SECRET_KEY" => {
+                    key_from_env = Some(HiddenKey(value));
+                    continue;
+                }
+                "ROVIM_SECRET_KEY_FILE" => vec!["secrets".into(), "key_file".into()],
                 "ROVIM_LISTEN" => vec!["listen".into()],
                 "ROVIM_DATABASE_URL" => vec!["database_url".into()],
                 "ROVIM_WORKERS" => vec!["workers".into()],
@@ -94,13 +124,32 @@ impl ServiceConfig {
                 rovim_core::yaml::to_json_value(&value).unwrap_or(Value::String(value.clone()));
             set(&mut doc, &path, scalar)?;
         }
-        let config: ServiceConfig =
+        let mut config: ServiceConfig =
             serde_json::from_value(doc).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        config.secrets.key_from_env = key_from_env;
         config.engine.validate()?;
         if config.workers == 0 {
             bail!("configuration: workers: must be at least 1");
         }
         Ok(config)
+    }
+
+    /// The key to seal secrets with: `ROVIM_SECRET_KEY`, else the key file; none when neither
+    /// is given (secrets are then stored in clear, and `serve` says so).
+    pub fn secret_key(&self) -> anyhow::Result<Option<rovim_store::SecretKey>> {
+        if let Some(HiddenKey(hex)) = &self.secrets.key_from_env {
+            return Ok(Some(
+                rovim_store::SecretKey::from_hex(hex).context("ROVIM_SECRET_KEY")?,
+            ));
+        }
+        let Some(path) = &self.secrets.key_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("secrets.key_file: reading {}", path.display()))?;
+        let key = rovim_store::SecretKey::from_hex(&text)
+            .with_context(|| format!("secrets.key_file {}", path.display()))?;
+        Ok(Some(key))
     }
 
     /// The tokens from the config and the tokens file.
@@ -193,6 +242,33 @@ mod tests {
             ..ServiceConfig::default()
         };
         assert_eq!(c, defaults, "the example shows the defaults");
+    }
+
+    #[test]
+    fn the_secret_key_comes_from_the_environment_or_a_file_and_is_never_shown() {
+        let hex = "c3".repeat(32);
+        let c = ServiceConfig::load(None, env(&[("ROVIM_SECRET_KEY", &hex)])).unwrap();
+        assert!(!format!("{c:?}").contains("c3c3"), "Debug hides the key");
+        let id = c.secret_key().unwrap().unwrap().id().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, format!("{hex}\n")).unwrap();
+        let c = ServiceConfig::load(
+            None,
+            env(&[("ROVIM_SECRET_KEY_FILE", file.to_str().unwrap())]),
+        )
+        .unwrap();
+        assert_eq!(c.secret_key().unwrap().unwrap().id(), id, "the same key");
+        assert!(ServiceConfig::default().secret_key().unwrap().is_none());
+        let bad = ServiceConfig::load(None, env(&[("ROVIM_SECRET_KEY", "short")]))
+            .unwrap()
+            .secret_key()
+            .unwrap_err();
+        let text = format!("{bad:#}");
+        assert!(
+            text.contains("ROVIM_SECRET_KEY") && text.contains("64 hexadecimal digits"),
+            "{text}"
+        );
     }
 
     #[test]

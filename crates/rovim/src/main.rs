@@ -1,15 +1,16 @@
 //! `rovim`: the service binary and its CLI.
 //!
 //! Commands: `migrate` (create or upgrade the database and print its schema), `demo` (a
-//! sample deployment on a simulated VIM, end to end), `serve` (the service) and `sim-vim` (a
-//! simulated VIM over HTTP). The service (`serve`) and the client
-//! commands follow in later issues.
+//! sample deployment on a simulated VIM, end to end), `serve` (the service), `rotate-key`
+//! (secrets at rest), `probe` (a health check), the client commands (`vim`, `sdn`, `action`)
+//! and `sim-vim` (a simulated VIM over HTTP).
 #![forbid(unsafe_code)]
 
 mod client;
 mod config;
 mod demo;
 mod logging;
+mod secrets;
 mod serve;
 mod sim_vim;
 
@@ -63,6 +64,17 @@ enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+    /// Seal every stored VIM/SDN password with a new key (AES-256-GCM), opening them with the
+    /// current one (from the config or ROVIM_SECRET_KEY; none if they are in clear). Stop the
+    /// service first, then start it with the new key.
+    RotateKey {
+        /// YAML config file (for the database URL and the current key).
+        #[arg(long, env = "ROVIM_CONFIG")]
+        config: Option<std::path::PathBuf>,
+        /// A file with the new key: 64 hex digits (`openssl rand -hex 32 > key; chmod 600 key`).
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+    },
     /// Deploy a sample (2 nets, 3 VMs) on a simulated VIM, show it, delete it, check the VIM is
     /// empty. Uses a temporary database: nothing is left behind.
     Demo,
@@ -114,6 +126,20 @@ fn main() -> anyhow::Result<()> {
                 .or(config.database_url.clone())
                 .unwrap_or_else(|| DEFAULT_DATABASE.into());
             serve::run(log, config, url)
+        }
+        Command::RotateKey {
+            config,
+            new_key_file,
+        } => {
+            let config = config::ServiceConfig::load(config.as_deref(), std::env::vars())?;
+            let url = cli
+                .database_url
+                .or(config.database_url.clone())
+                .unwrap_or_else(|| DEFAULT_DATABASE.into());
+            let store = Store::open(&url)
+                .with_context(|| format!("opening {}", redact_url(&url)))?
+                .with_key(config.secret_key()?);
+            secrets::rotate_key(store, &new_key_file)
         }
         Command::Demo => demo::run(log),
         Command::Vim(c) => client::vim(&cli.api, c),

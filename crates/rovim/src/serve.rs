@@ -25,8 +25,10 @@ pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> an
         );
     }
     let store = Store::open(&database_url)
-        .with_context(|| format!("opening {}", redact_url(&database_url)))?;
+        .with_context(|| format!("opening {}", redact_url(&database_url)))?
+        .with_key(config.secret_key()?);
     slog::info!(log, "database ready"; "database" => redact_url(&database_url), "backend" => store.backend().name());
+    crate::secrets::prepare(&log, &store)?;
     actix_rt::System::new().block_on(async move {
         let engine = Engine::start(
             store,
