@@ -23,6 +23,9 @@
 //! - [`vim_account`]: VIM types and account statuses.
 //! - [`vim_url`]: what a VIM account's (or SDN controller's) URL may be.
 //! - [`backoff`]: a validated exponential backoff with jitter.
+//!
+//! `BUG-n` in comments: a defect of the reference implementation that rovim fixes, listed in
+//! `docs/reference-bugs.md`.
 #![forbid(unsafe_code)]
 
 pub mod backoff;

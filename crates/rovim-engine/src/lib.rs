@@ -4,6 +4,9 @@
 //! [`supervisor`] spawns one [`vim_actor`] per VIM account and restarts failed ones with backoff.
 //! Actors are thin shells: the decisions live in [`working_set`] (plain struct, tested directly)
 //! and the VIM conversation in [`vim_call`] (plain async functions).
+//!
+//! `BUG-n` in comments: a defect of the reference implementation that rovim fixes, listed in
+//! `docs/reference-bugs.md`.
 #![forbid(unsafe_code)]
 
 pub mod calls;
