@@ -2,8 +2,9 @@
 //!
 //! The [`Engine`] is the public API (start, submit, accounts, shutdown). Behind it the
 //! [`supervisor`] spawns one [`vim_actor`] per VIM account and restarts failed ones with backoff.
-//! Actors are thin shells: the decisions live in [`working_set`] (plain struct, tested directly)
-//! and the VIM conversation in [`vim_call`] (plain async functions).
+//! Actors are thin shells: the decisions live in [`working_set`] (the tasks) and [`live_set`]
+//! (the live elements: polls, refresh writes, SDN ports), plain structs tested directly, and the
+//! VIM and SDN conversations in [`vim_call`] and [`sdn_ports`] (plain async functions).
 //!
 //! `BUG-n` in comments: a defect of the reference implementation that rovim fixes, listed in
 //! `docs/reference-bugs.md`.
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
+pub mod live_set;
 pub mod messages;
 pub mod metrics;
 pub mod rate_limit;
@@ -25,6 +27,7 @@ pub mod refresh_queue;
 pub mod refresh_scheduler;
 pub mod request;
 pub mod sdn_actor;
+pub mod sdn_ports;
 pub mod shared;
 pub mod supervisor;
 pub mod task_entry;

@@ -12,25 +12,26 @@ use std::sync::Arc;
 use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
 use rand::Rng;
-use rovim_core::{ItemKind, ItemStatus, Outcome, RefreshPolicy, TaskKey, VimAccountId};
+use rovim_core::{ItemKind, ItemStatus, Outcome, TaskKey, VimAccountId};
 use rovim_store::{DbWrite, VimAccount, reads};
 use slog::{debug, info, o, warn};
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
 use crate::calls::CallResult;
+use crate::live_set::{LiveSet, RefreshCall};
 use crate::messages::{
     ActorDown, ActorUp, DownKind, Enqueue, ForeignSettled, Settled, StopActor, Watch,
 };
 use crate::rate_limit::RateLimiter;
-use crate::refresh::Observed;
 use crate::refresh_scheduler::{RefreshDue, Register, Track, Unregister, Untrack};
 use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
+use crate::sdn_ports;
 use crate::shared::{Shared, item_states, read};
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_call::{self, CallAbort, CallEnv, RefreshAnswer};
 use crate::working_set::{NetUsersQuery, Outbox, TaskEntryWithStatus, WorkingSet};
-use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
+use rovim_sdn::SdnNetState;
 
 /// How often a net DELETE waiting for VM DELETEs looks again, besides being woken by them.
 const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -57,9 +58,7 @@ pub struct VimActor {
     pending: Vec<TaskEntry>,
     admitting: bool,
     in_flight: HashMap<TaskKey, (ElementKey, AbortHandle)>,
-    /// What was last stored of each live element, so a refresh writes only changes.
-    observed: HashMap<ElementKey, Observed>,
-    policy: RefreshPolicy,
+    live: LiveSet,
     notice: StopNotice,
 }
 
@@ -88,8 +87,7 @@ impl VimActor {
             pending: Vec::new(),
             admitting: true,
             in_flight: HashMap::new(),
-            observed: HashMap::new(),
-            policy,
+            live: LiveSet::new(policy),
             notice,
         }
     }
@@ -250,9 +248,7 @@ impl VimActor {
             });
         }
         if !untrack.is_empty() {
-            for element in &untrack {
-                self.observed.remove(element);
-            }
+            self.live.forget(&untrack);
             self.shared.refresh.do_send(Untrack(untrack));
         }
         if !batch.is_empty() {
@@ -342,25 +338,8 @@ impl VimActor {
             *error = self.scrub(error);
             info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => &*error);
         }
-        let live = matches!(result.outcome, Outcome::Created(_) | Outcome::Found { .. });
-        if live {
-            let sdn_net_id = match &result.outcome {
-                Outcome::Created(made) => made
-                    .created_items
-                    .iter()
-                    .find(|c| c.kind == crate::working_set::SDN_NET)
-                    .map(|c| c.id.clone()),
-                _ => None,
-            };
-            let observed = Observed::of_outcome(
-                result.report.as_ref(),
-                &result.interfaces,
-                &result.iface_nets,
-                sdn_net_id,
-            );
-            let status = observed.status.unwrap_or(ItemStatus::Build);
-            self.observed.insert(element, observed);
-            self.track(vec![(element, status)], false);
+        if let Some(live) = self.live.on_outcome(&result) {
+            self.track(vec![live], false);
         }
         self.ws.complete(result);
         self.pump(ctx);
@@ -383,34 +362,18 @@ impl VimActor {
             recipient: ctx.address().recipient(),
             batch_size,
         });
-        let mut live = Vec::new();
-        for (element, _) in self.ws.live_elements() {
-            let observed = items
-                .get(&element)
-                .and_then(|i| i.observed.clone())
-                .unwrap_or_default();
-            let status = observed.status.unwrap_or(ItemStatus::Build);
-            self.observed.insert(element, observed);
-            live.push((element, status));
-        }
+        let live = self.ws.live_elements().into_iter().map(|(element, _)| {
+            let observed = items.get(&element).and_then(|i| i.observed.clone());
+            (element, observed)
+        });
+        let live = self.live.restore(live);
         self.track(live, true);
     }
 
     /// Asks the RefreshScheduler to poll elements again after the interval of their status.
     fn track(&mut self, elements: Vec<(ElementKey, ItemStatus)>, spread: bool) {
         let mut rng = rand::rng();
-        let elements: Vec<_> = elements
-            .into_iter()
-            .filter_map(|(element, status)| {
-                let interval = self.policy.interval(status)?;
-                let due = if spread {
-                    interval.mul_f64(rng.random::<f64>())
-                } else {
-                    self.policy.jittered(status, rng.random())?
-                };
-                Some((element, due, interval))
-            })
-            .collect();
+        let elements = self.live.polls(elements, spread, || rng.random());
         if !elements.is_empty() {
             self.shared.refresh.do_send(Track {
                 vim: self.account.id,
@@ -439,148 +402,44 @@ impl VimActor {
     /// Applies a refresh answer: writes what changed and schedules the next polls.
     fn on_refresh(
         &mut self,
-        kind: ItemKind,
-        targets: Vec<(ElementKey, String)>,
+        call: RefreshCall,
         answer: Result<RefreshAnswer, String>,
         sdn: HashMap<ElementKey, SdnNetState>,
         ctx: &mut Context<Self>,
     ) {
-        let mut batch = rovim_store::WriteBatch::default();
-        let mut again = Vec::with_capacity(targets.len());
-        for (element, vim_id) in targets {
-            // Deleted or superseded meanwhile: its DELETE took it out of polling.
-            let Some(observed) = self.observed.get_mut(&element) else {
-                continue;
-            };
-            let changes = match &answer {
-                Ok(RefreshAnswer::Nets(m)) => observed.apply_net(m.get(&vim_id), sdn.get(&element)),
-                Ok(RefreshAnswer::Vms(m)) => observed.apply_vm(m.get(&vim_id)),
-                Err(e) => observed.apply_vim_error(e, sdn.get(&element)),
-            };
-            if let Some(u) = changes.item {
-                match kind {
-                    ItemKind::Net => batch.nets.push((element.1, u)),
-                    ItemKind::Vm => batch.vms.push((element.1, u)),
-                }
-            }
-            batch.interfaces.extend(changes.interfaces);
-            let status = changes.status.unwrap_or(ItemStatus::Build);
-            if answer.is_err() {
-                // The VIM could not answer: look again soon, whatever the element's state.
-                again.push((element, ItemStatus::Build));
-            } else if status == ItemStatus::Deleted {
-                warn!(self.log, "element deleted outside rovim"; "item" => element.1.to_string(), "vim_id" => &vim_id);
-                self.observed.remove(&element);
-            } else {
-                again.push((element, status));
-            }
+        let applied = self.live.apply_refresh(&call, &answer, &sdn);
+        for (element, vim_id) in &applied.gone {
+            warn!(self.log, "element deleted outside rovim"; "item" => element.1.to_string(), "vim_id" => vim_id);
         }
-        if answer.is_ok() && kind == ItemKind::Vm {
-            self.sync_sdn_ports(&again, ctx);
+        if answer.is_ok() && call.kind == ItemKind::Vm {
+            self.sync_sdn_ports(&applied.again, ctx);
         }
-        self.write(batch, ctx);
-        self.track(again, false);
+        self.write(applied.batch, ctx);
+        self.track(applied.again, false);
     }
 
-    /// Makes each passthrough interface's SDN port match what the VIM reports (spec §1.12):
-    /// created when compute node and PCI are known on a net with an SDN network, re-made when
-    /// they, the VLAN or the MAC change.
+    /// Makes each passthrough interface's SDN port match what the VIM reports.
     fn sync_sdn_ports(&mut self, vms: &[(ElementKey, ItemStatus)], ctx: &mut Context<Self>) {
         let Some(link) = self.env.as_ref().and_then(|e| e.sdn.clone()) else {
             return;
         };
-        let mut jobs = Vec::new();
-        for (element, _) in vms {
-            let Some(vm_vim_id) = self.ws.live_vim_id(*element) else {
-                continue;
-            };
-            let sdn_nets: Vec<Option<String>> = match self.observed.get(element) {
-                Some(o) => o
-                    .interfaces
-                    .iter()
-                    .map(|i| {
-                        i.net
-                            .and_then(|n| self.observed.get(&(ItemKind::Net, n)))
-                            .and_then(|n| n.sdn_net_id.clone())
-                    })
-                    .collect(),
-                None => continue,
-            };
-            let Some(observed) = self.observed.get_mut(element) else {
-                continue;
-            };
-            for (iface, sdn_net) in observed.interfaces.iter_mut().zip(sdn_nets) {
-                if let Some(job) = iface.port_job(sdn_net.as_deref()) {
-                    iface.port_pending = true;
-                    jobs.push((*element, vm_vim_id.clone(), sdn_net, job));
-                }
-            }
-        }
-        if jobs.is_empty() {
+        let vms: Vec<(ElementKey, String)> = vms
+            .iter()
+            .filter_map(|(e, _)| Some((*e, self.ws.live_vim_id(*e)?)))
+            .collect();
+        let work = self.live.port_work(&vms);
+        if work.is_empty() {
             return;
         }
-        let work = async move {
-            let mut done = Vec::with_capacity(jobs.len());
-            for (element, vm_vim_id, sdn_net, job) in jobs {
-                if let Some(old) = &job.old {
-                    // Gone already is fine; a failure leaves it for the net's deletion.
-                    let _ = link.call(SdnOp::DeletePort(old.clone())).await;
+        ctx.spawn(
+            wrap_future::<_, Self>(sdn_ports::carry_out(link, work)).map(|done, act, ctx| {
+                let (batch, failures) = act.live.ports_done(done, || rand::rng().random());
+                for (row, error) in failures {
+                    warn!(act.log, "SDN port not made"; "interface" => row.to_string(), "error" => error);
                 }
-                let made = match (&job.new, &sdn_net) {
-                    (Some(key), Some(net)) => {
-                        let request = SdnPortRequest {
-                            name: port_name(net, &vm_vim_id),
-                            net_id: net.clone(),
-                            compute_node: key.compute_node.clone(),
-                            pci: key.pci.clone(),
-                            vlan: key.vlan.and_then(|v| u16::try_from(v).ok()),
-                            mac: key.mac.clone(),
-                            region: link.region.clone(),
-                        };
-                        match link.call(SdnOp::CreatePort(request)).await {
-                            Ok(SdnReply::Id(id)) => Ok(Some(id)),
-                            Ok(other) => Err(format!("unexpected SDN reply {other:?}")),
-                            Err(e) => Err(e.to_string()),
-                        }
-                    }
-                    _ => Ok(None),
-                };
-                done.push((element, job, made));
-            }
-            done
-        };
-        ctx.spawn(wrap_future::<_, Self>(work).map(|done, act, ctx| {
-            let mut batch = rovim_store::WriteBatch::default();
-            for (element, job, made) in done {
-                let Some(iface) = act
-                    .observed
-                    .get_mut(&element)
-                    .and_then(|o| o.interfaces.iter_mut().find(|i| i.row == job.row))
-                else {
-                    continue;
-                };
-                iface.port_pending = false;
-                iface.port_tried(made.is_ok(), rand::rng().random());
-                match made {
-                    Ok(port) => {
-                        iface.port_key = port.as_ref().and(job.new.clone());
-                        iface.sdn_port_id = port.clone();
-                        let u = rovim_store::InterfaceUpdate { sdn_port_id: Some(port), ..Default::default() };
-                        batch.interfaces.push((job.row, u));
-                    }
-                    Err(e) => {
-                        warn!(act.log, "SDN port not made"; "interface" => job.row.to_string(), "error" => e);
-                        if job.old.is_some() {
-                            iface.sdn_port_id = None;
-                            iface.port_key = None;
-                            let u = rovim_store::InterfaceUpdate { sdn_port_id: Some(None), ..Default::default() };
-                            batch.interfaces.push((job.row, u));
-                        }
-                    }
-                }
-            }
-            act.write(batch, ctx);
-        }));
+                act.write(batch, ctx);
+            }),
+        );
     }
 
     /// Reads which VMs are still on the net of a DELETE about to run.
@@ -662,38 +521,17 @@ impl Handler<RefreshDue> for VimActor {
     /// connector's size).
     fn handle(&mut self, msg: RefreshDue, ctx: &mut Context<Self>) {
         let Some(env) = self.env.clone() else { return };
-        let mut nets = Vec::new();
-        let mut vms = Vec::new();
-        for element in msg.0 {
-            let Some(vim_id) = self.ws.live_vim_id(element) else {
-                continue;
-            };
-            match element.0 {
-                ItemKind::Net => nets.push((element, vim_id)),
-                ItemKind::Vm => vms.push((element, vim_id)),
-            }
-        }
-        for (kind, targets) in [(ItemKind::Net, nets), (ItemKind::Vm, vms)] {
-            if targets.is_empty() {
-                continue;
-            }
-            // Two elements may share one VIM element (two FINDs of one net): ask once, apply to
-            // both (BUG-15).
-            let mut ids: Vec<String> = targets.iter().map(|(_, v)| v.clone()).collect();
-            ids.sort();
-            ids.dedup();
-            // Nets with an SDN network: their SDN state is merged into their status.
-            let sdn_nets: Vec<(ElementKey, String)> = match (&env.sdn, kind) {
-                (Some(_), ItemKind::Net) => targets
-                    .iter()
-                    .filter_map(|(e, _)| Some((*e, self.observed.get(e)?.sdn_net_id.clone()?)))
-                    .collect(),
-                _ => Vec::new(),
-            };
+        let due: Vec<(ElementKey, String)> = msg
+            .0
+            .into_iter()
+            .filter_map(|e| Some((e, self.ws.live_vim_id(e)?)))
+            .collect();
+        for call in self.live.refresh_calls(due, env.sdn.is_some()) {
             let link = env.sdn.clone();
-            let call = tokio::spawn(vim_call::refresh(env.clone(), kind, ids));
+            let request = tokio::spawn(vim_call::refresh(env.clone(), call.kind, call.ids.clone()));
+            let sdn_nets = call.sdn_nets.clone();
             let work = async move {
-                let answer = match call.await {
+                let answer = match request.await {
                     Ok(r) => r.map_err(|e| e.to_string()),
                     Err(e) => Err(format!("internal error: the refresh call failed: {e}")),
                 };
@@ -708,9 +546,8 @@ impl Handler<RefreshDue> for VimActor {
                 (answer, sdn)
             };
             ctx.spawn(
-                wrap_future::<_, Self>(work).map(move |(answer, sdn), act, ctx| {
-                    act.on_refresh(kind, targets, answer, sdn, ctx);
-                }),
+                wrap_future::<_, Self>(work)
+                    .map(move |(answer, sdn), act, ctx| act.on_refresh(call, answer, sdn, ctx)),
             );
         }
     }
