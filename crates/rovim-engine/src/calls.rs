@@ -52,3 +52,22 @@ pub struct CallResult {
     /// Each VM interface row's rovim net (to find its SDN network).
     pub iface_nets: Vec<(ItemId, Option<ItemId>)>,
 }
+
+impl CallResult {
+    /// The result of a call that panicked (a connector bug): the task fails with `error`, the
+    /// actor goes on.
+    pub fn panicked(key: TaskKey, element: ElementKey, error: String) -> CallResult {
+        CallResult {
+            key,
+            element,
+            outcome: Outcome::Failed {
+                error,
+                leftover: None,
+            },
+            attempts: 1,
+            report: None,
+            interfaces: Vec::new(),
+            iface_nets: Vec::new(),
+        }
+    }
+}

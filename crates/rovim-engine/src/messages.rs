@@ -35,26 +35,61 @@ pub struct ActorUp {
     pub generation: u64,
 }
 
-/// A VimActor stopped (or died); `reason` says why.
+/// A VimActor stopped (or died): how, and in words why.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ActorDown {
     pub vim: VimAccountId,
     pub generation: u64,
+    pub exit: ActorExit,
     pub reason: String,
-    pub kind: DownKind,
 }
 
-/// Why a VimActor is down, as far as its restart is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DownKind {
-    /// Anything that may pass by itself (VIM unreachable, database, panic): restarted with the
-    /// restart backoff.
-    #[default]
-    Failed,
+/// How a VimActor ended (quickwit's `ActorExitStatus`): the Supervisor counts each kind
+/// (`rovim_actor_exits_total{vim, exit}`), shows the last one, and picks the restart backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActorExit {
+    /// Asked to stop (account removed or edited, engine shutting down).
+    Stopped,
+    /// Its connector could not be made (a config the connector refuses).
+    ConnectFailed,
+    /// The VIM did not answer, or answered with an error, at start.
+    VimDown,
     /// The VIM refused the account's credentials: each retry is a failed login (which lockout
     /// policies count), so it is retried rarely, or at once after the account is edited.
     AuthRefused,
+    /// A database read or write failed: its successor reloads what was committed.
+    Database,
+    /// It panicked (actix does not restart a panicked actor by itself).
+    Panicked,
+}
+
+impl ActorExit {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActorExit::Stopped => "stopped",
+            ActorExit::ConnectFailed => "connect_failed",
+            ActorExit::VimDown => "vim_down",
+            ActorExit::AuthRefused => "auth_refused",
+            ActorExit::Database => "database",
+            ActorExit::Panicked => "panicked",
+        }
+    }
+}
+
+impl std::fmt::Display for ActorExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a VimActor reports to (the Supervisor, as recipients so the two stay decoupled).
+#[derive(Clone)]
+pub struct Reports {
+    pub up: actix::Recipient<ActorUp>,
+    pub down: actix::Recipient<ActorDown>,
+    pub watch: actix::Recipient<Watch>,
+    pub settled: actix::Recipient<Settled>,
 }
 
 /// A VimActor waits on these tasks of other accounts: forward their settlement.
@@ -96,6 +131,8 @@ pub struct AccountState {
     pub error: Option<String>,
     /// Restarts since the engine started.
     pub restarts: u32,
+    /// How its last VimActor ended, if one did.
+    pub last_exit: Option<ActorExit>,
     /// Its VimActor is connected and working.
     pub running: bool,
 }

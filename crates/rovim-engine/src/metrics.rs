@@ -21,6 +21,8 @@ pub struct Metrics {
     pub refresh_lag: Histogram,
     /// VimActor restarts, by VIM account.
     pub restarts: IntCounterVec,
+    /// How VimActors ended, by VIM account and exit kind.
+    pub exits: IntCounterVec,
     db_commits: IntCounter,
     db_writes: IntCounter,
     db_commit_seconds: prometheus::Counter,
@@ -71,6 +73,14 @@ impl Metrics {
             &["vim"],
         )
         .expect("valid metric");
+        let exits = IntCounterVec::new(
+            Opts::new(
+                "actor_exits_total",
+                "VimActors that ended, by VIM account and how (vim_down, auth_refused, database, panicked, …)",
+            ),
+            &["vim", "exit"],
+        )
+        .expect("valid metric");
         let db_commits =
             IntCounter::new("db_commits_total", "Transactions committed by the DbActor")
                 .expect("valid metric");
@@ -93,6 +103,7 @@ impl Metrics {
             Box::new(vim_errors.clone()),
             Box::new(refresh_lag.clone()),
             Box::new(restarts.clone()),
+            Box::new(exits.clone()),
             Box::new(db_commits.clone()),
             Box::new(db_writes.clone()),
             Box::new(db_commit_seconds.clone()),
@@ -107,6 +118,7 @@ impl Metrics {
             vim_errors,
             refresh_lag,
             restarts,
+            exits,
             db_commits,
             db_writes,
             db_commit_seconds,

@@ -16,7 +16,7 @@ use crate::error::EngineError;
 use crate::messages::*;
 use crate::shared::Shared;
 use crate::task_entry::TaskEntry;
-use crate::vim_actor::{Reports, VimActor};
+use crate::vim_actor::VimActor;
 
 struct Slot {
     account: VimAccount,
@@ -28,6 +28,7 @@ struct Slot {
     status: AccountStatus,
     error: Option<String>,
     running: bool,
+    last_exit: Option<ActorExit>,
 }
 
 impl Slot {
@@ -42,6 +43,7 @@ impl Slot {
             failures: 0,
             restarts: 0,
             running: false,
+            last_exit: None,
         }
     }
 }
@@ -245,22 +247,25 @@ impl Handler<ActorDown> for Supervisor {
         }
         slot.addr = None;
         slot.running = false;
-        self.shared
-            .metrics
-            .restarts
-            .with_label_values(&[&msg.vim.to_string()])
+        slot.last_exit = Some(msg.exit);
+        let vim = msg.vim.to_string();
+        let metrics = &self.shared.metrics;
+        metrics.restarts.with_label_values(&[&vim]).inc();
+        metrics
+            .exits
+            .with_label_values(&[&vim, msg.exit.as_str()])
             .inc();
         slot.failures += 1;
         slot.restarts += 1;
         slot.status = AccountStatus::Error;
         slot.error = Some(msg.reason.clone());
-        let backoff = match msg.kind {
-            DownKind::AuthRefused => &self.auth_backoff,
-            DownKind::Failed => &self.backoff,
+        let backoff = match msg.exit {
+            ActorExit::AuthRefused => &self.auth_backoff,
+            _ => &self.backoff,
         };
         let delay = backoff.delay(slot.failures - 1, rand::rng().random());
         warn!(self.shared.log, "VimActor failed, restarting later";
-            "vim" => msg.vim.to_string(), "reason" => &msg.reason, "restart_in_ms" => delay.as_millis() as u64,
+            "vim" => msg.vim.to_string(), "exit" => msg.exit.as_str(), "reason" => &msg.reason, "restart_in_ms" => delay.as_millis() as u64,
             "restarts" => slot.restarts);
         let update = AccountStatusUpdate {
             status: AccountStatus::Error,
@@ -366,6 +371,7 @@ impl Handler<GetAccountStates> for Supervisor {
                 error: s.error.clone(),
                 restarts: s.restarts,
                 running: s.running,
+                last_exit: s.last_exit,
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

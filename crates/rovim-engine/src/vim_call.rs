@@ -103,6 +103,17 @@ pub enum CallAbort {
     Stale(rovim_core::TaskKey),
 }
 
+impl CallAbort {
+    /// How the actor ends for it.
+    pub fn exit(&self) -> crate::messages::ActorExit {
+        use crate::messages::ActorExit;
+        match self {
+            CallAbort::VimDown(_) => ActorExit::VimDown,
+            CallAbort::Db(_) | CallAbort::Stale(_) => ActorExit::Database,
+        }
+    }
+}
+
 /// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
 ///
 /// Each try holds one of the account's `max_in_flight` slots, from the BUILD write (first try)

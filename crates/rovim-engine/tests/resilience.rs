@@ -122,6 +122,9 @@ async fn an_unreachable_vim_is_retried_with_backoff_and_its_tasks_complete_once_
         line[restarts.len()..].parse::<u64>().unwrap() >= 2,
         "{line}"
     );
+    assert_eq!(state.last_exit, Some(rovim_engine::ActorExit::VimDown));
+    let exits = format!("rovim_actor_exits_total{{exit=\"vim_down\",vim=\"{down}\"}} ");
+    assert!(metrics.contains(&exits), "counted by kind: {metrics}");
 
     cloud_down.set_unreachable(false);
     let (action, tasks) = h.settled(sub.action).await;

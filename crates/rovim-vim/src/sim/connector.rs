@@ -67,6 +67,14 @@ impl VimConnector for SimConnector {
         request: &VmRequest,
         token: &str,
     ) -> Result<VmCreated, CreateFailure> {
+        if self
+            .cloud
+            .settings()
+            .panic_vm_names
+            .contains(&request.params.name)
+        {
+            panic!("sim VIM: panic_vm_names has '{}'", request.params.name);
+        }
         self.cloud.create_vm(request, token).await
     }
 

@@ -18,6 +18,9 @@ pub struct SimSettings {
     pub build_seconds: f64,
     /// VMs with these names end in ERROR instead of ACTIVE.
     pub error_vm_names: Vec<String>,
+    /// Creating a VM with one of these names makes the in-process connector panic: a connector
+    /// bug, for the engine's tests of what a panicking call does (one task fails, nothing else).
+    pub panic_vm_names: Vec<String>,
     /// Encapsulation of data/ptp nets (`vlan` normally; anything else breaks SDN wiring).
     pub dataplane_encapsulation: String,
     /// Seed of the simulator's random choices (MACs, failures).
@@ -38,6 +41,7 @@ impl Default for SimSettings {
             unreachable: false,
             build_seconds: 2.0,
             error_vm_names: Vec::new(),
+            panic_vm_names: Vec::new(),
             dataplane_encapsulation: "vlan".into(),
             seed: 1,
             refresh_batch_size: 100,

@@ -1,0 +1,69 @@
+//! The calls a [`crate::live_set::LiveSet`]'s decisions lead to, as plain async functions: a
+//! refresh (the VIM's answer for one batch, with the SDN state of the nets that have an SDN
+//! network) and the SDN port changes (delete the old port, gone already is fine and a failure
+//! leaves it to the net's deletion; then create the new one).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
+
+use crate::live_set::{PortDone, PortWork, RefreshCall};
+use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
+use crate::task_entry::ElementKey;
+use crate::vim_call::{self, CallEnv, RefreshAnswer};
+
+/// The VIM's answer to `call` (its error in words), and the SDN state of its SDN nets.
+pub async fn refresh(
+    env: Arc<CallEnv>,
+    call: &RefreshCall,
+) -> (
+    Result<RefreshAnswer, String>,
+    HashMap<ElementKey, SdnNetState>,
+) {
+    // Its own task: a panicking connector fails this refresh, not the actor.
+    let request = tokio::spawn(vim_call::refresh(env.clone(), call.kind, call.ids.clone()));
+    let answer = match request.await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("internal error: the refresh call failed: {e}")),
+    };
+    let mut sdn = HashMap::new();
+    if let Some(link) = &env.sdn {
+        for (element, id) in &call.sdn_nets {
+            if let Ok(SdnReply::Net(state)) = link.call(SdnOp::ShowNet(id.clone())).await {
+                sdn.insert(*element, state);
+            }
+        }
+    }
+    (answer, sdn)
+}
+
+pub async fn carry_out_ports(link: SdnLink, work: Vec<PortWork>) -> Vec<PortDone> {
+    let mut done = Vec::with_capacity(work.len());
+    for w in work {
+        if let Some(old) = &w.job.old {
+            let _ = link.call(SdnOp::DeletePort(old.clone())).await;
+        }
+        let made = match (&w.job.new, &w.sdn_net) {
+            (Some(key), Some(net)) => {
+                let request = SdnPortRequest {
+                    name: port_name(net, &w.vm_vim_id),
+                    net_id: net.clone(),
+                    compute_node: key.compute_node.clone(),
+                    pci: key.pci.clone(),
+                    vlan: key.vlan.and_then(|v| u16::try_from(v).ok()),
+                    mac: key.mac.clone(),
+                    region: link.region.clone(),
+                };
+                match link.call(SdnOp::CreatePort(request)).await {
+                    Ok(SdnReply::Id(id)) => Ok(Some(id)),
+                    Ok(other) => Err(format!("unexpected SDN reply {other:?}")),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            _ => Ok(None),
+        };
+        done.push((w, made));
+    }
+    done
+}

@@ -1,0 +1,54 @@
+//! Issue 12: the panic paths. A connector that panics fails the one task whose call it was
+//! making (the call runs as its own tokio task); a VimActor that panics in its own code is
+//! dropped while unwinding, its StopNotice tells the Supervisor (exit `panicked`), and the
+//! restarted actor reloads and finishes the work. Its own binary: the failpoint is global.
+
+mod common;
+
+use common::*;
+use rovim_core::TaskStatus;
+use rovim_engine::ActorExit;
+use serde_json::json;
+
+#[actix_rt::test]
+async fn a_panicking_connector_fails_one_task_and_a_panicking_actor_is_restarted() {
+    let h = Harness::new().await;
+    let (vim, cloud) = h
+        .sim("p", json!({"build_seconds": 0, "panic_vm_names": ["boom"]}))
+        .await;
+    let sub = h
+        .submit(json!({"tasks": [net_task(vim, "n"), vm_task(vim, "boom", &[0]), vm_task(vim, "fine", &[0])]}))
+        .await;
+    let (action, tasks) = h.settled(sub.action).await;
+    assert_eq!(
+        statuses(&tasks),
+        vec![TaskStatus::Done, TaskStatus::Failed, TaskStatus::Done]
+    );
+    let error = tasks[1].error_msg.clone().unwrap_or_default();
+    assert!(error.contains("the VIM call panicked"), "{error}");
+    assert_eq!((action.number_done, action.number_failed), (2, 1));
+    let state = h.account_until(vim, |s| s.running).await;
+    assert_eq!(
+        (state.restarts, state.last_exit),
+        (0, None),
+        "the actor went on"
+    );
+    h.check_vim(vim, &cloud);
+
+    rovim_engine::failpoints::arm_panic_in_pump(1);
+    let sub = h.submit(json!({"tasks": [net_task(vim, "after")]})).await;
+    let state = h
+        .account_until(vim, |s| s.last_exit == Some(ActorExit::Panicked))
+        .await;
+    assert!(state.restarts >= 1, "{state:?}");
+    let (_, tasks) = h.settled(sub.action).await;
+    assert_eq!(
+        statuses(&tasks),
+        vec![TaskStatus::Done],
+        "its successor did it"
+    );
+    let metrics = h.engine.render_metrics();
+    let line = format!("rovim_actor_exits_total{{exit=\"panicked\",vim=\"{vim}\"}} 1");
+    assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    h.check_vim(vim, &cloud);
+}
