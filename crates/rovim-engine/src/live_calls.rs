@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
 
 use crate::live_set::{PortDone, PortWork, RefreshCall};
-use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
+use crate::sdn_actor::{CreatePort, DeletePort, SdnLink, ShowNet};
 use crate::task_entry::ElementKey;
 use crate::vim_call::{self, CallEnv, RefreshAnswer};
 
@@ -30,7 +30,7 @@ pub async fn refresh(
     let mut sdn = HashMap::new();
     if let Some(link) = &env.sdn {
         for (element, id) in &call.sdn_nets {
-            if let Ok(SdnReply::Net(state)) = link.call(SdnOp::ShowNet(id.clone())).await {
+            if let Ok(state) = link.call(ShowNet(id.clone())).await {
                 sdn.insert(*element, state);
             }
         }
@@ -42,7 +42,7 @@ pub async fn carry_out_ports(link: SdnLink, work: Vec<PortWork>) -> Vec<PortDone
     let mut done = Vec::with_capacity(work.len());
     for w in work {
         if let Some(old) = &w.job.old {
-            let _ = link.call(SdnOp::DeletePort(old.clone())).await;
+            let _ = link.call(DeletePort(old.clone())).await;
         }
         let made = match (&w.job.new, &w.sdn_net) {
             (Some(key), Some(net)) => {
@@ -55,11 +55,10 @@ pub async fn carry_out_ports(link: SdnLink, work: Vec<PortWork>) -> Vec<PortDone
                     mac: key.mac.clone(),
                     region: link.region.clone(),
                 };
-                match link.call(SdnOp::CreatePort(request)).await {
-                    Ok(SdnReply::Id(id)) => Ok(Some(id)),
-                    Ok(other) => Err(format!("unexpected SDN reply {other:?}")),
-                    Err(e) => Err(e.to_string()),
-                }
+                link.call(CreatePort(request))
+                    .await
+                    .map(Some)
+                    .map_err(|e| e.to_string())
             }
             _ => Ok(None),
         };

@@ -1,37 +1,123 @@
 //! The SdnActor: owns one connector per configured SDN controller and serves the VimActors'
-//! typed requests. It is a thin shell: each request runs as its own future, so a slow controller
-//! does not hold up requests to another.
+//! requests, one message type per operation with its own typed reply ([`SdnCall`] of
+//! [`CreateNet`], [`ShowNet`], [`DeleteNetAndPorts`], [`CreatePort`], [`DeletePort`]). It is a
+//! thin shell: each request runs as its own future, so a slow controller does not hold up
+//! requests to another. VimActors reach it through an [`SdnLink`].
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use rovim_core::SdnControllerId;
 use rovim_sdn::{SdnConnector, SdnError, SdnNetRequest, SdnNetState, SdnPortRequest};
 
-#[derive(Debug, Clone)]
-pub enum SdnOp {
-    CreateNet(SdnNetRequest),
-    ShowNet(String),
-    /// Deletes the network's external ports, then the network (both gone already is fine).
-    DeleteNetAndPorts(String),
-    CreatePort(SdnPortRequest),
-    /// Gone already is fine.
-    DeletePort(String),
+/// An operation on one SDN controller and what it answers.
+pub trait SdnOperation: Send + 'static {
+    type Reply: Send + 'static;
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<Self::Reply, SdnError>> + Send>>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SdnReply {
-    Id(String),
-    Net(SdnNetState),
-    Done,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<SdnReply, SdnError>")]
-pub struct SdnRequest {
+/// `op` for the controller `controller`.
+pub struct SdnCall<Op> {
     pub controller: SdnControllerId,
-    pub op: SdnOp,
+    pub op: Op,
+}
+
+impl<Op: SdnOperation> Message for SdnCall<Op> {
+    type Result = Result<Op::Reply, SdnError>;
+}
+
+/// Makes the network, or finds the one a crash left (names are unique per element, so a
+/// network is made once): its id.
+pub struct CreateNet(pub SdnNetRequest);
+pub struct ShowNet(pub String);
+/// Deletes the network's external ports, then the network (gone already is fine).
+pub struct DeleteNetAndPorts(pub String);
+/// Makes the port, or finds the one a crash left: its id.
+pub struct CreatePort(pub SdnPortRequest);
+/// Gone already is fine.
+pub struct DeletePort(pub String);
+
+fn gone_ok(r: Result<(), SdnError>) -> Result<(), SdnError> {
+    match r {
+        Ok(()) | Err(SdnError::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl SdnOperation for CreateNet {
+    type Reply = String;
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, SdnError>> + Send>> {
+        Box::pin(async move {
+            match c.find_network(&self.0.name).await? {
+                Some(id) => Ok(id),
+                None => c.create_network(&self.0).await,
+            }
+        })
+    }
+}
+
+impl SdnOperation for ShowNet {
+    type Reply = SdnNetState;
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<SdnNetState, SdnError>> + Send>> {
+        Box::pin(async move { c.show_network(&self.0).await })
+    }
+}
+
+impl SdnOperation for DeleteNetAndPorts {
+    type Reply = ();
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SdnError>> + Send>> {
+        Box::pin(async move {
+            let ports = match c.list_ports(&self.0).await {
+                Ok(p) => p,
+                Err(SdnError::NotFound(_)) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            for p in ports {
+                gone_ok(c.delete_port(&p.id).await)?;
+            }
+            gone_ok(c.delete_network(&self.0).await)
+        })
+    }
+}
+
+impl SdnOperation for CreatePort {
+    type Reply = String;
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, SdnError>> + Send>> {
+        Box::pin(async move {
+            match c.find_port(&self.0.net_id, &self.0.name).await? {
+                Some(id) => Ok(id),
+                None => c.create_port(&self.0).await,
+            }
+        })
+    }
+}
+
+impl SdnOperation for DeletePort {
+    type Reply = ();
+    fn run(
+        self,
+        c: Arc<dyn SdnConnector>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SdnError>> + Send>> {
+        Box::pin(async move { gone_ok(c.delete_port(&self.0).await) })
+    }
 }
 
 #[derive(Message)]
@@ -61,10 +147,10 @@ impl Handler<AddController> for SdnActor {
     }
 }
 
-impl Handler<SdnRequest> for SdnActor {
-    type Result = ResponseFuture<Result<SdnReply, SdnError>>;
+impl<Op: SdnOperation> Handler<SdnCall<Op>> for SdnActor {
+    type Result = ResponseFuture<Result<Op::Reply, SdnError>>;
 
-    fn handle(&mut self, msg: SdnRequest, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: SdnCall<Op>, _ctx: &mut Context<Self>) -> Self::Result {
         let connector = self.connectors.get(&msg.controller).cloned();
         Box::pin(async move {
             let Some(c) = connector else {
@@ -73,40 +159,8 @@ impl Handler<SdnRequest> for SdnActor {
                     msg.controller
                 )));
             };
-            run(c.as_ref(), msg.op).await
+            msg.op.run(c).await
         })
-    }
-}
-
-async fn run(c: &dyn SdnConnector, op: SdnOp) -> Result<SdnReply, SdnError> {
-    let gone_ok = |r: Result<(), SdnError>| match r {
-        Ok(()) | Err(SdnError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e),
-    };
-    match op {
-        // Names are unique per element: what a crash left on the controller is found again, so
-        // a network or port is made once.
-        SdnOp::CreateNet(r) => match c.find_network(&r.name).await? {
-            Some(id) => Ok(SdnReply::Id(id)),
-            None => c.create_network(&r).await.map(SdnReply::Id),
-        },
-        SdnOp::ShowNet(id) => c.show_network(&id).await.map(SdnReply::Net),
-        SdnOp::DeleteNetAndPorts(id) => {
-            let ports = match c.list_ports(&id).await {
-                Ok(p) => p,
-                Err(SdnError::NotFound(_)) => Vec::new(),
-                Err(e) => return Err(e),
-            };
-            for p in ports {
-                gone_ok(c.delete_port(&p.id).await)?;
-            }
-            gone_ok(c.delete_network(&id).await).map(|()| SdnReply::Done)
-        }
-        SdnOp::CreatePort(r) => match c.find_port(&r.net_id, &r.name).await? {
-            Some(id) => Ok(SdnReply::Id(id)),
-            None => c.create_port(&r).await.map(SdnReply::Id),
-        },
-        SdnOp::DeletePort(id) => gone_ok(c.delete_port(&id).await).map(|()| SdnReply::Done),
     }
 }
 
@@ -120,9 +174,9 @@ pub struct SdnLink {
 }
 
 impl SdnLink {
-    pub async fn call(&self, op: SdnOp) -> Result<SdnReply, SdnError> {
+    pub async fn call<Op: SdnOperation>(&self, op: Op) -> Result<Op::Reply, SdnError> {
         self.actor
-            .send(SdnRequest {
+            .send(SdnCall {
                 controller: self.controller,
                 op,
             })

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use crate::calls::{CallOrder, CallResult, ItemReport, NetTarget};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
-use crate::sdn_actor::{SdnLink, SdnOp, SdnReply};
+use crate::sdn_actor::{CreateNet, DeleteNetAndPorts, DeletePort, SdnLink};
 use crate::working_set::SDN_NET;
 
 /// What every call of one VimActor shares.
@@ -496,17 +496,14 @@ async fn sdn_assist(
         vlan,
         region: link.region.clone(),
     };
-    match link.call(SdnOp::CreateNet(request)).await {
-        Ok(SdnReply::Id(id)) => {
+    match link.call(CreateNet(request)).await {
+        Ok(id) => {
             made.created_items.push(CreatedItem {
                 kind: SDN_NET.into(),
                 id,
             });
             Ok(None)
         }
-        Ok(other) => Ok(Some(format!(
-            "SDN network not created: unexpected reply {other:?}"
-        ))),
         Err(e) => Ok(Some(format!("SDN network not created: {e}"))),
     }
 }
@@ -528,7 +525,7 @@ async fn delete_sdn_net(env: &CallEnv, owned: &Owned) -> Result<(), VimError> {
                 item.id
             )));
         };
-        link.call(SdnOp::DeleteNetAndPorts(item.id.clone()))
+        link.call(DeleteNetAndPorts(item.id.clone()))
             .await
             .map_err(sdn_to_vim)?;
     }
@@ -555,7 +552,7 @@ async fn delete_sdn_ports(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, InterfaceUp
         let Some(port) = iface.sdn_port_id else {
             continue;
         };
-        if link.call(SdnOp::DeletePort(port)).await.is_ok() {
+        if link.call(DeletePort(port)).await.is_ok() {
             cleared.push((
                 iface.id,
                 InterfaceUpdate {
