@@ -66,14 +66,17 @@ impl Default for RefreshConfig {
 }
 
 impl RefreshConfig {
-    pub fn policy(&self) -> Result<RefreshPolicy, String> {
+    pub fn policy(&self) -> Result<RefreshPolicy, ConfigError> {
         RefreshPolicy::from_secs_f64(
             self.build_secs,
             self.active_secs,
             self.error_secs,
             self.jitter,
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| ConfigError {
+            key: "refresh",
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -139,22 +142,10 @@ impl EngineConfig {
         if !(self.call_timeout_secs > 0.0 && self.call_timeout_secs.is_finite()) {
             return bad("call_timeout_secs", "must be a positive number");
         }
-        self.refresh.policy().map_err(|reason| ConfigError {
-            key: "refresh",
-            reason,
-        })?;
-        self.retry_backoff().map_err(|reason| ConfigError {
-            key: "retry_min_secs",
-            reason,
-        })?;
-        self.restart_backoff().map_err(|reason| ConfigError {
-            key: "restart_min_secs",
-            reason,
-        })?;
-        self.auth_retry_backoff().map_err(|reason| ConfigError {
-            key: "auth_retry_min_secs",
-            reason,
-        })?;
+        self.refresh.policy()?;
+        self.retry_backoff()?;
+        self.restart_backoff()?;
+        self.auth_retry_backoff()?;
         Ok(())
     }
 
@@ -170,22 +161,29 @@ impl EngineConfig {
         Duration::from_secs_f64(self.throttle_deadline_secs)
     }
 
-    pub fn retry_backoff(&self) -> Result<Backoff, String> {
-        backoff(self.retry_min_secs, self.retry_max_secs)
+    pub fn retry_backoff(&self) -> Result<Backoff, ConfigError> {
+        backoff("retry_min_secs", self.retry_min_secs, self.retry_max_secs)
     }
 
-    pub fn restart_backoff(&self) -> Result<Backoff, String> {
-        backoff(self.restart_min_secs, self.restart_max_secs)
+    pub fn restart_backoff(&self) -> Result<Backoff, ConfigError> {
+        backoff(
+            "restart_min_secs",
+            self.restart_min_secs,
+            self.restart_max_secs,
+        )
     }
 
-    pub fn auth_retry_backoff(&self) -> Result<Backoff, String> {
-        backoff(self.auth_retry_min_secs, self.auth_retry_max_secs)
+    pub fn auth_retry_backoff(&self) -> Result<Backoff, ConfigError> {
+        let (min, max) = (self.auth_retry_min_secs, self.auth_retry_max_secs);
+        backoff("auth_retry_min_secs", min, max)
     }
 }
 
-fn backoff(min: f64, max: f64) -> Result<Backoff, String> {
-    let secs = |s: f64| Duration::try_from_secs_f64(s).map_err(|e| format!("{s}: {e}"));
-    Backoff::try_new(secs(min)?, secs(max)?, 0.5).map_err(|e| e.to_string())
+/// The backoff from `key` (its `_min_secs`) to its `_max_secs`.
+fn backoff(key: &'static str, min: f64, max: f64) -> Result<Backoff, ConfigError> {
+    let bad = |reason: String| ConfigError { key, reason };
+    let secs = |s: f64| Duration::try_from_secs_f64(s).map_err(|e| bad(format!("{s}: {e}")));
+    Backoff::try_new(secs(min)?, secs(max)?, 0.5).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]

@@ -7,25 +7,35 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rovim_sdn::{SdnNetState, SdnPortRequest, port_name};
+use rovim_vim::VimError;
 
 use crate::live_set::{PortDone, PortWork, RefreshCall};
 use crate::sdn_actor::{CreatePort, DeletePort, SdnLink, ShowNet};
 use crate::task_entry::ElementKey;
 use crate::vim_call::{self, CallEnv, RefreshAnswer};
 
-/// The VIM's answer to `call` (its error in words), and the SDN state of its SDN nets.
+/// Why a refresh has no answer: the words stored on every element of its batch.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Vim(#[from] VimError),
+    /// The connector panicked (in its own task, so the actor goes on).
+    #[error("internal error: the refresh call failed: {0}")]
+    Panicked(String),
+}
+
+/// The VIM's answer to `call`, and the SDN state of its SDN nets.
 pub async fn refresh(
     env: Arc<CallEnv>,
     call: &RefreshCall,
 ) -> (
-    Result<RefreshAnswer, String>,
+    Result<RefreshAnswer, RefreshError>,
     HashMap<ElementKey, SdnNetState>,
 ) {
-    // Its own task: a panicking connector fails this refresh, not the actor.
     let request = tokio::spawn(vim_call::refresh(env.clone(), call.kind, call.ids.clone()));
     let answer = match request.await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("internal error: the refresh call failed: {e}")),
+        Ok(r) => r.map_err(RefreshError::from),
+        Err(e) => Err(RefreshError::Panicked(e.to_string())),
     };
     let mut sdn = HashMap::new();
     if let Some(link) = &env.sdn {
@@ -55,10 +65,7 @@ pub async fn carry_out_ports(link: SdnLink, work: Vec<PortWork>) -> Vec<PortDone
                     mac: key.mac.clone(),
                     region: link.region.clone(),
                 };
-                link.call(CreatePort(request))
-                    .await
-                    .map(Some)
-                    .map_err(|e| e.to_string())
+                link.call(CreatePort(request)).await.map(Some)
             }
             _ => Ok(None),
         };

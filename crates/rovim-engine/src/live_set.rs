@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rovim_core::{ItemId, ItemKind, ItemStatus, Outcome, RefreshPolicy};
-use rovim_sdn::SdnNetState;
+use rovim_sdn::{SdnError, SdnNetState};
 use rovim_store::{InterfaceUpdate, WriteBatch};
 
 use crate::calls::CallResult;
+use crate::live_calls::RefreshError;
 use crate::refresh::{Observed, PortJob};
 use crate::task_entry::ElementKey;
 use crate::vim_call::RefreshAnswer;
@@ -49,7 +50,7 @@ pub struct PortWork {
 }
 
 /// What became of a [`PortWork`]: the port made (or none wanted), or why not.
-pub type PortDone = (PortWork, Result<Option<String>, String>);
+pub type PortDone = (PortWork, Result<Option<String>, SdnError>);
 
 /// When a tracked element is polled first (`due`) and then every `interval`.
 pub type Poll = (ElementKey, Duration, Duration);
@@ -179,7 +180,7 @@ impl LiveSet {
     pub fn apply_refresh(
         &mut self,
         call: &RefreshCall,
-        answer: &Result<RefreshAnswer, String>,
+        answer: &Result<RefreshAnswer, RefreshError>,
         sdn: &HashMap<ElementKey, SdnNetState>,
     ) -> RefreshApplied {
         let mut out = RefreshApplied::default();
@@ -191,7 +192,7 @@ impl LiveSet {
             let changes = match answer {
                 Ok(RefreshAnswer::Nets(m)) => observed.apply_net(m.get(vim_id), sdn.get(element)),
                 Ok(RefreshAnswer::Vms(m)) => observed.apply_vm(m.get(vim_id)),
-                Err(e) => observed.apply_vim_error(e, sdn.get(element)),
+                Err(e) => observed.apply_vim_error(&e.to_string(), sdn.get(element)),
             };
             if let Some(u) = changes.item {
                 match call.kind {
@@ -256,7 +257,7 @@ impl LiveSet {
         &mut self,
         done: Vec<PortDone>,
         mut random: impl FnMut() -> f64,
-    ) -> (WriteBatch, Vec<(ItemId, String)>) {
+    ) -> (WriteBatch, Vec<(ItemId, SdnError)>) {
         let mut batch = WriteBatch::default();
         let mut failures = Vec::new();
         for (work, made) in done {

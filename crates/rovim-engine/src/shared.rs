@@ -43,7 +43,7 @@ where
             f(&mut conn)
         })
         .await
-        .map_err(|e| StoreError::Writer(format!("database read failed: {e}")))?
+        .map_err(|e| StoreError::Read(e.to_string()))?
     }
 }
 

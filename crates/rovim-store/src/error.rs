@@ -25,6 +25,9 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// A read could not run (its blocking thread panicked or the runtime is stopping).
+    #[error("database read failed: {0}")]
+    Read(String),
     /// The DbActor could not run the write (it panicked or is gone): nothing was committed.
     #[error("database writer failed: {0}")]
     Writer(String),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rovim_core::{ItemId, ItemKind, ItemStatus, RefreshPolicy};
-use rovim_sdn::SdnNetState;
+use rovim_sdn::{SdnError, SdnNetState};
 use rovim_vim::{NetReport, VmReport};
 
 use super::*;
@@ -76,7 +76,8 @@ fn a_vim_error_polls_the_whole_batch_again_soon_and_a_missing_element_is_gone() 
     let mut live = LiveSet::new(RefreshPolicy::default());
     live.restore([(vm(1), Some(active())), (vm(2), Some(active()))]);
     let calls = live.refresh_calls(vec![(vm(1), "a".into()), (vm(2), "b".into())], false);
-    let failed = live.apply_refresh(&calls[0], &Err("timeout".into()), &HashMap::new());
+    let timeout = rovim_vim::VimError::Timeout(Duration::from_secs(30));
+    let failed = live.apply_refresh(&calls[0], &Err(timeout.into()), &HashMap::new());
     assert_eq!(failed.batch.vms.len(), 2, "BUG-16: every element marked");
     assert!(
         failed.again.iter().all(|(_, s)| *s == ItemStatus::Build),
@@ -195,9 +196,17 @@ fn ports_are_made_once_for_passthrough_interfaces_on_sdn_nets_and_back_off_on_fa
         "under way: not twice"
     );
 
-    let (batch, failures) =
-        live.ports_done(vec![(work[0].clone(), Err("SDN down".into()))], || 0.0);
-    assert_eq!(failures, vec![(id(10), "SDN down".to_owned())]);
+    let (batch, failures) = live.ports_done(
+        vec![(
+            work[0].clone(),
+            Err(SdnError::Connection("SDN down".into())),
+        )],
+        || 0.0,
+    );
+    assert_eq!(
+        failures,
+        vec![(id(10), SdnError::Connection("SDN down".into()))]
+    );
     assert!(batch.is_empty(), "nothing existed, nothing to clear");
     assert!(
         live.port_work(&[(vm(5), "vm-5".into())]).is_empty(),

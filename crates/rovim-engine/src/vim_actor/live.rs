@@ -12,7 +12,7 @@ use rovim_store::DbWrite;
 use slog::warn;
 
 use super::VimActor;
-use crate::live_calls;
+use crate::live_calls::{self, RefreshError};
 use crate::live_set::RefreshCall;
 use crate::messages::ActorExit;
 use crate::refresh_scheduler::{RefreshDue, Register, Track};
@@ -82,7 +82,7 @@ impl VimActor {
     fn on_refresh(
         &mut self,
         call: RefreshCall,
-        answer: Result<RefreshAnswer, String>,
+        answer: Result<RefreshAnswer, RefreshError>,
         sdn: HashMap<ElementKey, SdnNetState>,
         ctx: &mut Context<Self>,
     ) {
@@ -114,7 +114,7 @@ impl VimActor {
             wrap_future::<_, Self>(live_calls::carry_out_ports(link, work)).map(|done, act, ctx| {
                 let (batch, failures) = act.live.ports_done(done, || rand::rng().random());
                 for (row, error) in failures {
-                    warn!(act.log, "SDN port not made"; "interface" => row.to_string(), "error" => error);
+                    warn!(act.log, "SDN port not made"; "interface" => row.to_string(), "error" => error.to_string());
                 }
                 act.write(batch, ctx);
             }),
