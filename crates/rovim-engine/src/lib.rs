@@ -1,42 +1,56 @@
 //! rovim-engine: the actors that make the orchestrator's actions true on the VIMs.
 //!
-//! The [`Engine`] is the public API (start, submit, accounts, shutdown). Behind it the
-//! [`supervisor`] spawns one [`vim_actor`] per VIM account and restarts failed ones with backoff.
-//! Actors are thin shells: the decisions live in [`working_set`] (the tasks) and [`live_set`]
-//! (the live elements: polls, refresh writes, SDN ports), plain structs tested directly, and the
-//! VIM and SDN conversations in [`vim_call`] and [`live_calls`] (plain async functions).
+//! The [`Engine`] is the public API (start, submit, accounts, shutdown). Behind it, the actors
+//! (each a thin actix shell over plain structs and async functions that hold the decisions):
+//! - `Supervisor` (`supervisor.rs`): one VimActor per VIM account, restarted with backoff when
+//!   it ends (each [`ActorExit`] counted), submissions routed to their actors, settlements to
+//!   the actors waiting on them.
+//! - `VimActor` (`vim_actor.rs`, `vim_actor/`): one per account; carries out its `WorkingSet`
+//!   (`working_set.rs`: admission, what runs next, what an outcome writes) and its `LiveSet`
+//!   (`live_set.rs`: polls, refresh writes, SDN ports). Its start is `boot.rs`; its VIM calls
+//!   are `vim_call.rs` (retries, timeouts, crash recovery by token), its refresh and SDN port
+//!   calls `live_calls.rs`, its commits `commit.rs`.
+//! - `RefreshScheduler` (`refresh_scheduler.rs` over `refresh_queue.rs`): tells each VimActor
+//!   which live elements are due, in batches.
+//! - `SdnActor` (`sdn_actor.rs`): one connector per SDN controller, one typed message per
+//!   operation.
+//! - The DbActor (rovim-store's `DbWriter`) serializes and batches every write.
+//!
+//! Submissions are checked and planned in `request.rs` (nothing is stored when refused);
+//! `metrics.rs` is the Prometheus registry; `connectors.rs` makes VIM and SDN connectors.
+//! `docs/architecture.md` draws the whole.
 //!
 //! `BUG-n` in comments: a defect of the reference implementation that rovim fixes, listed in
 //! `docs/reference-bugs.md`.
 #![forbid(unsafe_code)]
 
-pub mod boot;
-pub mod calls;
-pub mod commit;
-pub mod config;
-pub mod connectors;
-pub mod db_lookup;
-pub mod engine;
-pub mod error;
+mod boot;
+mod calls;
+mod commit;
+mod config;
+mod connectors;
+mod db_lookup;
+mod engine;
+mod error;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
-pub mod live_calls;
-pub mod live_set;
-pub mod messages;
-pub mod metrics;
-pub mod rate_limit;
-pub mod refresh;
-pub mod refresh_queue;
-pub mod refresh_scheduler;
-pub mod request;
-pub mod sdn_actor;
-pub mod shared;
-pub mod stop_notice;
-pub mod supervisor;
-pub mod task_entry;
-pub mod vim_actor;
-pub mod vim_call;
-pub mod working_set;
+mod live_calls;
+mod live_set;
+mod messages;
+mod metrics;
+mod rate_limit;
+mod refresh;
+mod refresh_queue;
+mod refresh_scheduler;
+mod request;
+mod sdn_actor;
+mod shared;
+mod stop_notice;
+mod supervisor;
+mod task_entry;
+mod vim_actor;
+mod vim_call;
+mod working_set;
 
 pub use config::{ConfigError, EngineConfig, RefreshConfig};
 pub use connectors::Connectors;
@@ -44,3 +58,4 @@ pub use engine::{Engine, Submitted};
 pub use error::EngineError;
 pub use messages::{AccountState, ActorExit};
 pub use request::{ActionRequest, DepRef, FieldError, PlanError, TaskRequest};
+pub use shared::read;

@@ -113,6 +113,7 @@ impl LiveSet {
         }
     }
 
+    #[cfg(test)]
     pub fn is_live(&self, element: &ElementKey) -> bool {
         self.observed.contains_key(element)
     }

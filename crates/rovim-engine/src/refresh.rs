@@ -74,6 +74,7 @@ pub struct Changes {
     pub status: Option<ItemStatus>,
 }
 
+#[cfg(test)]
 impl Changes {
     pub fn is_empty(&self) -> bool {
         self.item.is_none() && self.interfaces.is_empty()

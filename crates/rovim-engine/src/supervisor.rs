@@ -180,19 +180,10 @@ impl Handler<Submit> for Supervisor {
 
     fn handle(&mut self, msg: Submit, _ctx: &mut Context<Self>) -> Self::Result {
         let action = msg.0;
-        let fresh: std::collections::HashSet<rovim_core::ItemId> = action
-            .nets
-            .iter()
-            .map(|n| n.id)
-            .chain(action.vms.iter().map(|v| v.id))
-            .collect();
         let entries: Vec<TaskEntry> = action
             .tasks
             .iter()
-            .map(|t| TaskEntry {
-                fresh_item: fresh.contains(&t.item_id),
-                ..TaskEntry::from_new(action.id, t)
-            })
+            .map(|t| TaskEntry::from_new(action.id, t))
             .collect();
         let writer = self.shared.writer.clone();
         Box::pin(

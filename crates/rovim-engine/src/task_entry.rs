@@ -24,8 +24,6 @@ pub struct TaskEntry {
     pub recovering: bool,
     pub vim_id: Option<String>,
     pub error: Option<String>,
-    /// The item row was inserted with this task's action: nothing to read about it.
-    pub fresh_item: bool,
 }
 
 impl TaskEntry {
@@ -42,7 +40,6 @@ impl TaskEntry {
             recovering: r.status == TaskStatus::Build,
             vim_id: r.vim_id.clone(),
             error: r.error_msg.clone(),
-            fresh_item: false,
         }
     }
 
@@ -60,7 +57,6 @@ impl TaskEntry {
             recovering: false,
             vim_id: None,
             error: None,
-            fresh_item: false,
         }
     }
 

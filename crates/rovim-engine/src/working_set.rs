@@ -84,10 +84,12 @@ impl WorkingSet {
         WorkingSet::default()
     }
 
+    #[cfg(test)]
     pub fn task_count(&self) -> usize {
         self.tasks.len()
     }
 
+    #[cfg(test)]
     pub fn element_count(&self) -> usize {
         self.groups.len()
     }

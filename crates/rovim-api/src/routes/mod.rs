@@ -18,7 +18,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
 {
-    rovim_engine::shared::read(state.engine.store(), f)
+    rovim_engine::read(state.engine.store(), f)
         .await
         .map_err(ApiError::from)
 }

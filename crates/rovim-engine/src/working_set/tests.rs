@@ -34,7 +34,6 @@ fn entry(key: TaskKey, kind: ItemKind, item: ItemId, action: Action) -> TaskEntr
         recovering: false,
         vim_id: None,
         error: None,
-        fresh_item: false,
     }
 }
 
