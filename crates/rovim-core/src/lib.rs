@@ -17,6 +17,7 @@
 //! - [`find`]: the outcome of a FIND (one / none / many) and FIND-then-CREATE.
 //! - [`truncate`]: error message truncation that keeps both ends.
 //! - [`refresh_policy`]: when an element is polled next.
+//! - [`retry`]: what a VIM call does after a failed try.
 //! - [`scrub`]: keeping secrets (and unbounded bodies) out of error text.
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
@@ -38,6 +39,7 @@ pub mod item_status;
 pub mod name;
 pub mod params;
 pub mod refresh_policy;
+pub mod retry;
 pub mod scrub;
 pub mod sdn_merge;
 pub mod task;
@@ -62,6 +64,7 @@ pub use params::{
     ParamError, TaskParams, VmParams,
 };
 pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
+pub use retry::{CallKind, FailureKind, GaveUp, RetryBudget, RetryDecision, retry_decision};
 pub use scrub::{MAX_VIM_BODY, quote_body, scrub_secret};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
 pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};

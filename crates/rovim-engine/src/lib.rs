@@ -38,6 +38,7 @@ mod live_calls;
 mod live_set;
 mod messages;
 mod metrics;
+mod outcome_writes;
 mod rate_limit;
 mod refresh;
 mod refresh_queue;

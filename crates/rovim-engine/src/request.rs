@@ -97,10 +97,44 @@ impl Plan {
     }
 }
 
-/// Checks a request against the database and turns it into rows. `Err` names the first bad
-/// field, or says that the database could not be asked.
+/// Checks a request against the database and turns it into rows, in named steps: its size,
+/// the item and account of every task ([`targets`]), then each task ([`Planner::task`]: its
+/// dependencies, who owns its element, its shape, its VM interfaces' nets, the item row it
+/// adds), and last the dependency cycles. `Err` names the first bad field, or says that the
+/// database could not be asked.
 pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError> {
-    let action_id = ActionId::random();
+    check_size(req)?;
+    let action = ActionId::random();
+    let (items, vims) = targets(req, db)?;
+    let mut planner = Planner {
+        ctx: Ctx {
+            req,
+            items: &items,
+            action,
+        },
+        vims: &vims,
+        new_items: BTreeSet::new(),
+        nets: Vec::new(),
+        vms: Vec::new(),
+    };
+    let mut tasks = Vec::with_capacity(req.tasks.len());
+    for i in 0..req.tasks.len() {
+        tasks.push(planner.task(i, db)?);
+    }
+    check_cycles(action, &tasks)?;
+    let Planner { nets, vms, .. } = planner;
+    Ok(Plan {
+        action: NewAction {
+            id: action,
+            description: req.description.clone(),
+            tasks,
+            nets,
+            vms,
+        },
+    })
+}
+
+fn check_size(req: &ActionRequest) -> Result<(), PlanError> {
     if req.tasks.is_empty() {
         return Err(field("tasks", "must hold at least one task"));
     }
@@ -110,12 +144,21 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
             format!("at most {MAX_TASKS} tasks per action"),
         ));
     }
-    // Item ids first: references between tasks of this action need them.
-    let mut items: Vec<ItemId> = Vec::with_capacity(req.tasks.len());
-    let mut vims: Vec<VimAccountId> = Vec::with_capacity(req.tasks.len());
+    Ok(())
+}
+
+/// The item id and the VIM account of every task. Item ids come first because references
+/// between tasks of this action need them; accounts are looked up once per distinct reference
+/// (an action of thousands of tasks names few accounts).
+fn targets(
+    req: &ActionRequest,
+    db: &mut dyn Lookup,
+) -> Result<(Vec<ItemId>, Vec<VimAccountId>), PlanError> {
+    let mut items = Vec::with_capacity(req.tasks.len());
+    let mut vims = Vec::with_capacity(req.tasks.len());
     let mut accounts: HashMap<&str, Option<VimAccountId>> = HashMap::new();
     for (i, t) in req.tasks.iter().enumerate() {
-        let id = match (t.action, t.item_id) {
+        items.push(match (t.action, t.item_id) {
             (_, Some(id)) => id,
             (Action::Delete, None) => {
                 return Err(field(
@@ -124,9 +167,7 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
                 ));
             }
             (_, None) => ItemId::random(),
-        };
-        items.push(id);
-        // One lookup per distinct reference: an action of thousands of tasks names few accounts.
+        });
         let vim = match accounts.get(t.vim_account.as_str()) {
             Some(found) => *found,
             None => {
@@ -135,175 +176,214 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
                 found
             }
         };
-        let vim = vim.ok_or_else(|| {
+        vims.push(vim.ok_or_else(|| {
             field(
                 format!("tasks[{i}].vim_account"),
                 format!("no VIM account '{}'", t.vim_account),
             )
-        })?;
-        vims.push(vim);
+        })?);
     }
-    let ctx = Ctx {
-        req,
-        items: &items,
-        action: action_id,
-    };
+    Ok((items, vims))
+}
 
-    let mut tasks = Vec::with_capacity(req.tasks.len());
-    let mut nets: Vec<NewNet> = Vec::new();
-    let mut vms: Vec<NewVm> = Vec::new();
-    let mut new_items: BTreeSet<ItemId> = BTreeSet::new();
-    for (i, t) in req.tasks.iter().enumerate() {
+/// Plans the tasks one by one, gathering the item rows the action adds.
+struct Planner<'a> {
+    ctx: Ctx<'a>,
+    vims: &'a [VimAccountId],
+    new_items: BTreeSet<ItemId>,
+    nets: Vec<NewNet>,
+    vms: Vec<NewVm>,
+}
+
+impl Planner<'_> {
+    fn task(&mut self, i: usize, db: &mut dyn Lookup) -> Result<NewTask, PlanError> {
+        let t = &self.ctx.req.tasks[i];
         let at = |f: &str| format!("tasks[{i}].{f}");
-        let vim = vims[i];
-        let item = items[i];
-        let mut depends_on: Vec<TaskKey> = Vec::new();
-        for (d, dep) in t.depends_on.iter().enumerate() {
-            let key = resolve_dep(action_id, dep)
-                .map_err(|r| field(at(&format!("depends_on[{d}]")), r))?;
-            ctx.task_ref(key, i, db)
-                .map_err(|e| e.within(&at(&format!("depends_on[{d}]"))))?;
-            depends_on.push(key);
-        }
-
-        // Whether the element already exists, and on which account.
-        let earlier = (0..i)
-            .find(|j| items[*j] == item && req.tasks[*j].item == t.item)
-            .map(|j| vims[j]);
-        let known = match earlier {
-            Some(v) => Some(v),
-            None => db.item(t.item, item).map_err(PlanError::Lookup)?,
-        };
-        if let Some(owner) = known
-            && owner != vim
-        {
-            return Err(field(
-                at("item_id"),
-                format!("{} {item} belongs to VIM account {owner}", t.item),
-            ));
-        }
-        let params = match t.action {
-            Action::Delete => {
-                if known.is_none() {
-                    return Err(field(
-                        at("item_id"),
-                        format!("no {} {item} to delete", t.item),
-                    ));
+        let (vim, item) = (self.vims[i], self.ctx.items[i]);
+        let mut depends_on = self.explicit_deps(i, db)?;
+        let known = self.owner(i, db)?;
+        let params = task_shape(t, item, known.is_some(), &at)?;
+        match &params {
+            Some(TaskParams::Vm(vm)) => {
+                let interfaces = self.interfaces(i, vm, db, &mut depends_on)?;
+                if known.is_none() && self.new_items.insert(item) {
+                    self.vms.push(NewVm {
+                        id: item,
+                        vim_account: vim,
+                        name: vm.name.clone(),
+                        interfaces,
+                    });
                 }
-                if t.params.is_some() || t.find.is_some() {
-                    return Err(field(at("params"), "DELETE takes neither params nor find"));
-                }
-                None
             }
-            Action::Find => {
-                if t.item != ItemKind::Net {
-                    return Err(field(at("item"), "FIND is supported for nets only"));
-                }
-                if t.params.is_some() {
-                    return Err(field(at("params"), "FIND takes a find filter, not params"));
-                }
-                None
+            // A net row once per new net (FIND-then-CREATE and CREATE of one item share it).
+            _ if t.item == ItemKind::Net && known.is_none() && self.new_items.insert(item) => {
+                let net = new_net(item, vim, params.as_ref(), t.find.as_ref());
+                self.nets.push(net);
             }
-            Action::Create => Some(parse_params(t, &at)?),
-        };
-        if let Some(f) = &t.find {
-            if t.item != ItemKind::Net {
-                return Err(field(at("find"), "only nets can be found"));
+            _ if t.item == ItemKind::Vm && known.is_none() => {
+                return Err(field(at("params"), "a new VM needs its params"));
             }
-            f.validate().map_err(|e| param(e, &at("find")))?;
-        } else if t.action == Action::Find {
-            return Err(field(at("find"), "is required for FIND"));
+            _ => {}
         }
-
-        if let Some(TaskParams::Vm(vm)) = &params {
-            let mut ifaces = Vec::with_capacity(vm.networks.len());
-            for (n, iface) in vm.networks.iter().enumerate() {
-                let fld = at(&format!("params.networks[{n}].net"));
-                let net = match &iface.net {
-                    NetRef::Task(idx) => {
-                        let key = TaskKey::new(action_id, *idx);
-                        let (_, net_item, _) = ctx
-                            .task_ref(key, i, db)
-                            .map_err(|e| e.within(&fld))
-                            .and_then(|found| expect_net(found, &fld))?;
-                        depends_on.push(key);
-                        Some(net_item)
-                    }
-                    NetRef::ActionTask(key) => {
-                        let (_, net_item, _) = ctx
-                            .task_ref(*key, i, db)
-                            .map_err(|e| e.within(&fld))
-                            .and_then(|found| expect_net(found, &fld))?;
-                        depends_on.push(*key);
-                        Some(net_item)
-                    }
-                    NetRef::NetItem(id) => {
-                        let known = new_items.contains(id)
-                            || db
-                                .item(ItemKind::Net, *id)
-                                .map_err(PlanError::Lookup)?
-                                .is_some();
-                        if !known {
-                            return Err(field(fld, format!("no net {id}")));
-                        }
-                        Some(*id)
-                    }
-                    NetRef::VimNet(_) => None,
-                };
-                ifaces.push(NewInterface {
-                    id: ItemId::random(),
-                    index: n as u32,
-                    net,
-                    iface_type: iface.iface_type,
-                    floating_ip: iface.floating_ip,
-                    port_security: iface.port_security,
-                });
-            }
-            if known.is_none() && new_items.insert(item) {
-                vms.push(NewVm {
-                    id: item,
-                    vim_account: vim,
-                    name: vm.name.clone(),
-                    interfaces: ifaces,
-                });
-            }
-        } else if t.item == ItemKind::Net && known.is_none() && new_items.insert(item) {
-            let (name, net_type) = match (&params, &t.find) {
-                (Some(TaskParams::Net(p)), _) => (p.name.clone(), p.net_type),
-                (_, Some(f)) => (
-                    f.name.clone().or(f.id.clone()).unwrap_or_default(),
-                    Default::default(),
-                ),
-                _ => (String::new(), Default::default()),
-            };
-            nets.push(NewNet {
-                id: item,
-                vim_account: vim,
-                name,
-                net_type,
-            });
-        } else if t.item == ItemKind::Vm && known.is_none() {
-            return Err(field(at("params"), "a new VM needs its params"));
-        }
-
         depends_on.sort_by_key(|k| (k.action.0, k.index));
         depends_on.dedup();
         let mut task = NewTask::new(i as u32, vim, t.item, item, t.action);
         task.params = params;
         task.find = t.find.clone();
         task.depends_on = depends_on;
-        tasks.push(task);
+        Ok(task)
     }
-    check_cycles(action_id, &tasks)?;
-    Ok(Plan {
-        action: NewAction {
-            id: action_id,
-            description: req.description.clone(),
-            tasks,
-            nets,
-            vms,
-        },
-    })
+
+    /// The task's `depends_on`, each naming a task that exists.
+    fn explicit_deps(&self, i: usize, db: &mut dyn Lookup) -> Result<Vec<TaskKey>, PlanError> {
+        let t = &self.ctx.req.tasks[i];
+        let mut deps = Vec::with_capacity(t.depends_on.len());
+        for (d, dep) in t.depends_on.iter().enumerate() {
+            let fld = format!("tasks[{i}].depends_on[{d}]");
+            let key = resolve_dep(self.ctx.action, dep).map_err(|r| field(&fld, r))?;
+            self.ctx.task_ref(key, i, db).map_err(|e| e.within(&fld))?;
+            deps.push(key);
+        }
+        Ok(deps)
+    }
+
+    /// The account of the task's element if it exists already (earlier in this action or in
+    /// the database), which must be the task's own.
+    fn owner(&self, i: usize, db: &mut dyn Lookup) -> Result<Option<VimAccountId>, PlanError> {
+        let (req, items) = (self.ctx.req, self.ctx.items);
+        let t = &req.tasks[i];
+        let (vim, item) = (self.vims[i], items[i]);
+        let known = match (0..i).find(|j| items[*j] == item && req.tasks[*j].item == t.item) {
+            Some(j) => Some(self.vims[j]),
+            None => db.item(t.item, item).map_err(PlanError::Lookup)?,
+        };
+        match known {
+            Some(owner) if owner != vim => Err(field(
+                format!("tasks[{i}].item_id"),
+                format!("{} {item} belongs to VIM account {owner}", t.item),
+            )),
+            _ => Ok(known),
+        }
+    }
+
+    /// The rows of a VM's interfaces: each net reference checked, and a net made by a task
+    /// becomes a dependency (the one place references turn into dependencies at submission).
+    fn interfaces(
+        &self,
+        i: usize,
+        vm: &VmParams,
+        db: &mut dyn Lookup,
+        deps: &mut Vec<TaskKey>,
+    ) -> Result<Vec<NewInterface>, PlanError> {
+        let mut out = Vec::with_capacity(vm.networks.len());
+        for (n, iface) in vm.networks.iter().enumerate() {
+            let fld = format!("tasks[{i}].params.networks[{n}].net");
+            let by_task = match &iface.net {
+                NetRef::Task(idx) => Some(TaskKey::new(self.ctx.action, *idx)),
+                NetRef::ActionTask(key) => Some(*key),
+                _ => None,
+            };
+            let net = match (&iface.net, by_task) {
+                (_, Some(key)) => {
+                    let (_, net_item, _) = self
+                        .ctx
+                        .task_ref(key, i, db)
+                        .map_err(|e| e.within(&fld))
+                        .and_then(|found| expect_net(found, &fld))?;
+                    deps.push(key);
+                    Some(net_item)
+                }
+                (NetRef::NetItem(id), None) => {
+                    let known = self.new_items.contains(id)
+                        || db
+                            .item(ItemKind::Net, *id)
+                            .map_err(PlanError::Lookup)?
+                            .is_some();
+                    if !known {
+                        return Err(field(fld, format!("no net {id}")));
+                    }
+                    Some(*id)
+                }
+                _ => None,
+            };
+            out.push(NewInterface {
+                id: ItemId::random(),
+                index: n as u32,
+                net,
+                iface_type: iface.iface_type,
+                floating_ip: iface.floating_ip,
+                port_security: iface.port_security,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What each action may carry: CREATE its params (parsed and checked here); FIND a filter, for
+/// nets only; DELETE an existing element and nothing else. A filter is checked wherever given
+/// (with a net CREATE it makes a FIND-then-CREATE).
+fn task_shape(
+    t: &TaskRequest,
+    item: ItemId,
+    exists: bool,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<TaskParams>, PlanError> {
+    let params = match t.action {
+        Action::Delete => {
+            if !exists {
+                return Err(field(
+                    at("item_id"),
+                    format!("no {} {item} to delete", t.item),
+                ));
+            }
+            if t.params.is_some() || t.find.is_some() {
+                return Err(field(at("params"), "DELETE takes neither params nor find"));
+            }
+            None
+        }
+        Action::Find => {
+            if t.item != ItemKind::Net {
+                return Err(field(at("item"), "FIND is supported for nets only"));
+            }
+            if t.params.is_some() {
+                return Err(field(at("params"), "FIND takes a find filter, not params"));
+            }
+            None
+        }
+        Action::Create => Some(parse_params(t, at)?),
+    };
+    if let Some(f) = &t.find {
+        if t.item != ItemKind::Net {
+            return Err(field(at("find"), "only nets can be found"));
+        }
+        f.validate().map_err(|e| param(e, &at("find")))?;
+    } else if t.action == Action::Find {
+        return Err(field(at("find"), "is required for FIND"));
+    }
+    Ok(params)
+}
+
+/// The row of a net this action adds: named by its params, or by what its filter looks for.
+fn new_net(
+    id: ItemId,
+    vim: VimAccountId,
+    params: Option<&TaskParams>,
+    find: Option<&FindFilter>,
+) -> NewNet {
+    let (name, net_type) = match (params, find) {
+        (Some(TaskParams::Net(p)), _) => (p.name.clone(), p.net_type),
+        (_, Some(f)) => (
+            f.name.clone().or(f.id.clone()).unwrap_or_default(),
+            Default::default(),
+        ),
+        _ => (String::new(), Default::default()),
+    };
+    NewNet {
+        id,
+        vim_account: vim,
+        name,
+        net_type,
+    }
 }
 
 /// Why a plan was refused.

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use rand::Rng;
 use rovim_core::{
-    Backoff, CreatedItem, FindOutcome, ItemId, ItemKind, ItemStatus, NetParams, Outcome, Owned,
-    TaskParams, VimCall, find_outcome,
+    Backoff, CallKind, CreatedItem, FailureKind, FindOutcome, GaveUp, ItemId, ItemKind, ItemStatus,
+    NetParams, Outcome, Owned, RetryBudget, RetryDecision, TaskParams, VimCall, find_outcome,
+    retry_decision,
 };
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
@@ -125,6 +126,11 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
     let mut build_written = order.before.is_empty();
+    let budget = RetryBudget {
+        max_attempts: env.max_attempts,
+        throttle_deadline: env.throttle_deadline,
+        in_use_deadline: env.in_use_deadline,
+    };
     let done = loop {
         attempts += 1;
         let Ok(slot) = env.permits.acquire().await else {
@@ -144,71 +150,52 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
         }
         let step = attempt(&env, &order, recovering).await;
         drop(slot);
-        match step {
+        let (error, left) = match step {
             Step::Done(done) => break done,
-            Step::Fail(error, left) => {
-                leftover = Owned::merge(leftover, left);
-                if matches!(error, VimError::RateLimited { .. }) {
-                    // The VIM asks the account to slow down (the limiter now paces every call
-                    // of it): not a failed try. A throttled request was not carried out, so
-                    // no token lookup is needed before the next one.
-                    attempts -= 1;
-                    if started.elapsed() < env.throttle_deadline {
-                        continue;
-                    }
-                    let error = format!(
-                        "{error}; still throttled after {}, giving up",
-                        human_duration(env.throttle_deadline)
-                    );
-                    break Done::failed(error, leftover.take());
-                }
-                if let VimError::InUse(_) = &error
-                    && matches!(order.call, VimCall::Delete(_))
-                {
-                    // The element's users are going (ports released after their server):
-                    // wait for them with backoff, for a bounded time.
-                    if started.elapsed() < env.in_use_deadline {
-                        env.pause(attempts.saturating_sub(1).min(8)).await;
-                        continue;
-                    }
-                    let error = format!(
-                        "{error} (still in use after {}, giving up)",
-                        human_duration(env.in_use_deadline)
-                    );
-                    break Done::failed(error, leftover.take());
-                }
-                if error.is_retryable() && attempts < env.max_attempts {
-                    // Whatever the failed try did, the next one must not create a twin.
-                    recovering = true;
-                    env.pause(attempts - 1).await;
-                    continue;
-                }
-                if matches!(error, VimError::Connection(_)) {
-                    return Err(CallAbort::VimDown(error));
-                }
-                // A create that timed out (or got a 5xx) may still have happened on the VIM:
-                // one last look by token, so the element is adopted rather than leaked.
-                if error.is_retryable()
-                    && matches!(order.call, VimCall::Create | VimCall::FindThenCreate)
-                    && let Ok(_slot) = env.permits.acquire().await
-                    && let Ok(Some(found)) = env
-                        .request(
-                            "find_by_token",
-                            env.connector.find_by_token(order.element.0, &order.token),
-                        )
-                        .await
-                {
+            Step::Fail(error, left) => (error, left),
+        };
+        leftover = Owned::merge(leftover, left);
+        let failure = failure_kind(&error);
+        match retry_decision(
+            failure,
+            call_kind(&order.call),
+            attempts,
+            started.elapsed(),
+            &budget,
+        ) {
+            RetryDecision::AgainThrottled => {
+                // The limiter now paces every call of the account; a throttled request was not
+                // carried out, so neither a failed try nor a reason to look the token up.
+                attempts -= 1;
+            }
+            RetryDecision::Retry { step, recover } => {
+                // Whatever a failed try did, the next one must not create a twin.
+                recovering |= recover;
+                env.pause(step).await;
+            }
+            RetryDecision::VimDown => return Err(CallAbort::VimDown(error)),
+            RetryDecision::Fail { look_by_token, why } => {
+                if look_by_token && let Some(found) = look_by_token_once(&env, &order).await {
                     match finish(&env, &order, found).await {
                         Ok(found) => break adopted(&env, &order, found).await,
-                        Err(fail) => {
-                            leftover = Owned::merge(leftover, fail.leftover);
-                        }
+                        Err(fail) => leftover = Owned::merge(leftover, fail.leftover),
                     }
                 }
-                let error = if attempts > 1 {
-                    format!("{error} (after {attempts} attempts)")
-                } else {
-                    error.to_string()
+                let error = match why {
+                    Some(GaveUp::StillThrottled(d)) => {
+                        format!(
+                            "{error}; still throttled after {}, giving up",
+                            human_duration(d)
+                        )
+                    }
+                    Some(GaveUp::StillInUse(d)) => {
+                        format!(
+                            "{error} (still in use after {}, giving up)",
+                            human_duration(d)
+                        )
+                    }
+                    None if attempts > 1 => format!("{error} (after {attempts} attempts)"),
+                    None => error.to_string(),
                 };
                 break Done::failed(error, leftover.take());
             }
@@ -229,6 +216,37 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
         interfaces: done.interfaces,
         iface_nets: done.iface_nets,
     })
+}
+
+fn failure_kind(e: &VimError) -> FailureKind {
+    match e {
+        VimError::RateLimited { .. } => FailureKind::Throttled,
+        VimError::InUse(_) => FailureKind::InUse,
+        VimError::Connection(_) => FailureKind::Unreachable,
+        e if e.is_retryable() => FailureKind::Transient,
+        _ => FailureKind::Permanent,
+    }
+}
+
+fn call_kind(call: &VimCall) -> CallKind {
+    match call {
+        VimCall::Create | VimCall::FindThenCreate => CallKind::Create,
+        VimCall::Delete(_) => CallKind::Delete,
+        VimCall::Find => CallKind::Find,
+    }
+}
+
+/// A create that timed out (or got a 5xx) may still have happened on the VIM: one look by its
+/// token, so the element is adopted rather than leaked.
+async fn look_by_token_once(env: &CallEnv, order: &CallOrder) -> Option<rovim_vim::TokenMatch> {
+    let _slot = env.permits.acquire().await.ok()?;
+    env.request(
+        "find_by_token",
+        env.connector.find_by_token(order.element.0, &order.token),
+    )
+    .await
+    .ok()
+    .flatten()
 }
 
 /// What a finished try yields for its task.

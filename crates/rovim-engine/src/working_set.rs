@@ -8,12 +8,13 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rovim_core::{
     Action, DepState, DepView, ElementGroup, GroupTask, ItemKind, ItemStatus, NetRef, NetUser,
-    Next, Outcome, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition,
-    VimCall, net_teardown, readiness,
+    Next, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition, VimCall,
+    net_teardown, readiness,
 };
 use rovim_store::{ItemUpdate, TaskUpdate, WriteBatch};
 
 use crate::calls::{CallOrder, CallResult, NetTarget};
+use crate::outcome_writes::outcome_writes;
 use crate::refresh::Observed;
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 
@@ -235,80 +236,17 @@ impl WorkingSet {
             Ok(t) => t,
             Err(_) => return, // a result for a task no longer in flight (restarted meanwhile)
         };
-        let owned = group.owned.clone();
-        let mut task = TaskUpdate {
-            attempts: Some(attempts as i32),
-            ..TaskUpdate::default()
-        };
-        let mut item = ItemUpdate::default();
-        match &outcome {
-            Outcome::Found { vim_id } => {
-                task.vim_id = Some(Some(vim_id.clone()));
-                task.created = Some(false);
-                item.vim_id = Some(Some(vim_id.clone()));
-                item.created = Some(false);
-                item.status = Some(report.as_ref().map_or(ItemStatus::Active, |r| r.status));
-                item.error_msg = Some(None);
-            }
-            Outcome::Created(made) => {
-                if let Some(sdn) = made.created_items.iter().find(|c| c.kind == SDN_NET) {
-                    item.sdn_net_id = Some(Some(sdn.id.clone()));
-                }
-                task.vim_id = Some(made.vim_id.clone());
-                task.created = Some(true);
-                task.created_items = Some(made.created_items.clone());
-                item.vim_id = Some(made.vim_id.clone());
-                item.created = Some(true);
-                item.created_items = Some(
-                    owned
-                        .as_ref()
-                        .map(|o| o.created_items.clone())
-                        .unwrap_or_default(),
-                );
-                item.status = Some(report.as_ref().map_or(ItemStatus::Build, |r| r.status));
-                item.error_msg = Some(report.as_ref().and_then(|r| r.error_msg.clone()));
-            }
-            Outcome::Deleted => {
-                item.status = Some(ItemStatus::Deleted);
-                item.vim_id = Some(None);
-                item.created = Some(false);
-                item.created_items = Some(Vec::new());
-                item.error_msg = Some(None);
-            }
-            Outcome::Failed { error, leftover } => {
-                if let Some(l) = leftover {
-                    task.created_items = Some(l.created_items.clone());
-                }
-                let prefix = if self
-                    .tasks
-                    .get(&key)
-                    .is_some_and(|e| e.action == Action::Delete)
-                {
-                    "DELETE failed: "
-                } else {
-                    ""
-                };
-                item.status = Some(ItemStatus::VimError);
-                item.error_msg = Some(Some(format!("{prefix}{error}")));
-                item.created_items = Some(
-                    owned
-                        .as_ref()
-                        .map(|o| o.created_items.clone())
-                        .unwrap_or_default(),
-                );
-                // A failed create that left the element itself behind (BUG-11): stored as
-                // created, so a DELETE, even after a restart, removes it.
-                if let Some(vim_id) = leftover.as_ref().and_then(|l| l.vim_id.clone()) {
-                    task.vim_id = Some(Some(vim_id.clone()));
-                    task.created = Some(true);
-                    item.vim_id = Some(Some(vim_id));
-                    item.created = Some(true);
-                }
-            }
-        }
-        if let Some(r) = &report {
-            item.vim_info = Some(r.vim_info.clone());
-        }
+        let is_delete = self
+            .tasks
+            .get(&key)
+            .is_some_and(|e| e.action == Action::Delete);
+        let (task, item) = outcome_writes(
+            &outcome,
+            report.as_ref(),
+            group.owned.as_ref(),
+            attempts,
+            is_delete,
+        );
         if let Some(entry) = self.tasks.get_mut(&key) {
             if let Some(v) = &task.vim_id {
                 entry.vim_id = v.clone();
