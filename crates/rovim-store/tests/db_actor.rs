@@ -109,6 +109,10 @@ async fn a_panic_in_the_writer_fails_the_writes_it_held_and_the_writer_goes_on()
 
 #[actix_rt::test]
 async fn writes_wait_for_room_when_the_bound_is_reached() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+    use std::time::Duration;
+
     let db = rovim_store::test_support::sqlite();
     let w = DbWriter::start(db.store.clone(), 2, logger());
     let acc = account("vim-a");
@@ -119,14 +123,25 @@ async fn writes_wait_for_room_when_the_bound_is_reached() {
     w.write(DbWrite::InsertAction(s.action.clone()))
         .await
         .unwrap();
+    // Another writer holds the database: the DbActor cannot commit (it waits in SQLite's busy
+    // handler, well within its timeout), so the two writes in flight stay in flight.
+    let mut blocker = SqliteConnection::establish(&db.url).unwrap();
+    blocker.batch_execute("BEGIN IMMEDIATE").unwrap();
     let first = w.enqueue(bump(acc.id)).await.unwrap();
     let second = w.enqueue(bump(acc.id)).await.unwrap();
-    // a third may only be queued once one of the two is done
-    let third = tokio::time::timeout(std::time::Duration::from_secs(10), w.enqueue(bump(acc.id)))
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), w.enqueue(bump(acc.id)))
+            .await
+            .is_err(),
+        "a third write must wait while two are in flight and none is committed"
+    );
+    blocker.batch_execute("ROLLBACK").unwrap();
+    let third = tokio::time::timeout(Duration::from_secs(10), w.enqueue(bump(acc.id)))
         .await
         .expect("room is made as soon as a write is committed")
         .unwrap();
     for rx in [first, second, third] {
         rx.await.unwrap().unwrap();
     }
+    assert_eq!(restarts(&db, acc.id), 3, "all three committed, once each");
 }
