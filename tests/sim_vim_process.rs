@@ -8,10 +8,11 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rovim_core::{ActionId, TaskStatus, VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig};
+use rovim_core::{ActionId, TaskStatus};
+use rovim_engine::test_support::{add_sim, start_engine};
+use rovim_engine::{ActionRequest, Connectors, EngineConfig};
 use rovim_store::test_support::sqlite;
-use rovim_store::{NewVimAccount, Store, reads};
+use rovim_store::{Store, reads};
 use serde_json::{Value, json};
 use support::{Proc, sim_vim};
 
@@ -40,10 +41,6 @@ async fn settle(store: &Store, id: ActionId) -> Vec<TaskStatus> {
     }
 }
 
-fn log() -> slog::Logger {
-    slog::Logger::root(slog::Discard, slog::o!())
-}
-
 #[actix_rt::test]
 async fn the_sim_vim_process_outlives_an_engine_crash() {
     let sim = sim_vim(r#"{"build_seconds": 0}"#);
@@ -55,29 +52,13 @@ async fn the_sim_vim_process_outlives_an_engine_crash() {
         restart_max_secs: 0.2,
         ..EngineConfig::default()
     };
-    let engine = Engine::start(
+    let engine = start_engine(
         db.store.clone(),
         config.clone(),
         Arc::new(Connectors::new()),
-        log(),
     )
-    .await
-    .unwrap();
-    let vim = VimAccountId::random();
-    engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "remote-sim".into(),
-            vim_type: VimType::Sim,
-            url: sim.url.clone(),
-            tenant: None,
-            username: None,
-            secret: None,
-            config: json!({}),
-            sdn_controller: None,
-        })
-        .await
-        .unwrap();
+    .await;
+    let vim = add_sim(&engine, "remote-sim", &sim.url, json!({}), None).await;
 
     // The VIM will take the creates but hold their answers back.
     let r = http
@@ -110,9 +91,7 @@ async fn the_sim_vim_process_outlives_an_engine_crash() {
         .send()
         .await
         .unwrap();
-    let engine = Engine::start(db.reopen(), config, Arc::new(Connectors::new()), log())
-        .await
-        .unwrap();
+    let engine = start_engine(db.reopen(), config, Arc::new(Connectors::new())).await;
     assert_eq!(
         settle(&db.store, sub.action).await,
         vec![TaskStatus::Done, TaskStatus::Done]

@@ -8,13 +8,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{App, test};
 use rovim_api::{ApiState, Tokens, configure};
+use rovim_engine::test_support::start_engine;
 use rovim_engine::{Connectors, Engine, EngineConfig, RefreshConfig};
 use rovim_store::test_support::{TestDb, sqlite};
 use rovim_store::{accounts, reads};
 use serde_json::{Value, json};
 
 async fn engine(db: &TestDb) -> Engine {
-    let log = slog::Logger::root(slog::Discard, slog::o!());
     let config = EngineConfig {
         refresh: RefreshConfig {
             build_secs: 0.2,
@@ -23,9 +23,7 @@ async fn engine(db: &TestDb) -> Engine {
         },
         ..EngineConfig::default()
     };
-    Engine::start(db.store.clone(), config, Arc::new(Connectors::new()), log)
-        .await
-        .unwrap()
+    start_engine(db.store.clone(), config, Arc::new(Connectors::new())).await
 }
 
 macro_rules! app {

@@ -10,7 +10,8 @@ use actix_web::{App, test};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rovim_api::{ApiState, Tokens, configure};
-use rovim_engine::{Connectors, Engine, EngineConfig};
+use rovim_engine::test_support::start_engine;
+use rovim_engine::{Connectors, EngineConfig};
 use rovim_store::test_support::sqlite;
 use rovim_store::{accounts, reads};
 use serde_json::{Value, json};
@@ -209,15 +210,12 @@ fn hostile(rng: &mut StdRng, i: usize) -> test::TestRequest {
 #[actix_rt::test]
 async fn a_thousand_hostile_requests_get_4xx_and_change_nothing() {
     let db = sqlite();
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let engine = Engine::start(
+    let engine = start_engine(
         db.store.clone(),
         EngineConfig::default(),
         Arc::new(Connectors::new()),
-        log,
     )
-    .await
-    .unwrap();
+    .await;
     let app = test::init_service(App::new().configure(configure(ApiState {
         engine: engine.clone(),
         tokens: Tokens::default(),

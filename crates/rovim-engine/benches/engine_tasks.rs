@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rovim_core::{ActionId, TaskStatus, VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig};
+use rovim_core::{ActionId, TaskStatus};
+use rovim_engine::test_support::{add_sim, start_engine};
+use rovim_engine::{ActionRequest, Connectors, EngineConfig};
+use rovim_store::reads;
 use rovim_store::test_support::sqlite;
-use rovim_store::{NewVimAccount, reads};
 use serde_json::json;
 
 const NETS: usize = 20;
@@ -44,33 +45,17 @@ fn main() {
 
 async fn run(vims: usize, actions: usize, latency_ms: u64) {
     let db = sqlite();
-    let log = slog::Logger::root(slog::Discard, slog::o!());
-    let engine = Engine::start(
+    let engine = start_engine(
         db.store.clone(),
         EngineConfig::default(),
         Arc::new(Connectors::new()),
-        log,
     )
-    .await
-    .expect("engine starts");
+    .await;
     let mut accounts = Vec::new();
     for v in 0..vims {
-        let id = VimAccountId::random();
-        engine
-            .add_account(NewVimAccount {
-                id,
-                name: format!("bench-{v}"),
-                vim_type: VimType::Sim,
-                url: format!("sim://bench-{v}-{id}"),
-                tenant: None,
-                username: None,
-                secret: None,
-                config: json!({"latency_ms": latency_ms, "build_seconds": 0}),
-                sdn_controller: None,
-            })
-            .await
-            .expect("account added");
-        accounts.push(id);
+        let config = json!({"latency_ms": latency_ms, "build_seconds": 0});
+        let name = format!("bench-{v}");
+        accounts.push(add_sim(&engine, &name, &format!("sim://{name}"), config, None).await);
     }
     let start = Instant::now();
     let mut ids: Vec<ActionId> = Vec::new();

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rovim_core::{VimAccountId, VimType};
-use rovim_engine::{ActionRequest, Connectors, Engine, EngineConfig, RefreshConfig};
+use rovim_engine::test_support::{add_sim, start_engine};
+use rovim_engine::{ActionRequest, Connectors, EngineConfig, RefreshConfig};
+use rovim_store::reads;
 use rovim_store::test_support::sqlite;
-use rovim_store::{NewVimAccount, reads};
 use serde_json::json;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -57,7 +57,6 @@ fn main() {
 
 async fn run(elements: usize, interval: f64, batch: usize) {
     let db = sqlite();
-    let log = slog::Logger::root(slog::Discard, slog::o!());
     let config = EngineConfig {
         max_in_flight: 32,
         refresh: RefreshConfig {
@@ -67,25 +66,10 @@ async fn run(elements: usize, interval: f64, batch: usize) {
         ..EngineConfig::default()
     };
     let connectors = Arc::new(Connectors::new());
-    let engine = Engine::start(db.store.clone(), config, connectors.clone(), log)
-        .await
-        .expect("engine");
+    let engine = start_engine(db.store.clone(), config, connectors.clone()).await;
     let rss0 = rss_bytes();
-    let vim = VimAccountId::random();
-    engine
-        .add_account(NewVimAccount {
-            id: vim,
-            name: "bench".into(),
-            vim_type: VimType::Sim,
-            url: "sim://refresh-bench".into(),
-            tenant: None,
-            username: None,
-            secret: None,
-            config: json!({"refresh_batch_size": batch}),
-            sdn_controller: None,
-        })
-        .await
-        .expect("account");
+    let config = json!({"refresh_batch_size": batch});
+    let vim = add_sim(&engine, "bench", "sim://refresh-bench", config, None).await;
     let cloud = connectors.sim_cloud("sim://refresh-bench").expect("cloud");
     let t0 = Instant::now();
     let mut ids = Vec::new();

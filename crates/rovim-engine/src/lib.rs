@@ -49,6 +49,8 @@ mod shared;
 mod stop_notice;
 mod supervisor;
 mod task_entry;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod vim_actor;
 mod vim_call;
 mod working_set;
