@@ -36,6 +36,29 @@ macro_rules! app {
     };
 }
 
+/// `POST uri` with a JSON body.
+async fn post(
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+    >,
+    uri: &str,
+    body: impl serde::Serialize,
+) -> (StatusCode, Value) {
+    call(app, test::TestRequest::post().uri(uri).set_json(body)).await
+}
+
+/// A fresh SQLite database, an engine over it and the API in front: `(db, engine, app)`.
+macro_rules! served {
+    ($tokens:expr) => {{
+        let db = sqlite();
+        let engine = engine(&db).await;
+        let app = app!(engine, $tokens);
+        (db, engine, app)
+    }};
+}
+
 async fn call(
     app: &impl actix_web::dev::Service<
         actix_http::Request,
@@ -60,21 +83,18 @@ fn counts(db: &TestDb) -> (usize, usize) {
 
 #[actix_rt::test]
 async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
+    let (_db, engine, app) = served!(Tokens::default());
 
-    let (s, sdn) = call(
+    let (s, sdn) = post(
         &app,
-        test::TestRequest::post()
-            .uri("/v1/sdn-controllers")
-            .set_json(json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://api-test"})),
+        "/v1/sdn-controllers",
+        json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://api-test"}),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{sdn}");
-    let (s, vim) = call(&app, test::TestRequest::post().uri("/v1/vim-accounts").set_json(json!({
+    let (s, vim) = post(&app, "/v1/vim-accounts", json!({
         "name": "vim1", "type": "sim", "url": "sim://api-test", "user": "admin", "password": "hunter2",
-        "config": {"build_seconds": 0}, "sdn_controller": sdn["id"]}))).await;
+        "config": {"build_seconds": 0}, "sdn_controller": sdn["id"]})).await;
     assert_eq!(s, StatusCode::CREATED, "{vim}");
     assert_eq!(vim["name"], "vim1");
     let (s, list) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
@@ -89,11 +109,7 @@ async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
         {"vim_account": "vim1", "action": "CREATE", "item": "net", "params": {"name": "mgmt"}},
         {"vim_account": "vim1", "action": "CREATE", "item": "vm",
          "params": {"name": "web", "image_id": "i", "flavor_id": "f", "networks": [{"net": "TASK-0"}]}}]});
-    let (s, sub) = call(
-        &app,
-        test::TestRequest::post().uri("/v1/actions").set_json(&body),
-    )
-    .await;
+    let (s, sub) = post(&app, "/v1/actions", &body).await;
     assert_eq!(s, StatusCode::CREATED, "{sub}");
     let action = sub["action_id"].as_str().unwrap().to_owned();
     let vm_id = sub["tasks"][1]["item_id"].as_str().unwrap().to_owned();
@@ -176,14 +192,11 @@ async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
 
 #[actix_rt::test]
 async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
-    let (s, _) = call(
+    let (db, engine, app) = served!(Tokens::default());
+    let (s, _) = post(
         &app,
-        test::TestRequest::post()
-            .uri("/v1/vim-accounts")
-            .set_json(json!({"name": "vim1", "type": "sim", "url": "sim://bad-input"})),
+        "/v1/vim-accounts",
+        json!({"name": "vim1", "type": "sim", "url": "sim://bad-input"}),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED);
@@ -245,9 +258,7 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
 /// control characters, and a 409 speaks of the field, not of the database's tables.
 #[actix_rt::test]
 async fn refusals_are_atomic_and_name_the_field() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
+    let (db, engine, app) = served!(Tokens::default());
     let sdn_count = |db: &TestDb| {
         accounts::list_sdn_controllers(&mut db.store.conn().unwrap())
             .unwrap()
@@ -276,22 +287,15 @@ async fn refusals_are_atomic_and_name_the_field() {
             "type",
         ),
     ] {
-        let (s, refused) = call(
-            &app,
-            test::TestRequest::post()
-                .uri("/v1/sdn-controllers")
-                .set_json(&body),
-        )
-        .await;
+        let (s, refused) = post(&app, "/v1/sdn-controllers", &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {refused}");
         assert_eq!(refused["error"]["field"], field, "{refused}");
         assert_eq!(sdn_count(&db), 0, "{body} stored nothing");
     }
-    let (s, sdn) = call(
+    let (s, sdn) = post(
         &app,
-        test::TestRequest::post()
-            .uri("/v1/sdn-controllers")
-            .set_json(json!({"name": "f", "type": "sim", "url": "sim-sdn://f"})),
+        "/v1/sdn-controllers",
+        json!({"name": "f", "type": "sim", "url": "sim-sdn://f"}),
     )
     .await;
     assert_eq!(
@@ -301,20 +305,18 @@ async fn refusals_are_atomic_and_name_the_field() {
     );
 
     for name in ["a", "b"] {
-        let (s, v) = call(
+        let (s, v) = post(
             &app,
-            test::TestRequest::post().uri("/v1/vim-accounts").set_json(
-                json!({"name": name, "type": "sim", "url": format!("sim://atomic-{name}")}),
-            ),
+            "/v1/vim-accounts",
+            json!({"name": name, "type": "sim", "url": format!("sim://atomic-{name}")}),
         )
         .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
     }
-    let (s, clash) = call(
+    let (s, clash) = post(
         &app,
-        test::TestRequest::post()
-            .uri("/v1/vim-accounts")
-            .set_json(json!({"name": "a", "type": "sim", "url": "sim://atomic-c"})),
+        "/v1/vim-accounts",
+        json!({"name": "a", "type": "sim", "url": "sim://atomic-c"}),
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT);
@@ -372,9 +374,7 @@ async fn refusals_are_atomic_and_name_the_field() {
 /// could submit actions (a POST without Content-Type was read as JSON; any Host was served).
 #[actix_rt::test]
 async fn without_tokens_only_local_json_requests_are_served() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
+    let (db, engine, app) = served!(Tokens::default());
     let account = json!({"name": "local", "type": "sim", "url": "sim://local"}).to_string();
     let post = || {
         test::TestRequest::post()
@@ -432,9 +432,7 @@ async fn without_tokens_only_local_json_requests_are_served() {
 /// now (naming the field), as are other schemes, queries and link-local hosts.
 #[actix_rt::test]
 async fn vim_urls_are_checked_and_credentials_in_them_refused() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
+    let (db, engine, app) = served!(Tokens::default());
     for (url, why) in [
         (
             "http://admin:hunter2-pw@127.0.0.1:1",
@@ -444,11 +442,10 @@ async fn vim_urls_are_checked_and_credentials_in_them_refused() {
         ("http://169.254.169.254/latest/meta-data", "link-local"),
         ("http://127.0.0.1:1/x?y=z", "query"),
     ] {
-        let (s, body) = call(
+        let (s, body) = post(
             &app,
-            test::TestRequest::post()
-                .uri("/v1/vim-accounts")
-                .set_json(json!({"name": "u", "type": "sim", "url": url})),
+            "/v1/vim-accounts",
+            json!({"name": "u", "type": "sim", "url": url}),
         )
         .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
@@ -463,10 +460,8 @@ async fn vim_urls_are_checked_and_credentials_in_them_refused() {
 
 #[actix_rt::test]
 async fn tokens_guard_the_api_but_not_health() {
-    let db = sqlite();
-    let engine = engine(&db).await;
     const TOKEN: &str = "t0ken-0123456789abcdef";
-    let app = app!(engine, Tokens::new(vec![TOKEN.into()]).unwrap());
+    let (_db, engine, app) = served!(Tokens::new(vec![TOKEN.into()]).unwrap());
     let (s, body) = call(&app, test::TestRequest::get().uri("/v1/vim-accounts")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
     let refused = test::call_service(
@@ -512,18 +507,19 @@ async fn tokens_guard_the_api_but_not_health() {
 
 #[actix_rt::test]
 async fn accounts_are_edited_and_deleted_and_live_elements_protect_them() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
-    let (_, sdn) = call(
+    let (_db, engine, app) = served!(Tokens::default());
+    let (_, sdn) = post(
         &app,
-        test::TestRequest::post()
-            .uri("/v1/sdn-controllers")
-            .set_json(json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://edit"})),
+        "/v1/sdn-controllers",
+        json!({"name": "sdn1", "type": "sim", "url": "sim-sdn://edit"}),
     )
     .await;
-    let (_, vim) = call(&app, test::TestRequest::post().uri("/v1/vim-accounts")
-        .set_json(json!({"name": "vim1", "type": "sim", "url": "sim://edit", "sdn_controller": sdn["id"]}))).await;
+    let (_, vim) = post(
+        &app,
+        "/v1/vim-accounts",
+        json!({"name": "vim1", "type": "sim", "url": "sim://edit", "sdn_controller": sdn["id"]}),
+    )
+    .await;
     let id = vim["id"].as_str().unwrap().to_owned();
 
     let (s, edited) = call(
@@ -563,8 +559,8 @@ async fn accounts_are_edited_and_deleted_and_live_elements_protect_them() {
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "a VIM account still names it");
 
-    let (s, sub) = call(&app, test::TestRequest::post().uri("/v1/actions").set_json(json!({"tasks": [
-        {"vim_account": "vim1-renamed", "action": "CREATE", "item": "net", "params": {"name": "n"}}]}))).await;
+    let (s, sub) = post(&app, "/v1/actions", json!({"tasks": [
+        {"vim_account": "vim1-renamed", "action": "CREATE", "item": "net", "params": {"name": "n"}}]})).await;
     assert_eq!(s, StatusCode::CREATED, "{sub}");
     let action = sub["action_id"].as_str().unwrap().to_owned();
     for _ in 0..50 {
@@ -610,9 +606,7 @@ async fn accounts_are_edited_and_deleted_and_live_elements_protect_them() {
 
 #[actix_rt::test]
 async fn the_openapi_document_describes_every_route() {
-    let db = sqlite();
-    let engine = engine(&db).await;
-    let app = app!(engine, Tokens::default());
+    let (_db, engine, app) = served!(Tokens::default());
     let (s, doc) = call(&app, test::TestRequest::get().uri("/v1/openapi.json")).await;
     assert_eq!(s, StatusCode::OK);
     assert!(

@@ -3,15 +3,13 @@
 //! queries. Every one must get a 4xx (never a 5xx) with a JSON error body, and the database
 //! must be exactly as before.
 
-use std::sync::Arc;
-
 use actix_web::http::Method;
 use actix_web::{App, test};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rovim_api::{ApiState, Tokens, configure};
-use rovim_engine::test_support::start_engine;
-use rovim_engine::{Connectors, EngineConfig};
+use rovim_engine::EngineConfig;
+use rovim_engine::test_support::Harness;
 use rovim_store::test_support::sqlite;
 use rovim_store::{accounts, reads};
 use serde_json::{Value, json};
@@ -209,13 +207,8 @@ fn hostile(rng: &mut StdRng, i: usize) -> test::TestRequest {
 
 #[actix_rt::test]
 async fn a_thousand_hostile_requests_get_4xx_and_change_nothing() {
-    let db = sqlite();
-    let engine = start_engine(
-        db.store.clone(),
-        EngineConfig::default(),
-        Arc::new(Connectors::new()),
-    )
-    .await;
+    let h = Harness::with(sqlite(), EngineConfig::default()).await;
+    let (db, engine) = (&h.db, h.engine.clone());
     let app = test::init_service(App::new().configure(configure(ApiState {
         engine: engine.clone(),
         tokens: Tokens::default(),

@@ -5,13 +5,12 @@
 //!
 //! Run: `cargo bench -p rovim-engine --bench engine_tasks` (`-- --vims N --actions N --latency-ms a,b`).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rovim_core::{ActionId, TaskStatus};
-use rovim_engine::test_support::{add_sim, start_engine};
-use rovim_engine::{ActionRequest, Connectors, EngineConfig};
+use rovim_engine::test_support::{Harness, add_sim};
+use rovim_engine::{ActionRequest, EngineConfig};
 use rovim_store::reads;
 use rovim_store::test_support::sqlite;
 use serde_json::json;
@@ -44,13 +43,8 @@ fn main() {
 }
 
 async fn run(vims: usize, actions: usize, latency_ms: u64) {
-    let db = sqlite();
-    let engine = start_engine(
-        db.store.clone(),
-        EngineConfig::default(),
-        Arc::new(Connectors::new()),
-    )
-    .await;
+    let h = Harness::with(sqlite(), EngineConfig::default()).await;
+    let (db, engine) = (&h.db, h.engine.clone());
     let mut accounts = Vec::new();
     for v in 0..vims {
         let config = json!({"latency_ms": latency_ms, "build_seconds": 0});
