@@ -300,6 +300,23 @@ impl ElementGroup {
         }
     }
 
+    /// The call to make again for the task a restart found in BUILD, if any: the same call its
+    /// start made (the call runner looks the token up first, so nothing is made twice). A
+    /// DELETE deletes what the group owns now (nothing, if what it was to delete is gone).
+    pub fn resume(&self) -> Option<(TaskKey, VimCall)> {
+        let Next::Busy(key) = self.next() else {
+            return None;
+        };
+        let task = self.task(key)?;
+        let call = match (task.action, task.find_then_create) {
+            (Action::Delete, _) => VimCall::Delete(self.owned.clone().unwrap_or_default()),
+            (Action::Find, _) => VimCall::Find,
+            (Action::Create, true) => VimCall::FindThenCreate,
+            (Action::Create, false) => VimCall::Create,
+        };
+        Some((key, call))
+    }
+
     /// Settles a SCHEDULED task without a VIM call (a failed dependency, a bad reference).
     pub fn fail_scheduled(
         &mut self,

@@ -196,23 +196,8 @@ impl WorkingSet {
 
     /// Resumes the call of a task restored as BUILD.
     fn resume_build(&mut self, element: ElementKey) {
-        let Some(group) = self.groups.get(&element) else {
+        let Some((key, call)) = self.groups.get(&element).and_then(ElementGroup::resume) else {
             return;
-        };
-        let Next::Busy(key) = group.next() else {
-            return;
-        };
-        let Some(entry) = self.tasks.get(&key) else {
-            return;
-        };
-        let call = match entry.action {
-            Action::Delete => match &group.owned {
-                Some(owned) => VimCall::Delete(owned.clone()),
-                None => VimCall::Delete(Owned::default()),
-            },
-            Action::Find => VimCall::Find,
-            Action::Create if entry.find_then_create() => VimCall::FindThenCreate,
-            Action::Create => VimCall::Create,
         };
         let order = self.order(key, call, WriteBatch::default());
         self.out.calls.push(order);

@@ -568,3 +568,51 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_task_restored_in_build_resumes_the_call_its_start_made() {
+    let build = |action, find_then_create| GroupTask {
+        status: TaskStatus::Build,
+        ..GroupTask::scheduled(key(0), action, find_then_create)
+    };
+    let restored = |task, owned| {
+        ElementGroup::restore(
+            ItemKind::Net,
+            ItemId(uuid::Uuid::from_u128(7)),
+            None,
+            owned,
+            vec![task],
+        )
+    };
+    assert_eq!(
+        restored(build(Action::Create, false), None).resume(),
+        Some((key(0), VimCall::Create))
+    );
+    assert_eq!(
+        restored(build(Action::Create, true), None).resume(),
+        Some((key(0), VimCall::FindThenCreate))
+    );
+    assert_eq!(
+        restored(build(Action::Find, false), None).resume(),
+        Some((key(0), VimCall::Find))
+    );
+    let owned = Owned {
+        vim_id: Some("net-1".into()),
+        created_items: Vec::new(),
+    };
+    assert_eq!(
+        restored(build(Action::Delete, false), Some(owned.clone())).resume(),
+        Some((key(0), VimCall::Delete(owned)))
+    );
+    assert_eq!(
+        restored(build(Action::Delete, false), None).resume(),
+        Some((key(0), VimCall::Delete(Owned::default()))),
+        "what it was to delete is gone: the delete finds nothing and succeeds"
+    );
+    let scheduled = GroupTask::scheduled(key(0), Action::Create, false);
+    assert_eq!(
+        restored(scheduled, None).resume(),
+        None,
+        "nothing was in flight"
+    );
+}
