@@ -19,6 +19,7 @@
 //! - [`refresh_policy`]: when an element is polled next.
 //! - [`retry`]: what a VIM call does after a failed try.
 //! - [`scrub`]: keeping secrets (and unbounded bodies) out of error text.
+//! - [`sdn_vlan`]: the VLAN rule of SDN assist.
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
@@ -42,6 +43,7 @@ pub mod refresh_policy;
 pub mod retry;
 pub mod scrub;
 pub mod sdn_merge;
+pub mod sdn_vlan;
 pub mod task;
 pub mod teardown;
 pub mod truncate;
@@ -67,6 +69,7 @@ pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
 pub use retry::{CallKind, FailureKind, GaveUp, RetryBudget, RetryDecision, retry_decision};
 pub use scrub::{MAX_VIM_BODY, quote_body, scrub_secret};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
+pub use sdn_vlan::{NotVlan, SdnVlan, sdn_vlan};
 pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
 pub use teardown::{NetUser, Teardown, net_teardown};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};

@@ -45,6 +45,15 @@ pub enum NetType {
 }
 
 impl NetType {
+    /// Its name on the wire (`bridge`, `data`, `ptp`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NetType::Bridge => "bridge",
+            NetType::Data => "data",
+            NetType::Ptp => "ptp",
+        }
+    }
+
     /// Data-plane nets are the ones an SDN controller wires.
     pub fn is_dataplane(self) -> bool {
         matches!(self, NetType::Data | NetType::Ptp)

@@ -10,8 +10,8 @@ use std::time::Duration;
 use rand::Rng;
 use rovim_core::{
     Backoff, CallKind, CreatedItem, FailureKind, FindOutcome, GaveUp, ItemId, ItemKind, ItemStatus,
-    NetParams, Outcome, Owned, RetryBudget, RetryDecision, TaskParams, VimCall, find_outcome,
-    retry_decision,
+    NetParams, NotVlan, Outcome, Owned, RetryBudget, RetryDecision, SdnVlan, TaskParams, VimCall,
+    find_outcome, retry_decision,
 };
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
@@ -433,7 +433,7 @@ async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Don
         match sdn_assist(env, p, &order.token, &mut made).await {
             Ok(e) => sdn_error = e,
             // The VIM net exists: keep it as leftover so the DELETE removes it (BUG-11).
-            Err(fail) => return Done::failed(fail, Some(made.owned())),
+            Err(not_vlan) => return Done::failed(not_vlan.to_string(), Some(made.owned())),
         }
     }
     let mut report = match env
@@ -467,14 +467,15 @@ async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Don
 }
 
 /// Creates the SDN network of a data/ptp net on an account with an SDN controller, with the VIM
-/// net's VLAN. `Err` fails the task (the VIM net is not VLAN-encapsulated); `Ok(Some)` is an
-/// SDN problem shown on the net while the task succeeds (the VIM net is there and usable).
+/// net's VLAN ([`rovim_core::sdn_vlan`]). `Err` fails the task (the VIM net is not
+/// VLAN-encapsulated); `Ok(Some)` is an SDN problem shown on the net while the task succeeds
+/// (the VIM net is there and usable).
 async fn sdn_assist(
     env: &CallEnv,
     p: &NetParams,
     token: &str,
     made: &mut Created,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, NotVlan> {
     let Some(link) = &env.sdn else {
         return Ok(None);
     };
@@ -492,21 +493,15 @@ async fn sdn_assist(
             )));
         }
     };
-    let encapsulation = net.encapsulation.clone().unwrap_or_default();
-    if encapsulation != "vlan" {
-        let t = serde_json::to_value(p.net_type)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        return Err(format!(
-            "net '{}' defined as type '{t}' has not vlan encapsulation '{encapsulation}'",
-            p.name
-        ));
-    }
-    let Some(vlan) = net.segmentation_id.and_then(|v| u16::try_from(v).ok()) else {
-        return Ok(Some(
-            "SDN network not created: the VIM net has no VLAN".into(),
-        ));
+    let encapsulation = net.encapsulation.as_deref();
+    let vlan = match rovim_core::sdn_vlan(&p.name, p.net_type, encapsulation, net.segmentation_id) {
+        Ok(SdnVlan::Wire(vlan)) => vlan,
+        Ok(SdnVlan::NoVlanId) => {
+            return Ok(Some(
+                "SDN network not created: the VIM net has no VLAN".into(),
+            ));
+        }
+        Err(not_vlan) => return Err(not_vlan),
     };
     let request = SdnNetRequest {
         name: sdn_net_name(&p.name, token),
