@@ -178,6 +178,17 @@ pub enum NetRef {
 }
 
 impl NetRef {
+    /// The task whose net this reference names, for a task of `action` (a VM on a net made in
+    /// the same or another action depends on that task): the one rule by which references
+    /// become dependencies, at submission, at reload and when the call is made.
+    pub fn task_key(&self, action: crate::ids::ActionId) -> Option<crate::ids::TaskKey> {
+        match self {
+            NetRef::Task(n) => Some(crate::ids::TaskKey::new(action, *n)),
+            NetRef::ActionTask(k) => Some(*k),
+            NetRef::NetItem(_) | NetRef::VimNet(_) => None,
+        }
+    }
+
     /// The legacy string forms of the reference: `TASK-<n>`, `TASK-<action>.<n>` or
     /// `<action>.<n>`, and any other text as a VIM net id (as `net_id` was in `net_list`).
     pub fn parse_legacy(text: &str) -> Result<NetRef, ParamError> {

@@ -278,12 +278,7 @@ impl Planner<'_> {
         let mut out = Vec::with_capacity(vm.networks.len());
         for (n, iface) in vm.networks.iter().enumerate() {
             let fld = format!("tasks[{i}].params.networks[{n}].net");
-            let by_task = match &iface.net {
-                NetRef::Task(idx) => Some(TaskKey::new(self.ctx.action, *idx)),
-                NetRef::ActionTask(key) => Some(*key),
-                _ => None,
-            };
-            let net = match (&iface.net, by_task) {
+            let net = match (&iface.net, iface.net.task_key(self.ctx.action)) {
                 (_, Some(key)) => {
                     let (_, net_item, _) = self
                         .ctx

@@ -1,8 +1,7 @@
 //! A task as a VimActor holds it in memory, and what other tasks see of it.
 
 use rovim_core::{
-    Action, ActionId, FindFilter, ItemId, ItemKind, NetRef, TaskKey, TaskParams, TaskStatus,
-    VimAccountId,
+    Action, ActionId, FindFilter, ItemId, ItemKind, TaskKey, TaskParams, TaskStatus, VimAccountId,
 };
 use rovim_store::{NewTask, TaskRecord};
 
@@ -69,13 +68,7 @@ impl TaskEntry {
 fn all_deps(action: ActionId, explicit: &[TaskKey], params: Option<&TaskParams>) -> Vec<TaskKey> {
     let mut deps = explicit.to_vec();
     if let Some(TaskParams::Vm(vm)) = params {
-        for r in vm.net_refs() {
-            match r {
-                NetRef::Task(n) => deps.push(TaskKey::new(action, *n)),
-                NetRef::ActionTask(k) => deps.push(*k),
-                NetRef::NetItem(_) | NetRef::VimNet(_) => {}
-            }
-        }
+        deps.extend(vm.net_refs().filter_map(|r| r.task_key(action)));
     }
     let mut seen = std::collections::HashSet::new();
     deps.retain(|k| seen.insert(*k));

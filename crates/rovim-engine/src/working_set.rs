@@ -479,10 +479,12 @@ impl WorkingSet {
             )
         };
         match r {
-            NetRef::Task(n) => via_task(TaskKey::new(key.action, *n)),
-            NetRef::ActionTask(k) => via_task(*k),
             NetRef::NetItem(id) => NetTarget::Item(*id),
             NetRef::VimNet(id) => NetTarget::VimId(id.clone()),
+            by_task => by_task.task_key(key.action).map_or_else(
+                || NetTarget::Missing(format!("{by_task:?} names no task")),
+                via_task,
+            ),
         }
     }
 
