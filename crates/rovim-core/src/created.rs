@@ -8,9 +8,56 @@ use serde::{Deserialize, Serialize};
 /// failed create or a DELETE can clean it (reference 98e909c, bug 331).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CreatedItem {
-    /// The connector's kind of resource, e.g. `port`, `volume`, `subnet`.
-    pub kind: String,
+    pub kind: CreatedKind,
     pub id: String,
+}
+
+/// The kind of a partial resource. Stored by its name; a name this rovim does not know (written
+/// by a newer one) is kept as it is, so it is still deleted by the connector that knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum CreatedKind {
+    /// An OpenStack subnet made with its network.
+    Subnet,
+    /// A port (OpenStack, the sim) made for a VM's interface.
+    Port,
+    /// The SDN network rovim wired for a data/ptp net.
+    SdnNet,
+    Other(String),
+}
+
+impl CreatedKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            CreatedKind::Subnet => "subnet",
+            CreatedKind::Port => "port",
+            CreatedKind::SdnNet => "sdn_net",
+            CreatedKind::Other(name) => name,
+        }
+    }
+}
+
+impl From<String> for CreatedKind {
+    fn from(name: String) -> Self {
+        match name.as_str() {
+            "subnet" => CreatedKind::Subnet,
+            "port" => CreatedKind::Port,
+            "sdn_net" => CreatedKind::SdnNet,
+            _ => CreatedKind::Other(name),
+        }
+    }
+}
+
+impl From<CreatedKind> for String {
+    fn from(kind: CreatedKind) -> Self {
+        kind.as_str().to_owned()
+    }
+}
+
+impl std::fmt::Display for CreatedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Resources that rovim created for an element and still owns on the VIM.
@@ -44,5 +91,36 @@ impl Owned {
                 a.non_empty()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_stored_by_name_and_unknown_ones_kept() {
+        for (kind, name) in [
+            (CreatedKind::Subnet, "subnet"),
+            (CreatedKind::Port, "port"),
+            (CreatedKind::SdnNet, "sdn_net"),
+        ] {
+            let item = CreatedItem {
+                kind: kind.clone(),
+                id: "x".into(),
+            };
+            let json = serde_json::to_string(&item).unwrap();
+            assert_eq!(json, format!(r#"{{"kind":"{name}","id":"x"}}"#));
+            assert_eq!(
+                serde_json::from_str::<CreatedItem>(&json).unwrap().kind,
+                kind
+            );
+        }
+        let newer: CreatedItem = serde_json::from_str(r#"{"kind":"volume","id":"v"}"#).unwrap();
+        assert_eq!(newer.kind, CreatedKind::Other("volume".into()));
+        assert_eq!(
+            serde_json::to_string(&newer).unwrap(),
+            r#"{"kind":"volume","id":"v"}"#
+        );
     }
 }

@@ -54,7 +54,7 @@ pub mod yaml;
 mod string_enum;
 
 pub use backoff::{Backoff, BackoffError};
-pub use created::{CreatedItem, Owned};
+pub use created::{CreatedItem, CreatedKind, Owned};
 pub use dependency::{DepState, DepView, Readiness, readiness};
 pub use find::{FindOutcome, find_outcome};
 pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};

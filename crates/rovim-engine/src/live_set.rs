@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rovim_core::CreatedKind;
 use rovim_core::{ItemId, ItemKind, ItemStatus, Outcome, RefreshPolicy};
 use rovim_sdn::{SdnError, SdnNetState};
 use rovim_store::{InterfaceUpdate, WriteBatch};
@@ -16,7 +17,6 @@ use crate::live_calls::RefreshError;
 use crate::refresh::{Observed, PortJob};
 use crate::task_entry::ElementKey;
 use crate::vim_call::RefreshAnswer;
-use crate::working_set::SDN_NET;
 
 /// One refresh call: the elements of one kind due now with their VIM ids, the distinct ids to
 /// ask for (two rovim items on one VIM element are asked once and both follow it, BUG-15), and
@@ -90,7 +90,7 @@ impl LiveSet {
             Outcome::Created(made) => made
                 .created_items
                 .iter()
-                .find(|c| c.kind == SDN_NET)
+                .find(|c| c.kind == CreatedKind::SdnNet)
                 .map(|c| c.id.clone()),
             Outcome::Found { .. } => None,
             _ => return None,

@@ -1,11 +1,11 @@
 //! What a VIM call's outcome writes to its task row and its item row: one plain function, so
 //! "what does a failed create leave on the item?" has one place to read (and its tests).
 
+use rovim_core::CreatedKind;
 use rovim_core::{ItemStatus, Outcome, Owned};
 use rovim_store::{ItemUpdate, TaskUpdate};
 
 use crate::calls::ItemReport;
-use crate::working_set::SDN_NET;
 
 /// The task and item updates of `outcome`. `owned`: what rovim owns on the VIM for the element
 /// after the outcome (the item keeps it, so a later DELETE cleans it); `report`: the element's
@@ -33,7 +33,11 @@ pub fn outcome_writes(
             item.error_msg = Some(None);
         }
         Outcome::Created(made) => {
-            if let Some(sdn) = made.created_items.iter().find(|c| c.kind == SDN_NET) {
+            if let Some(sdn) = made
+                .created_items
+                .iter()
+                .find(|c| c.kind == CreatedKind::SdnNet)
+            {
                 item.sdn_net_id = Some(Some(sdn.id.clone()));
             }
             task.vim_id = Some(made.vim_id.clone());
@@ -86,7 +90,7 @@ mod tests {
         Owned {
             vim_id: Some("net-1".into()),
             created_items: vec![CreatedItem {
-                kind: SDN_NET.into(),
+                kind: CreatedKind::SdnNet,
                 id: "sdn-9".into(),
             }],
         }

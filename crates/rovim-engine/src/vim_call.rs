@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use rovim_core::CreatedKind;
 use rovim_core::{
     Backoff, CallKind, CreatedItem, FailureKind, FindOutcome, GaveUp, ItemId, ItemKind, ItemStatus,
     NetParams, NotVlan, Outcome, Owned, RetryBudget, RetryDecision, SdnVlan, TaskParams, VimCall,
@@ -25,7 +26,6 @@ use crate::calls::{CallOrder, CallResult, ItemReport, NetTarget};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::sdn_actor::{CreateNet, DeleteNetAndPorts, DeletePort, SdnLink};
-use crate::working_set::SDN_NET;
 
 /// What every call of one VimActor shares.
 pub struct CallEnv {
@@ -479,7 +479,12 @@ async fn sdn_assist(
     let Some(link) = &env.sdn else {
         return Ok(None);
     };
-    if !p.net_type.is_dataplane() || made.created_items.iter().any(|c| c.kind == SDN_NET) {
+    if !p.net_type.is_dataplane()
+        || made
+            .created_items
+            .iter()
+            .any(|c| c.kind == CreatedKind::SdnNet)
+    {
         return Ok(None);
     }
     let net = match env
@@ -512,7 +517,7 @@ async fn sdn_assist(
     match link.call(CreateNet(request)).await {
         Ok(id) => {
             made.created_items.push(CreatedItem {
-                kind: SDN_NET.into(),
+                kind: CreatedKind::SdnNet,
                 id,
             });
             Ok(None)
@@ -531,7 +536,11 @@ fn sdn_to_vim(e: SdnError) -> VimError {
 
 /// Deletes a net's SDN ports and network before the VIM net.
 async fn delete_sdn_net(env: &CallEnv, owned: &Owned) -> Result<(), VimError> {
-    for item in owned.created_items.iter().filter(|c| c.kind == SDN_NET) {
+    for item in owned
+        .created_items
+        .iter()
+        .filter(|c| c.kind == CreatedKind::SdnNet)
+    {
         let Some(link) = &env.sdn else {
             return Err(VimError::Conflict(format!(
                 "SDN network {} cannot be deleted: the VIM account names no SDN controller any more",

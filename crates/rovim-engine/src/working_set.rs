@@ -18,9 +18,6 @@ use crate::outcome_writes::outcome_writes;
 use crate::refresh::Observed;
 use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 
-/// The created-item kind of a net's SDN network (deleted, with its ports, before the VIM net).
-pub const SDN_NET: &str = "sdn_net";
-
 /// What the database says of an element when its tasks are loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemState {

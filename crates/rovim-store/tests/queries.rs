@@ -3,6 +3,7 @@
 mod common;
 
 use common::{account, logger, sample, stored_sample};
+use rovim_core::CreatedKind;
 use rovim_core::{AccountStatus, CreatedItem, ItemStatus, TaskKey, TaskStatus};
 use rovim_store::reads::{get_action, get_net, get_task, get_vm, load_unfinished_tasks};
 use rovim_store::test_support::backends;
@@ -105,7 +106,7 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
         let (w, acc, s) = stored_sample(&db, 64).await;
         let k = |i| TaskKey::new(s.action.id, i);
         let port = CreatedItem {
-            kind: "port".into(),
+            kind: CreatedKind::Port,
             id: "p-1".into(),
         };
 

@@ -271,7 +271,7 @@ fn partial_created_items_alone_are_deleted() {
         .unwrap();
     g.start(key(0)).unwrap();
     let port = CreatedItem {
-        kind: "port".into(),
+        kind: crate::CreatedKind::Port,
         id: "p1".into(),
     };
     let leftover = Owned {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use reqwest::Method;
+use rovim_core::CreatedKind;
 use rovim_core::{
     CreatedItem, FindFilter, IpVersion, ItemKind, ItemStatus, NetParams, NetType, Owned,
 };
@@ -122,14 +123,14 @@ impl OpenStackConnector {
             )
             .await?;
         Ok(s["subnet"]["id"].as_str().map(|sid| CreatedItem {
-            kind: "subnet".into(),
+            kind: CreatedKind::Subnet,
             id: sid.to_owned(),
         }))
     }
 
     /// Deletes what a net create made besides the network: its subnets (gone already is fine).
     async fn delete_items(&self, items: &[CreatedItem]) -> Result<(), VimError> {
-        for item in items.iter().filter(|i| i.kind == "subnet") {
+        for item in items.iter().filter(|i| i.kind == CreatedKind::Subnet) {
             match self
                 .neutron(Method::DELETE, &format!("/v2.0/subnets/{}", item.id), None)
                 .await
@@ -322,7 +323,10 @@ impl VimConnector for OpenStackConnector {
         mut found: Created,
     ) -> Result<Created, CreateFailure> {
         let id = found.vim_id.clone();
-        let has_subnet = found.created_items.iter().any(|c| c.kind == "subnet");
+        let has_subnet = found
+            .created_items
+            .iter()
+            .any(|c| c.kind == CreatedKind::Subnet);
         let completed = async {
             // Setting a tag the network has already is a no-op for Neutron.
             let tag = token_tag(token);
@@ -374,7 +378,7 @@ impl VimConnector for OpenStackConnector {
                     .flatten()
                     .filter_map(|s| s.as_str())
                     .map(|s| CreatedItem {
-                        kind: "subnet".into(),
+                        kind: CreatedKind::Subnet,
                         id: s.to_owned(),
                     })
                     .collect();

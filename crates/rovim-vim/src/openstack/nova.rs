@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use reqwest::Method;
+use rovim_core::CreatedKind;
 use rovim_core::{CreatedItem, InterfaceType, ItemStatus, Owned};
 use serde_json::{Value, json};
 
@@ -98,7 +99,7 @@ impl OpenStackConnector {
         let created_items = ports
             .iter()
             .map(|p| CreatedItem {
-                kind: "port".into(),
+                kind: CreatedKind::Port,
                 id: p.clone(),
             })
             .collect();
@@ -121,7 +122,7 @@ impl OpenStackConnector {
             {
                 Ok(_) | Err(VimError::NotFound(_)) => {}
                 Err(_) => left.push(CreatedItem {
-                    kind: "port".into(),
+                    kind: CreatedKind::Port,
                     id: p.clone(),
                 }),
             }
@@ -147,7 +148,11 @@ impl OpenStackConnector {
                 Err(e) => return Err(e),
             }
         }
-        for port in owned.created_items.iter().filter(|c| c.kind == "port") {
+        for port in owned
+            .created_items
+            .iter()
+            .filter(|c| c.kind == CreatedKind::Port)
+        {
             match self
                 .neutron_call(Method::DELETE, &format!("/v2.0/ports/{}", port.id), None)
                 .await
@@ -281,7 +286,7 @@ impl OpenStackConnector {
         let created_items = ports
             .iter()
             .map(|p| CreatedItem {
-                kind: "port".into(),
+                kind: CreatedKind::Port,
                 id: p.clone(),
             })
             .collect();

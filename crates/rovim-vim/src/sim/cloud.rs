@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rovim_core::CreatedKind;
 use rovim_core::{
     CreatedItem, FindFilter, InterfaceType, ItemKind, ItemStatus, NetParams, NetType, Owned,
 };
@@ -562,7 +563,7 @@ impl SimCloud {
         let created_items = ports
             .iter()
             .map(|p| CreatedItem {
-                kind: "port".into(),
+                kind: CreatedKind::Port,
                 id: p.clone(),
             })
             .collect();
@@ -582,7 +583,7 @@ impl SimCloud {
         let mut ports: Vec<String> = owned
             .created_items
             .iter()
-            .filter(|c| c.kind == "port")
+            .filter(|c| c.kind == CreatedKind::Port)
             .map(|c| c.id.clone())
             .collect();
         if let Some(vm) = &vm {
@@ -655,7 +656,7 @@ impl SimCloud {
                             .ports
                             .iter()
                             .map(|p| CreatedItem {
-                                kind: "port".into(),
+                                kind: CreatedKind::Port,
                                 id: p.clone(),
                             })
                             .collect(),
