@@ -613,4 +613,6 @@ fn push_item(batch: &mut WriteBatch, element: ElementKey, update: ItemUpdate) {
 }
 
 #[cfg(test)]
+mod snapshots;
+#[cfg(test)]
 mod tests;
