@@ -21,6 +21,7 @@
 //! - [`scrub`]: keeping secrets (and unbounded bodies) out of error text.
 //! - [`sdn_vlan`]: the VLAN rule of SDN assist.
 //! - [`sdn_merge`]: the VIM + SDN status merge of a net.
+//! - [`task_shape`]: what each task of a submission may carry.
 //! - [`teardown`]: a net is deleted only once no VM rovim knows is left on it.
 //! - [`vim_account`]: VIM types and account statuses.
 //! - [`vim_url`]: what a VIM account's (or SDN controller's) URL may be.
@@ -45,6 +46,7 @@ pub mod scrub;
 pub mod sdn_merge;
 pub mod sdn_vlan;
 pub mod task;
+pub mod task_shape;
 pub mod teardown;
 pub mod truncate;
 pub mod vim_account;
@@ -71,6 +73,7 @@ pub use scrub::{MAX_VIM_BODY, quote_body, scrub_secret};
 pub use sdn_merge::{SdnNetStatus, merge_sdn_status};
 pub use sdn_vlan::{NotVlan, SdnVlan, sdn_vlan};
 pub use task::{Action, Counter, CounterDelta, ItemKind, TaskStatus, UnknownValue, counter_delta};
+pub use task_shape::{ShapeError, TaskShape, check_task_shape};
 pub use teardown::{NetUser, Teardown, net_teardown};
 pub use truncate::{MAX_ERROR_LEN, truncate_error};
 pub use vim_account::{AccountStatus, VimType};

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rovim_core::{
     Action, ActionId, FindFilter, ItemId, ItemKind, NetParams, NetRef, ParamError, TaskKey,
-    TaskParams, VimAccountId, VmParams,
+    TaskParams, TaskShape, VimAccountId, VmParams, check_task_shape,
 };
 use rovim_store::{NewAction, NewInterface, NewNet, NewTask, NewVm};
 use serde::{Deserialize, Serialize};
@@ -314,46 +314,29 @@ impl Planner<'_> {
     }
 }
 
-/// What each action may carry: CREATE its params (parsed and checked here); FIND a filter, for
-/// nets only; DELETE an existing element and nothing else. A filter is checked wherever given
-/// (with a net CREATE it makes a FIND-then-CREATE).
+/// The task's shape checked ([`rovim_core::check_task_shape`]), then its params parsed (a
+/// CREATE's) and its filter checked.
 fn task_shape(
     t: &TaskRequest,
     item: ItemId,
     exists: bool,
     at: &dyn Fn(&str) -> String,
 ) -> Result<Option<TaskParams>, PlanError> {
+    check_task_shape(&TaskShape {
+        action: t.action,
+        item: t.item,
+        item_id: item,
+        has_params: t.params.is_some(),
+        has_find: t.find.is_some(),
+        exists,
+    })
+    .map_err(|e| field(at(e.field), e.reason))?;
     let params = match t.action {
-        Action::Delete => {
-            if !exists {
-                return Err(field(
-                    at("item_id"),
-                    format!("no {} {item} to delete", t.item),
-                ));
-            }
-            if t.params.is_some() || t.find.is_some() {
-                return Err(field(at("params"), "DELETE takes neither params nor find"));
-            }
-            None
-        }
-        Action::Find => {
-            if t.item != ItemKind::Net {
-                return Err(field(at("item"), "FIND is supported for nets only"));
-            }
-            if t.params.is_some() {
-                return Err(field(at("params"), "FIND takes a find filter, not params"));
-            }
-            None
-        }
         Action::Create => Some(parse_params(t, at)?),
+        Action::Find | Action::Delete => None,
     };
     if let Some(f) = &t.find {
-        if t.item != ItemKind::Net {
-            return Err(field(at("find"), "only nets can be found"));
-        }
         f.validate().map_err(|e| param(e, &at("find")))?;
-    } else if t.action == Action::Find {
-        return Err(field(at("find"), "is required for FIND"));
     }
     Ok(params)
 }
