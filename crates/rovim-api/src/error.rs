@@ -90,7 +90,7 @@ impl From<EngineError> for ApiError {
             EngineError::Rejected(PlanError::Field(f)) => {
                 ApiError::unprocessable(f.field, f.reason)
             }
-            EngineError::Rejected(PlanError::Lookup(r)) => ApiError::unavailable(r),
+            EngineError::Rejected(PlanError::Lookup(e)) => ApiError::unavailable(e.to_string()),
             EngineError::Conflict(r) => ApiError::new(StatusCode::CONFLICT, "", r),
             EngineError::NotFound { what, id } => {
                 ApiError::not_found("", format!("{what} {id} not found"))

@@ -11,7 +11,7 @@ use rovim_core::{
     Action, ActionId, FindFilter, ItemId, ItemKind, NetParams, NetRef, ParamError, TaskKey,
     TaskParams, TaskShape, VimAccountId, VmParams, check_task_shape,
 };
-use rovim_store::{NewAction, NewInterface, NewNet, NewTask, NewVm};
+use rovim_store::{NewAction, NewInterface, NewNet, NewTask, NewVm, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The most tasks one action may hold.
@@ -73,11 +73,11 @@ pub struct FieldError {
 /// What the planner needs to know of the database.
 pub trait Lookup {
     /// A VIM account by id or name.
-    fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, String>;
+    fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, StoreError>;
     /// The VIM account an existing item belongs to.
-    fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, String>;
+    fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, StoreError>;
     /// An existing task: its item and action.
-    fn task(&mut self, key: TaskKey) -> Result<Option<(ItemKind, ItemId, Action)>, String>;
+    fn task(&mut self, key: TaskKey) -> Result<Option<(ItemKind, ItemId, Action)>, StoreError>;
 }
 
 /// The rows of an accepted action, and what the caller is told.
@@ -240,7 +240,16 @@ impl Planner<'_> {
         let mut deps = Vec::with_capacity(t.depends_on.len());
         for (d, dep) in t.depends_on.iter().enumerate() {
             let fld = format!("tasks[{i}].depends_on[{d}]");
-            let key = resolve_dep(self.ctx.action, dep).map_err(|r| field(&fld, r))?;
+            let key = resolve_dep(self.ctx.action, dep).ok_or_else(|| {
+                let text = match dep {
+                    DepRef::Index(n) => n.to_string(),
+                    DepRef::Key(k) => k.clone(),
+                };
+                field(
+                    &fld,
+                    format!("'{text}' is neither a task index nor <action_id>.<index>"),
+                )
+            })?;
             self.ctx.task_ref(key, i, db).map_err(|e| e.within(&fld))?;
             deps.push(key);
         }
@@ -365,12 +374,12 @@ fn new_net(
 }
 
 /// Why a plan was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error(transparent)]
     Field(#[from] FieldError),
     #[error("cannot check the request against the database: {0}")]
-    Lookup(String),
+    Lookup(#[from] StoreError),
 }
 
 impl PlanError {
@@ -420,16 +429,11 @@ fn parse_params(t: &TaskRequest, at: &dyn Fn(&str) -> String) -> Result<TaskPara
     })
 }
 
-fn resolve_dep(action: ActionId, dep: &DepRef) -> Result<TaskKey, String> {
+/// The task a `depends_on` entry names; `None` when the text names no task.
+fn resolve_dep(action: ActionId, dep: &DepRef) -> Option<TaskKey> {
     match dep {
-        DepRef::Index(n) => Ok(TaskKey::new(action, *n)),
-        DepRef::Key(text) => match NetRef::parse_legacy(text) {
-            Ok(NetRef::Task(n)) => Ok(TaskKey::new(action, n)),
-            Ok(NetRef::ActionTask(k)) => Ok(k),
-            _ => Err(format!(
-                "'{text}' is neither a task index nor <action_id>.<index>"
-            )),
-        },
+        DepRef::Index(n) => Some(TaskKey::new(action, *n)),
+        DepRef::Key(text) => NetRef::parse_legacy(text).ok()?.task_key(action),
     }
 }
 

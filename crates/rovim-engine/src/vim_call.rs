@@ -377,7 +377,7 @@ async fn create(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Done
         Some(TaskParams::Vm(p)) => {
             let vim_net_ids = match resolve_nets(env, &order.nets).await {
                 Ok(ids) => ids,
-                Err(reason) => return Step::Done(Done::failed(reason, None)),
+                Err(unresolved) => return Step::Done(Done::failed(unresolved.to_string(), None)),
             };
             let request = VmRequest {
                 params: p.clone(),
@@ -655,12 +655,26 @@ pub fn interface_update(port: &str, seen: Option<&InterfaceReport>) -> Interface
     u
 }
 
-async fn resolve_nets(env: &CallEnv, targets: &[NetTarget]) -> Result<Vec<String>, String> {
+/// Why a VM's interface has no VIM net to go on: the VM's task fails with it.
+#[derive(Debug, thiserror::Error)]
+enum NetUnresolved {
+    #[error("interface {0}: {1}")]
+    Missing(usize, String),
+    #[error("interface {0}: {1}")]
+    Read(usize, StoreError),
+    #[error("interface {0}: the read of its net failed: {1}")]
+    ReadFailed(usize, tokio::task::JoinError),
+    #[error("interface {0}: net {1} has no VIM id")]
+    NoVimId(usize, ItemId),
+}
+
+/// The VIM net id of each VM interface, in order.
+async fn resolve_nets(env: &CallEnv, targets: &[NetTarget]) -> Result<Vec<String>, NetUnresolved> {
     let mut out = Vec::with_capacity(targets.len());
     for (i, t) in targets.iter().enumerate() {
         match t {
             NetTarget::VimId(id) => out.push(id.clone()),
-            NetTarget::Missing(reason) => return Err(format!("interface {i}: {reason}")),
+            NetTarget::Missing(reason) => return Err(NetUnresolved::Missing(i, reason.clone())),
             NetTarget::Item(id) => {
                 let (store, id) = (env.store.clone(), *id);
                 let net = tokio::task::spawn_blocking(move || {
@@ -668,11 +682,11 @@ async fn resolve_nets(env: &CallEnv, targets: &[NetTarget]) -> Result<Vec<String
                     reads::get_net(&mut conn, id)
                 })
                 .await
-                .map_err(|e| format!("interface {i}: {e}"))?
-                .map_err(|e| format!("interface {i}: {e}"))?;
+                .map_err(|e| NetUnresolved::ReadFailed(i, e))?
+                .map_err(|e| NetUnresolved::Read(i, e))?;
                 match net.and_then(|n| n.vim_id) {
                     Some(v) => out.push(v),
-                    None => return Err(format!("interface {i}: net {id} has no VIM id")),
+                    None => return Err(NetUnresolved::NoVimId(i, id)),
                 }
             }
         }

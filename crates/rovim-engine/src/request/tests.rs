@@ -16,14 +16,14 @@ struct FakeDb {
 }
 
 impl Lookup for FakeDb {
-    fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, String> {
+    fn account(&mut self, reference: &str) -> Result<Option<VimAccountId>, StoreError> {
         self.account_lookups += 1;
         Ok(self.accounts.get(reference).copied())
     }
-    fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, String> {
+    fn item(&mut self, kind: ItemKind, id: ItemId) -> Result<Option<VimAccountId>, StoreError> {
         Ok(self.items.get(&(kind, id)).copied())
     }
-    fn task(&mut self, key: TaskKey) -> Result<Option<(ItemKind, ItemId, Action)>, String> {
+    fn task(&mut self, key: TaskKey) -> Result<Option<(ItemKind, ItemId, Action)>, StoreError> {
         Ok(self.tasks.get(&key).copied())
     }
 }
