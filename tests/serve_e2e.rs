@@ -128,19 +128,26 @@ async fn sigterm_stops_the_service_gracefully() {
     assert!(status.success(), "exit status {status}");
 }
 
+/// `rovim serve` on a public address with these tokens (none: unset); it is meant to refuse.
+fn serve_publicly(tokens: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rovim"));
+    cmd.args([
+        "--database-url",
+        ":memory:",
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+    ]);
+    match tokens {
+        Some(t) => cmd.env("ROVIM_API_TOKENS", t),
+        None => cmd.env_remove("ROVIM_API_TOKENS"),
+    };
+    cmd.output().unwrap()
+}
+
 #[test]
 fn a_public_address_without_tokens_is_refused() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
-        .args([
-            "--database-url",
-            ":memory:",
-            "serve",
-            "--listen",
-            "0.0.0.0:0",
-        ])
-        .env_remove("ROVIM_API_TOKENS")
-        .output()
-        .unwrap();
+    let out = serve_publicly(None);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
 }
@@ -155,17 +162,7 @@ fn an_empty_or_short_token_refuses_to_start_naming_it_not_showing_it() {
         ("", "API token #1: empty"),
         ("abc,hunter2", "API token #1: shorter"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
-            .args([
-                "--database-url",
-                ":memory:",
-                "serve",
-                "--listen",
-                "0.0.0.0:0",
-            ])
-            .env("ROVIM_API_TOKENS", tokens)
-            .output()
-            .unwrap();
+        let out = serve_publicly(Some(tokens));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{tokens:?} must not start");
         assert!(stderr.contains(says), "{stderr}");

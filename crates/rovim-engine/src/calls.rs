@@ -54,6 +54,20 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// The result of `order` with `outcome` and nothing reported (for tests of the decisions).
+    #[cfg(test)]
+    pub fn of(order: &CallOrder, outcome: Outcome) -> CallResult {
+        CallResult {
+            key: order.key,
+            element: order.element,
+            outcome,
+            attempts: 1,
+            report: None,
+            interfaces: Vec::new(),
+            iface_nets: Vec::new(),
+        }
+    }
+
     /// The result of a call that panicked (a connector bug): the task fails with `error`, the
     /// actor goes on.
     pub fn panicked(key: TaskKey, element: ElementKey, error: String) -> CallResult {

@@ -332,6 +332,16 @@ pub fn elements(inventory: Vec<rovim_vim::SimElement>) -> Vec<VimElement> {
         .collect()
 }
 
+/// Asserts that every task is DONE, showing the errors of those that are not.
+pub fn assert_all_done(tasks: &[TaskRecord]) {
+    let not_done: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.status != TaskStatus::Done)
+        .map(|t| (t.key.index, t.status, t.error_msg.clone()))
+        .collect();
+    assert!(not_done.is_empty(), "not DONE: {not_done:?}");
+}
+
 pub fn statuses(tasks: &[TaskRecord]) -> Vec<TaskStatus> {
     tasks.iter().map(|t| t.status).collect()
 }

@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use rovim_core::TaskStatus;
 use serde_json::json;
 
 #[actix_rt::test]
@@ -25,12 +24,7 @@ async fn an_sdn_network_made_before_a_crash_is_found_again_not_made_twice() {
         )
         .await;
     let (_, tasks) = h.settled(sub.action).await;
-    assert_eq!(
-        tasks[0].status,
-        TaskStatus::Done,
-        "{:?}",
-        tasks[0].error_msg
-    );
+    assert_all_done(&tasks[..1]);
     let restarts = h.account_until(vim, |s| s.running).await.restarts;
     assert!(restarts >= 1, "the failpoint stopped the actor once");
     let nets = sdn.networks();

@@ -156,15 +156,7 @@ fn render(out: &Outbox) -> String {
 }
 
 fn result(order: &CallOrder, outcome: Outcome) -> CallResult {
-    CallResult {
-        key: order.key,
-        element: order.element,
-        outcome,
-        attempts: 1,
-        report: None,
-        interfaces: Vec::new(),
-        iface_nets: Vec::new(),
-    }
+    CallResult::of(order, outcome)
 }
 
 #[test]

@@ -58,15 +58,22 @@ fn vm_on(key: TaskKey, net_task: TaskKey) -> TaskEntry {
 }
 
 fn done(order: &CallOrder, outcome: Outcome) -> CallResult {
-    CallResult {
-        key: order.key,
-        element: order.element,
-        outcome,
-        attempts: 1,
-        report: None,
-        interfaces: Vec::new(),
-        iface_nets: Vec::new(),
-    }
+    CallResult::of(order, outcome)
+}
+
+/// A net CREATE and a VM CREATE on it, admitted: the working set and the two keys.
+fn net_and_vm_on_it() -> (WorkingSet, TaskKey, TaskKey) {
+    let a = ActionId::random();
+    let (net_key, vm_key) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
+    let mut ws = WorkingSet::new();
+    ws.admit(
+        vec![
+            entry(net_key, ItemKind::Net, ItemId::random(), Action::Create),
+            vm_on(vm_key, net_key),
+        ],
+        &HashMap::new(),
+    );
+    (ws, net_key, vm_key)
 }
 
 fn created(id: &str) -> Outcome {
@@ -87,16 +94,7 @@ fn status_of(batch: &WriteBatch, key: TaskKey) -> Vec<TaskStatus> {
 
 #[test]
 fn a_vm_waits_for_its_net_then_gets_the_net_vim_id() {
-    let a = ActionId::random();
-    let (net_key, vm_key) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
-    let mut ws = WorkingSet::new();
-    ws.admit(
-        vec![
-            entry(net_key, ItemKind::Net, ItemId::random(), Action::Create),
-            vm_on(vm_key, net_key),
-        ],
-        &HashMap::new(),
-    );
+    let (mut ws, net_key, vm_key) = net_and_vm_on_it();
     let out = ws.schedule();
     assert_eq!(out.calls.len(), 1, "only the net can start");
     assert_eq!(out.calls[0].key, net_key);
@@ -124,16 +122,7 @@ fn a_vm_waits_for_its_net_then_gets_the_net_vim_id() {
 
 #[test]
 fn a_failed_dependency_fails_the_dependent_and_counts_both_once() {
-    let a = ActionId::random();
-    let (net_key, vm_key) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
-    let mut ws = WorkingSet::new();
-    ws.admit(
-        vec![
-            entry(net_key, ItemKind::Net, ItemId::random(), Action::Create),
-            vm_on(vm_key, net_key),
-        ],
-        &HashMap::new(),
-    );
+    let (mut ws, _net_key, vm_key) = net_and_vm_on_it();
     let order = ws.schedule().calls.remove(0);
     ws.complete(done(
         &order,
