@@ -25,6 +25,12 @@ fn call_of(start: Start) -> VimCall {
     }
 }
 
+/// Admits task `i` (SCHEDULED), which the group must accept.
+fn admit(g: &mut ElementGroup, i: u32, action: Action, find_then_create: bool) {
+    g.admit(GroupTask::scheduled(key(i), action, find_then_create))
+        .unwrap();
+}
+
 fn status(g: &ElementGroup, i: u32) -> TaskStatus {
     g.task(key(i)).unwrap().status
 }
@@ -139,8 +145,7 @@ fn conformance_5_a_completed_group_has_nothing_pending() {
 #[test]
 fn conformance_8_delete_after_scheduled_create_supersedes_it_without_vim_calls() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     let t = g
         .admit(GroupTask::scheduled(key(1), Action::Delete, false))
         .unwrap();
@@ -161,13 +166,11 @@ fn conformance_8_delete_after_scheduled_create_supersedes_it_without_vim_calls()
 #[test]
 fn create_then_delete_deletes_what_was_created() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     assert_eq!(call_of(g.start(key(0)).unwrap()), VimCall::Create);
     let t = g.finish(key(0), created("n1")).unwrap();
     assert_eq!(t[0].to, TaskStatus::Done);
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Delete, false);
     assert_eq!(
         call_of(g.start(key(1)).unwrap()),
         VimCall::Delete(Owned {
@@ -181,48 +184,31 @@ fn create_then_delete_deletes_what_was_created() {
     assert_eq!(status(&g, 0), TaskStatus::Finished);
 }
 
+/// A net rovim only found (by FIND, or by a FIND-then-CREATE that found it) is never deleted
+/// on the VIM: its DELETE settles without a call.
 #[test]
 fn a_found_net_is_never_deleted() {
-    let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Find, false))
-        .unwrap();
-    assert_eq!(call_of(g.start(key(0)).unwrap()), VimCall::Find);
-    g.finish(
-        key(0),
-        Outcome::Found {
+    for (action, find_then_create, call) in [
+        (Action::Find, false, VimCall::Find),
+        (Action::Create, true, VimCall::FindThenCreate),
+    ] {
+        let mut g = net();
+        admit(&mut g, 0, action, find_then_create);
+        assert_eq!(call_of(g.start(key(0)).unwrap()), call);
+        let found = Outcome::Found {
             vim_id: "shared".into(),
-        },
-    )
-    .unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
-    assert!(matches!(g.start(key(1)).unwrap(), Start::Settled(_)));
-    assert_eq!(status(&g, 1), TaskStatus::Superseded);
-}
-
-#[test]
-fn find_then_create_that_found_does_not_delete() {
-    let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, true))
-        .unwrap();
-    assert_eq!(call_of(g.start(key(0)).unwrap()), VimCall::FindThenCreate);
-    g.finish(
-        key(0),
-        Outcome::Found {
-            vim_id: "ext".into(),
-        },
-    )
-    .unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
-    assert!(matches!(g.start(key(1)).unwrap(), Start::Settled(_)));
+        };
+        g.finish(key(0), found).unwrap();
+        admit(&mut g, 1, Action::Delete, false);
+        assert!(matches!(g.start(key(1)).unwrap(), Start::Settled(_)));
+        assert_eq!(status(&g, 1), TaskStatus::Superseded, "{call:?}");
+    }
 }
 
 #[test]
 fn delete_while_create_in_flight_waits_then_deletes() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     let t = g
         .admit(GroupTask::scheduled(key(1), Action::Delete, false))
@@ -241,8 +227,7 @@ fn delete_while_create_in_flight_waits_then_deletes() {
 #[test]
 fn failed_create_leftovers_are_deleted_bug_11() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     let leftover = Owned {
         vim_id: Some("n1".into()),
@@ -259,16 +244,14 @@ fn failed_create_leftovers_are_deleted_bug_11() {
         .unwrap();
     assert_eq!(t[0].to, TaskStatus::Failed);
     assert_eq!(t[0].counters(), CounterDelta { done: 0, failed: 1 });
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Delete, false);
     assert_eq!(call_of(g.start(key(1)).unwrap()), VimCall::Delete(leftover));
 }
 
 #[test]
 fn partial_created_items_alone_are_deleted() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     let port = CreatedItem {
         kind: crate::CreatedKind::Port,
@@ -286,24 +269,20 @@ fn partial_created_items_alone_are_deleted() {
         },
     )
     .unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Delete, false);
     assert_eq!(call_of(g.start(key(1)).unwrap()), VimCall::Delete(leftover));
 }
 
 #[test]
 fn a_second_delete_is_a_no_op_bug_6() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     g.finish(key(0), created("n1")).unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Delete, false);
     g.start(key(1)).unwrap();
     g.finish(key(1), Outcome::Deleted).unwrap();
-    g.admit(GroupTask::scheduled(key(2), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 2, Action::Delete, false);
     assert!(matches!(g.start(key(2)).unwrap(), Start::Settled(_)));
     assert_eq!(status(&g, 2), TaskStatus::Superseded);
 }
@@ -311,12 +290,10 @@ fn a_second_delete_is_a_no_op_bug_6() {
 #[test]
 fn a_failed_delete_keeps_what_is_left_for_the_next_delete() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     g.finish(key(0), created("n1")).unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Delete, false);
     g.start(key(1)).unwrap();
     g.finish(
         key(1),
@@ -326,8 +303,7 @@ fn a_failed_delete_keeps_what_is_left_for_the_next_delete() {
         },
     )
     .unwrap();
-    g.admit(GroupTask::scheduled(key(2), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 2, Action::Delete, false);
     assert!(matches!(
         call_of(g.start(key(2)).unwrap()),
         VimCall::Delete(_)
@@ -337,8 +313,7 @@ fn a_failed_delete_keeps_what_is_left_for_the_next_delete() {
 #[test]
 fn create_after_delete_is_refused_and_duplicates_too() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Delete, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Delete, false);
     assert!(matches!(
         g.admit(GroupTask::scheduled(key(1), Action::Create, false)),
         Err(AdmitError::ItemDeleted { .. })
@@ -352,12 +327,10 @@ fn create_after_delete_is_refused_and_duplicates_too() {
 #[test]
 fn a_second_create_of_an_existing_element_adopts_it() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     g.start(key(0)).unwrap();
     g.finish(key(0), created("n1")).unwrap();
-    g.admit(GroupTask::scheduled(key(1), Action::Find, false))
-        .unwrap();
+    admit(&mut g, 1, Action::Find, false);
     let Start::Settled(t) = g.start(key(1)).unwrap() else {
         panic!()
     };
@@ -368,8 +341,7 @@ fn a_second_create_of_an_existing_element_adopts_it() {
 #[test]
 fn dependency_failures_settle_a_scheduled_task() {
     let mut g = net();
-    g.admit(GroupTask::scheduled(key(0), Action::Create, false))
-        .unwrap();
+    admit(&mut g, 0, Action::Create, false);
     let t = g.fail_scheduled(key(0), "dep failed".into()).unwrap();
     assert_eq!(t.counters(), CounterDelta { done: 0, failed: 1 });
     assert!(g.fail_scheduled(key(0), "again".into()).is_err());
