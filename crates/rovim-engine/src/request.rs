@@ -340,9 +340,10 @@ fn task_shape(
         exists,
     })
     .map_err(|e| field(at(e.field), e.reason))?;
-    let params = match t.action {
-        Action::Create => Some(parse_params(t, at)?),
-        Action::Find | Action::Delete => None,
+    // The shape check saw to it that a CREATE carries params and nothing else does.
+    let params = match &t.params {
+        Some(raw) => Some(parse_params(t.item, raw, at)?),
+        None => None,
     };
     if let Some(f) = &t.find {
         f.validate().map_err(|e| param(e, &at("find")))?;
@@ -407,15 +408,13 @@ fn param(e: ParamError, prefix: &str) -> PlanError {
     }
 }
 
-fn parse_params(t: &TaskRequest, at: &dyn Fn(&str) -> String) -> Result<TaskParams, PlanError> {
-    let Some(raw) = &t.params else {
-        return Err(field(
-            at("params"),
-            format!("is required to CREATE a {}", t.item),
-        ));
-    };
+fn parse_params(
+    item: ItemKind,
+    raw: &serde_json::Value,
+    at: &dyn Fn(&str) -> String,
+) -> Result<TaskParams, PlanError> {
     let bad = |e: serde_json::Error| field(at("params"), e.to_string());
-    Ok(match t.item {
+    Ok(match item {
         ItemKind::Net => {
             let p: NetParams = serde_json::from_value(raw.clone()).map_err(bad)?;
             p.validate().map_err(|e| param(e, &at("params")))?;

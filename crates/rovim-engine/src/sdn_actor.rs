@@ -13,13 +13,13 @@ use actix::prelude::*;
 use rovim_core::SdnControllerId;
 use rovim_sdn::{SdnConnector, SdnError, SdnNetRequest, SdnNetState, SdnPortRequest};
 
+/// What an operation's `run` returns: its reply, later.
+pub type SdnFuture<T> = Pin<Box<dyn Future<Output = Result<T, SdnError>> + Send>>;
+
 /// An operation on one SDN controller and what it answers.
 pub trait SdnOperation: Send + 'static {
     type Reply: Send + 'static;
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<Self::Reply, SdnError>> + Send>>;
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<Self::Reply>;
 }
 
 /// `op` for the controller `controller`.
@@ -52,10 +52,7 @@ fn gone_ok(r: Result<(), SdnError>) -> Result<(), SdnError> {
 
 impl SdnOperation for CreateNet {
     type Reply = String;
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<String, SdnError>> + Send>> {
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<String> {
         Box::pin(async move {
             match c.find_network(&self.0.name).await? {
                 Some(id) => Ok(id),
@@ -67,20 +64,14 @@ impl SdnOperation for CreateNet {
 
 impl SdnOperation for ShowNet {
     type Reply = SdnNetState;
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<SdnNetState, SdnError>> + Send>> {
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<SdnNetState> {
         Box::pin(async move { c.show_network(&self.0).await })
     }
 }
 
 impl SdnOperation for DeleteNetAndPorts {
     type Reply = ();
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), SdnError>> + Send>> {
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<()> {
         Box::pin(async move {
             let ports = match c.list_ports(&self.0).await {
                 Ok(p) => p,
@@ -97,10 +88,7 @@ impl SdnOperation for DeleteNetAndPorts {
 
 impl SdnOperation for CreatePort {
     type Reply = String;
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<String, SdnError>> + Send>> {
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<String> {
         Box::pin(async move {
             match c.find_port(&self.0.net_id, &self.0.name).await? {
                 Some(id) => Ok(id),
@@ -112,10 +100,7 @@ impl SdnOperation for CreatePort {
 
 impl SdnOperation for DeletePort {
     type Reply = ();
-    fn run(
-        self,
-        c: Arc<dyn SdnConnector>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), SdnError>> + Send>> {
+    fn run(self, c: Arc<dyn SdnConnector>) -> SdnFuture<()> {
         Box::pin(async move { gone_ok(c.delete_port(&self.0).await) })
     }
 }

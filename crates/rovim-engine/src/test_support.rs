@@ -175,7 +175,8 @@ impl Harness {
         config: Value,
         sdn: Option<SdnControllerId>,
     ) -> (VimAccountId, Arc<SimCloud>) {
-        let url = format!("sim://{name}-{}", uuid_suffix());
+        // A fresh suffix: sim URLs key the in-process clouds.
+        let url = format!("sim://{name}-{}", VimAccountId::random());
         let id = add_sim(&self.engine, name, &url, config, sdn).await;
         let cloud = self
             .connectors
@@ -307,11 +308,6 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// A fresh suffix so that sim URLs (which key the in-process clouds) never collide.
-fn uuid_suffix() -> String {
-    VimAccountId::random().to_string()
 }
 
 /// A sim VIM's elements as the invariant checker reads them.

@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};
 pub use records::{ActionRecord, InterfaceRecord, NetRecord, TaskRecord, VmRecord};
 pub use sealing::{SealError, SecretKey, SecretOwner};
-pub use secrets::Census;
+pub use secrets::{Census, Prepared};
 pub use store::{Store, now};
 pub use write_batch::{
     AccountStatusUpdate, Applied, InterfaceUpdate, ItemUpdate, TaskUpdate, WriteBatch,

@@ -21,6 +21,15 @@ pub struct Census {
     pub sealed: BTreeMap<String, usize>,
 }
 
+/// What [`Store::prepare_secrets`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prepared {
+    /// Secrets found in clear and sealed now (with a key).
+    pub sealed_now: usize,
+    /// Secrets left in clear (without a key).
+    pub in_clear: usize,
+}
+
 /// Every stored secret with its owner.
 fn stored(conn: &mut crate::AnyConnection) -> Result<Vec<(SecretOwner, String)>, StoreError> {
     let mut all = Vec::new();
@@ -107,33 +116,48 @@ impl Store {
         Ok(census)
     }
 
-    /// At start: refuses a database holding secrets that the key given (or its absence) cannot
-    /// open, and with a key, seals the secrets still in clear. Returns how many it sealed.
-    pub fn prepare_secrets(&self) -> Result<usize, StoreError> {
+    /// Refuses a database holding secrets that the key given (or its absence) cannot open,
+    /// naming the keys; otherwise says how the secrets stand.
+    pub fn check_secrets(&self) -> Result<Census, StoreError> {
         let census = self.census()?;
-        let given = self.key().map(|k| k.id().to_owned());
+        let given = self.key().map(SecretKey::id);
         let foreign: Vec<String> = census
             .sealed
             .iter()
-            .filter(|(id, _)| Some(id.as_str()) != given.as_deref())
+            .filter(|(id, _)| Some(id.as_str()) != given)
             .map(|(id, n)| format!("{n} with key {id}"))
             .collect();
-        if !foreign.is_empty() {
-            let what = match &given {
-                None => "no key was given: set secrets.key_file, ROVIM_SECRET_KEY_FILE or ROVIM_SECRET_KEY".to_owned(),
-                Some(id) => format!(
-                    "the key given is {id}: give the key they were sealed with, or change keys with `rovim rotate-key`"
-                ),
-            };
-            return Err(StoreError::Secrets(format!(
-                "stored secrets are sealed ({}), and {what}",
-                foreign.join(", ")
-            )));
+        if foreign.is_empty() {
+            return Ok(census);
         }
-        if given.is_none() || census.clear == 0 {
-            return Ok(0);
+        let what = match given {
+            None => {
+                "no key was given: set secrets.key_file, ROVIM_SECRET_KEY_FILE or ROVIM_SECRET_KEY"
+                    .to_owned()
+            }
+            Some(id) => format!(
+                "the key given is {id}: give the key they were sealed with, or change keys with `rovim rotate-key`"
+            ),
+        };
+        Err(StoreError::Secrets(format!(
+            "stored secrets are sealed ({}), and {what}",
+            foreign.join(", ")
+        )))
+    }
+
+    /// At start: [`Store::check_secrets`], then, with a key, seals the secrets still in clear.
+    pub fn prepare_secrets(&self) -> Result<Prepared, StoreError> {
+        let census = self.check_secrets()?;
+        if self.key().is_none() || census.clear == 0 {
+            return Ok(Prepared {
+                sealed_now: 0,
+                in_clear: census.clear,
+            });
         }
-        self.reseal(None)
+        Ok(Prepared {
+            sealed_now: self.reseal(None)?,
+            in_clear: 0,
+        })
     }
 
     /// Seals every stored secret with `new` (opening them with the current key), in one
@@ -153,12 +177,12 @@ impl Store {
         conn.transaction(|conn| {
             let mut n = 0;
             for (owner, value) in stored(conn)? {
+                // Already sealed with `to`: nothing to do (nor, when rotating, could the current
+                // key open it).
+                if sealing::sealed_with(&value) == Some(to.id()) {
+                    continue;
+                }
                 let plain = if sealing::is_sealed(&value) {
-                    if sealing::sealed_with(&value) == Some(to.id())
-                        && Some(to.id()) == self.key().map(SecretKey::id)
-                    {
-                        continue;
-                    }
                     sealing::open(self.key(), owner, &value).map_err(refused)?
                 } else {
                     value

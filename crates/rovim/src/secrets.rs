@@ -9,18 +9,16 @@ use rovim_store::{SecretKey, Store};
 /// At start: refuses a database whose sealed secrets the key given cannot open, seals the
 /// secrets still in clear when there is a key, and warns when there is none.
 pub fn prepare(log: &slog::Logger, store: &Store) -> anyhow::Result<()> {
-    let sealed_now = store.prepare_secrets()?;
+    let prepared = store.prepare_secrets()?;
     match store.key() {
         Some(key) => {
-            slog::info!(log, "secrets sealed at rest"; "key_id" => key.id(), "sealed_now" => sealed_now)
+            slog::info!(log, "secrets sealed at rest"; "key_id" => key.id(), "sealed_now" => prepared.sealed_now)
         }
-        None => {
-            let clear = store.census()?.clear;
-            if clear > 0 {
-                slog::warn!(log, "VIM passwords are stored in clear: give a key (secrets.key_file or ROVIM_SECRET_KEY) to seal them";
-                    "secrets_in_clear" => clear);
-            }
+        None if prepared.in_clear > 0 => {
+            slog::warn!(log, "VIM passwords are stored in clear: give a key (secrets.key_file or ROVIM_SECRET_KEY) to seal them";
+                "secrets_in_clear" => prepared.in_clear);
         }
+        None => {}
     }
     Ok(())
 }
@@ -32,7 +30,7 @@ pub fn rotate_key(store: Store, new_key_file: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", new_key_file.display()))?;
     let new = SecretKey::from_hex(&text).with_context(|| format!("{}", new_key_file.display()))?;
     // The current key must open what is stored before anything changes.
-    store.prepare_secrets()?;
+    store.check_secrets()?;
     let id = new.id().to_owned();
     let (_, n) = store.rotate_key(new)?;
     println!(
