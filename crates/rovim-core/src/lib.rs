@@ -39,6 +39,7 @@ pub mod group;
 pub mod ids;
 pub mod item_status;
 pub mod name;
+pub mod panic_text;
 pub mod params;
 pub mod refresh_policy;
 pub mod retry;
@@ -63,6 +64,7 @@ pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Trans
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};
 pub use item_status::ItemStatus;
 pub use name::{MAX_NAME_LEN, check_name, escape_controls};
+pub use panic_text::panic_text;
 pub use params::{
     Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef, NetType,
     ParamError, TaskParams, VmParams,

@@ -29,6 +29,8 @@ pub struct CallOrder {
     pub recovering: bool,
     /// One per VM interface, in order.
     pub nets: Vec<NetTarget>,
+    /// A VM's interface rows and their rovim nets, in order, when known in memory (else read).
+    pub interfaces: Option<Vec<(ItemId, Option<ItemId>)>>,
     /// Committed before the VIM is called (the task's BUILD with its token).
     pub before: WriteBatch,
 }

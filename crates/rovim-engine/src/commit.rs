@@ -9,6 +9,7 @@ use actix::Recipient;
 use rovim_core::TaskKey;
 use rovim_store::{DbWrite, DbWriter, StoreError, WriteBatch};
 
+use crate::action_watch::ActionWatch;
 use crate::messages::Settled;
 use crate::metrics::Metrics;
 use crate::task_entry::TaskSnapshot;
@@ -20,6 +21,7 @@ pub struct SettledSink {
     pub report: Recipient<Settled>,
     pub metrics: Arc<Metrics>,
     pub log: slog::Logger,
+    pub watch: Arc<ActionWatch>,
 }
 
 pub async fn commit(
@@ -44,6 +46,7 @@ pub async fn commit(
     // Only once committed: a watcher that reads the database after registering either sees the
     // new state or gets this message.
     if !settled.is_empty() {
+        sink.watch.settled(settled.iter().map(|s| s.key.action));
         sink.report.do_send(Settled(settled));
     }
     Ok(())

@@ -37,6 +37,8 @@ pub struct EngineConfig {
     pub allow_link_local_urls: bool,
     /// Writes queued or being committed at once by the DbActor.
     pub db_max_in_flight: usize,
+    /// Threads the VimActors run on (0: one per core).
+    pub arbiters: usize,
     pub refresh: RefreshConfig,
 }
 
@@ -97,6 +99,7 @@ impl Default for EngineConfig {
             restart_max_secs: 300.0,
             allow_link_local_urls: false,
             db_max_in_flight: 4096,
+            arbiters: 0,
             refresh: RefreshConfig::default(),
         }
     }

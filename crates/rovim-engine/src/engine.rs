@@ -13,6 +13,7 @@ use rovim_store::{
 };
 use rovim_vim::SimSettings;
 
+use crate::arbiters::ArbiterPool;
 use crate::config::EngineConfig;
 use crate::connectors::Connectors;
 use crate::db_lookup::DbLookup;
@@ -75,6 +76,7 @@ impl Engine {
         let sdn = SdnActor::new(sdn_connectors).start();
         let metrics = Arc::new(Metrics::new());
         let refresh = RefreshScheduler::new(metrics.clone()).start();
+        let arbiters = Arc::new(ArbiterPool::new(config.arbiters));
         let shared = Shared {
             refresh,
             sdn,
@@ -84,6 +86,8 @@ impl Engine {
             connectors,
             config,
             log,
+            watch: Arc::default(),
+            arbiters,
         };
         let supervisor = Supervisor::new(shared.clone(), accounts).start();
         Ok(Engine { supervisor, shared })
@@ -113,6 +117,12 @@ impl Engine {
 
     /// Checks the action, stores it with its tasks and item rows in one transaction, and hands
     /// the tasks to their VimActors. Refused input stores nothing.
+    /// A receiver that changes whenever a commit settles tasks of `action`: a long-poll waits
+    /// on it, then reads the action again.
+    pub fn watch_action(&self, action: ActionId) -> tokio::sync::watch::Receiver<()> {
+        self.shared.watch.subscribe(action)
+    }
+
     pub async fn submit(&self, request: ActionRequest) -> Result<Submitted, EngineError> {
         let planned = read(&self.shared.store, move |conn| {
             Ok(plan(&request, &mut DbLookup(conn)))

@@ -24,6 +24,8 @@
 //! `docs/reference-bugs.md`.
 #![forbid(unsafe_code)]
 
+mod action_watch;
+mod arbiters;
 mod boot;
 mod calls;
 mod commit;

@@ -1,16 +1,23 @@
 //! The typed messages between the Engine, the Supervisor and the VimActors.
 
+use std::collections::HashMap;
+
 use actix::Message;
 use rovim_core::{AccountStatus, TaskKey, VimAccountId};
 use rovim_store::{NewAction, VimAccount};
 
 use crate::error::EngineError;
-use crate::task_entry::{TaskEntry, TaskSnapshot};
+use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
+use crate::working_set::ItemState;
 
-/// New tasks for a VimActor (already stored).
+/// New tasks for a VimActor (already stored), with the state of the elements their action
+/// inserted (known without reading them back: nothing of them exists on the VIM yet).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Enqueue(pub Vec<TaskEntry>);
+pub struct Enqueue {
+    pub tasks: Vec<TaskEntry>,
+    pub fresh: HashMap<ElementKey, ItemState>,
+}
 
 /// Tasks of other VIM accounts that a VimActor watches have settled.
 #[derive(Message)]

@@ -11,6 +11,12 @@ use rovim_store::DbStats;
 
 pub struct Metrics {
     registry: Registry,
+    /// The standard `process_*` metrics, without the `rovim_` prefix dashboards do not expect.
+    process: Registry,
+    /// Highest resident set size so far (VmHWM), for benchmarks and capacity planning.
+    peak_resident: prometheus::IntGauge,
+    /// CPU seconds to the clock tick (`process_cpu_seconds_total` counts whole seconds).
+    cpu_seconds: prometheus::Gauge,
     /// Tasks that reached a final status (or DONE), by action and status.
     pub tasks: IntCounterVec,
     /// VIM call latency, by VIM account and call.
@@ -25,6 +31,7 @@ pub struct Metrics {
     pub exits: IntCounterVec,
     db_commits: IntCounter,
     db_writes: IntCounter,
+    db_rows: IntCounter,
     db_commit_seconds: prometheus::Counter,
     db_largest_group: prometheus::IntGauge,
 }
@@ -89,6 +96,21 @@ impl Metrics {
             "Writes committed by the DbActor (writes / commits = mean batch size)",
         )
         .expect("valid metric");
+        let db_rows = IntCounter::new(
+            "db_rows_written_total",
+            "Rows inserted or changed by the DbActor's committed writes",
+        )
+        .expect("valid metric");
+        let peak_resident = prometheus::IntGauge::new(
+            "peak_resident_memory_bytes",
+            "Highest resident set size of the process so far",
+        )
+        .expect("valid metric");
+        let cpu_seconds = prometheus::Gauge::new(
+            "cpu_seconds",
+            "User and system CPU time of the process, in seconds, to the clock tick",
+        )
+        .expect("valid metric");
         let db_commit_seconds =
             prometheus::Counter::new("db_commit_seconds_total", "Time spent committing")
                 .expect("valid metric");
@@ -106,13 +128,25 @@ impl Metrics {
             Box::new(exits.clone()),
             Box::new(db_commits.clone()),
             Box::new(db_writes.clone()),
+            Box::new(db_rows.clone()),
+            Box::new(peak_resident.clone()),
+            Box::new(cpu_seconds.clone()),
             Box::new(db_commit_seconds.clone()),
             Box::new(db_largest_group.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
+        let process = Registry::new();
+        #[cfg(target_os = "linux")]
+        process
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("unique metric names");
         Metrics {
             registry,
+            process,
+            peak_resident,
+            cpu_seconds,
+            db_rows,
             tasks,
             vim_calls,
             vim_errors,
@@ -145,6 +179,11 @@ impl Metrics {
         };
         catch_up(&self.db_commits, db.commits.load(Ordering::Relaxed));
         catch_up(&self.db_writes, db.writes.load(Ordering::Relaxed));
+        catch_up(&self.db_rows, db.rows.load(Ordering::Relaxed));
+        if let Some(usage) = process_usage() {
+            self.peak_resident.set(usage.peak_resident_bytes as i64);
+            self.cpu_seconds.set(usage.cpu_seconds);
+        }
         let secs = db.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
         if secs > self.db_commit_seconds.get() {
             self.db_commit_seconds
@@ -153,9 +192,32 @@ impl Metrics {
         self.db_largest_group
             .set(db.largest_group.load(Ordering::Relaxed) as i64);
         let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
+        let _ = TextEncoder::new().encode(&families, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+struct ProcessUsage {
+    peak_resident_bytes: u64,
+    cpu_seconds: f64,
+}
+
+#[cfg(target_os = "linux")]
+fn process_usage() -> Option<ProcessUsage> {
+    let me = procfs::process::Process::myself().ok()?;
+    let stat = me.stat().ok()?;
+    let ticks = (stat.utime + stat.stime) as f64;
+    Some(ProcessUsage {
+        peak_resident_bytes: me.status().ok()?.vmhwm? * 1024,
+        cpu_seconds: ticks / procfs::ticks_per_second() as f64,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_usage() -> Option<ProcessUsage> {
+    None
 }
 
 impl Default for Metrics {

@@ -102,6 +102,19 @@ impl Observed {
         }
     }
 
+    /// A net or VM row just inserted by its action (`interfaces`: a VM's interface rows and
+    /// their rovim nets): what reading it back would give.
+    pub fn fresh(interfaces: impl IntoIterator<Item = (ItemId, Option<ItemId>)>) -> Observed {
+        Observed {
+            status: Some(ItemStatus::ScheduledCreation),
+            interfaces: interfaces
+                .into_iter()
+                .map(|(row, net)| ObservedInterface::fresh(row, net))
+                .collect(),
+            ..Observed::default()
+        }
+    }
+
     /// What a create (or adoption) just stored.
     pub fn of_outcome(
         report: Option<&ItemReport>,
@@ -218,6 +231,26 @@ impl ObservedInterface {
             port_failures: 0,
             port_retry_at: None,
             vim_interface_id,
+            vim_net_id: None,
+            mac_address: None,
+            ip_address: None,
+            compute_node: None,
+            pci: None,
+            vlan: None,
+            vim_info: None,
+        }
+    }
+
+    fn fresh(row: ItemId, net: Option<ItemId>) -> ObservedInterface {
+        ObservedInterface {
+            row,
+            net,
+            sdn_port_id: None,
+            port_key: None,
+            port_pending: false,
+            port_failures: 0,
+            port_retry_at: None,
+            vim_interface_id: None,
             vim_net_id: None,
             mac_address: None,
             ip_address: None,

@@ -25,6 +25,9 @@ pub struct Shared {
     pub connectors: Arc<Connectors>,
     pub config: EngineConfig,
     pub log: slog::Logger,
+    pub watch: Arc<crate::action_watch::ActionWatch>,
+    /// Where VimActors start.
+    pub arbiters: Arc<crate::arbiters::ArbiterPool>,
 }
 
 /// Runs a read on a blocking thread with a pooled connection.

@@ -8,14 +8,16 @@ use std::collections::{HashMap, HashSet};
 use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
 use rand::Rng;
-use rovim_core::{AccountStatus, Backoff, TaskKey, VimAccountId};
-use rovim_store::{AccountStatusUpdate, DbWrite, VimAccount, WriteBatch};
+use rovim_core::{AccountStatus, Backoff, ItemKind, TaskKey, VimAccountId};
+use rovim_store::{AccountStatusUpdate, DbWrite, NewAction, VimAccount, WriteBatch};
 use slog::{info, warn};
 
 use crate::error::EngineError;
 use crate::messages::*;
 use crate::shared::Shared;
-use crate::task_entry::TaskEntry;
+use crate::refresh::Observed;
+use crate::task_entry::{ElementKey, TaskEntry};
+use crate::working_set::ItemState;
 use crate::vim_actor::VimActor;
 
 struct Slot {
@@ -96,13 +98,11 @@ impl Supervisor {
         let Some(slot) = self.slots.get_mut(&vim) else {
             return;
         };
-        let actor = VimActor::new(
-            slot.account.clone(),
-            generation,
-            self.shared.clone(),
-            reports,
-        );
-        slot.addr = Some(actor.start());
+        let (account, shared) = (slot.account.clone(), self.shared.clone());
+        let arbiter = self.shared.arbiters.pick();
+        slot.addr = Some(VimActor::start_in_arbiter(&arbiter, move |_| {
+            VimActor::new(account, generation, shared, reports)
+        }));
         slot.generation = generation;
         slot.running = false;
         // An account in ERROR keeps its reason while it is retried; any other is STARTING
@@ -141,15 +141,22 @@ impl Supervisor {
         }));
     }
 
-    fn route(&self, entries: Vec<TaskEntry>) {
-        let mut by_vim: HashMap<VimAccountId, Vec<TaskEntry>> = HashMap::new();
+    fn route(&self, entries: Vec<TaskEntry>, mut fresh: HashMap<ElementKey, ItemState>) {
+        let mut by_vim: HashMap<VimAccountId, Enqueue> = HashMap::new();
         for e in entries {
-            by_vim.entry(e.vim).or_default().push(e);
+            let to = by_vim.entry(e.vim).or_insert_with(|| Enqueue {
+                tasks: Vec::new(),
+                fresh: HashMap::new(),
+            });
+            if let Some(state) = fresh.remove(&e.element) {
+                to.fresh.insert(e.element, state);
+            }
+            to.tasks.push(e);
         }
-        for (vim, list) in by_vim {
+        for (vim, enqueue) in by_vim {
             // An actor that is down (or not started) loads these from the database when it starts.
             if let Some(addr) = self.slots.get(&vim).and_then(|s| s.addr.as_ref()) {
-                addr.do_send(Enqueue(list));
+                addr.do_send(enqueue);
             }
         }
     }
@@ -185,6 +192,7 @@ impl Handler<Submit> for Supervisor {
             .iter()
             .map(|t| TaskEntry::from_new(action.id, t))
             .collect();
+        let fresh = fresh_states(&action);
         let writer = self.shared.writer.clone();
         Box::pin(
             wrap_future::<_, Self>(
@@ -192,7 +200,7 @@ impl Handler<Submit> for Supervisor {
             )
             .map(move |res, act, _ctx| {
                 res?;
-                act.route(entries);
+                act.route(entries, fresh);
                 Ok(())
             }),
         )
@@ -380,4 +388,22 @@ impl Handler<Shutdown> for Supervisor {
             self.stop_actor(vim);
         }
     }
+}
+
+/// The state of the nets and VMs an action inserts, as reading them back would give it.
+fn fresh_states(action: &NewAction) -> HashMap<ElementKey, ItemState> {
+    let fresh = |observed| ItemState {
+        vim_id: None,
+        owned: None,
+        observed: Some(observed),
+    };
+    let nets = action
+        .nets
+        .iter()
+        .map(|n| ((ItemKind::Net, n.id), fresh(Observed::fresh([]))));
+    let vms = action.vms.iter().map(|v| {
+        let rows = v.interfaces.iter().map(|i| (i.id, i.net));
+        ((ItemKind::Vm, v.id), fresh(Observed::fresh(rows)))
+    });
+    nets.chain(vms).collect()
 }

@@ -112,6 +112,17 @@ impl Harness {
         Harness::on(sqlite()).await
     }
 
+    /// For tests that pause tokio's clock: the engine's actors run on the test's own thread
+    /// (`arbiters: 1`), since a paused clock holds only on the runtime that paused it.
+    pub async fn paused_clock(config: EngineConfig) -> Harness {
+        tokio::time::pause();
+        let config = EngineConfig {
+            arbiters: 1,
+            ..config
+        };
+        Harness::with(sqlite(), config).await
+    }
+
     pub async fn on(db: TestDb) -> Harness {
         Harness::with(db, fast_config()).await
     }

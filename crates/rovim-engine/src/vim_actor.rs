@@ -10,10 +10,12 @@
 //! database failure stops the actor: the next incarnation reloads what was committed.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
+use futures_util::FutureExt;
 use rovim_core::{Outcome, TaskKey};
 use rovim_store::VimAccount;
 use slog::{debug, info, o, warn};
@@ -29,7 +31,7 @@ use crate::shared::{Shared, item_states, read};
 use crate::stop_notice::StopNotice;
 use crate::task_entry::{ElementKey, TaskEntry};
 use crate::vim_call::{self, CallAbort, CallEnv};
-use crate::working_set::{Outbox, WorkingSet};
+use crate::working_set::{ItemState, Outbox, WorkingSet};
 
 mod live;
 mod lookups;
@@ -48,6 +50,8 @@ pub struct VimActor {
     /// Tasks that arrived while loading or while earlier arrivals were being admitted: kept in
     /// order, admitted in order.
     pending: Vec<TaskEntry>,
+    /// The state of elements that pending tasks' actions inserted.
+    fresh: HashMap<ElementKey, ItemState>,
     admitting: bool,
     in_flight: HashMap<TaskKey, (ElementKey, AbortHandle)>,
     live: LiveSet,
@@ -76,6 +80,7 @@ impl VimActor {
             env: None,
             ws: WorkingSet::new(),
             pending: Vec::new(),
+            fresh: HashMap::new(),
             admitting: true,
             in_flight: HashMap::new(),
             live: LiveSet::new(policy),
@@ -130,9 +135,11 @@ impl VimActor {
             return;
         }
         let entries = std::mem::take(&mut self.pending);
-        let unknown = self.ws.unknown_elements(&entries);
+        let mut known = std::mem::take(&mut self.fresh);
+        let mut unknown = self.ws.unknown_elements(&entries);
+        unknown.retain(|e| !known.contains_key(e));
         if unknown.is_empty() {
-            self.ws.admit(entries, &HashMap::new());
+            self.ws.admit(entries, &known);
             self.pump(ctx);
             return;
         }
@@ -142,7 +149,8 @@ impl VimActor {
             act.admitting = false;
             match res {
                 Ok(items) => {
-                    act.ws.admit(entries, &items);
+                    known.extend(items);
+                    act.ws.admit(entries, &known);
                     act.pump(ctx);
                     act.admit_pending(ctx);
                 }
@@ -189,6 +197,7 @@ impl VimActor {
                 report: self.reports.settled.clone(),
                 metrics: self.shared.metrics.clone(),
                 log: self.log.clone(),
+                watch: self.shared.watch.clone(),
             };
             let write = commit::commit(sink, batch, settled);
             ctx.spawn(wrap_future::<_, Self>(write).map(|res, act, ctx| {
@@ -205,12 +214,15 @@ impl VimActor {
             for order in calls {
                 let (key, element) = (order.key, order.element);
                 debug!(self.log, "VIM call"; "task" => key.to_string(), "call" => format!("{:?}", order.call));
-                let handle = tokio::spawn(vim_call::run(env.clone(), order));
+                // The call reports back as a message: a future per call spawned on the actor's
+                // context would be polled at every wake-up of the actor, all of them each time.
+                let addr = ctx.address();
+                let call = AssertUnwindSafe(vim_call::run(env.clone(), order)).catch_unwind();
+                let handle = tokio::spawn(async move {
+                    let result = call.await.map_err(|p| rovim_core::panic_text(&*p));
+                    addr.do_send(CallDone { key, result });
+                });
                 self.in_flight.insert(key, (element, handle.abort_handle()));
-                ctx.spawn(
-                    wrap_future::<_, Self>(handle)
-                        .map(move |res, act, ctx| act.on_call(key, res, ctx)),
-                );
             }
         }
         if !resolve.is_empty() {
@@ -218,19 +230,14 @@ impl VimActor {
         }
     }
 
-    fn on_call(
-        &mut self,
-        key: TaskKey,
-        res: Result<Result<CallResult, CallAbort>, tokio::task::JoinError>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn on_call(&mut self, done: CallDone, ctx: &mut Context<Self>) {
+        let key = done.key;
         let Some((element, _)) = self.in_flight.remove(&key) else {
             return;
         };
-        let mut result = match res {
+        let mut result = match done.result {
             Ok(Ok(r)) => r,
             Ok(Err(abort)) => return self.fail(ctx, abort.exit(), abort.to_string()),
-            Err(e) if e.is_cancelled() => return,
             Err(e) => {
                 // A connector bug: fail this task with what is known, keep the actor.
                 let msg = format!("internal error: the VIM call panicked: {e}");
@@ -268,8 +275,25 @@ impl Handler<Enqueue> for VimActor {
     type Result = ();
 
     fn handle(&mut self, msg: Enqueue, ctx: &mut Context<Self>) {
-        self.pending.extend(msg.0);
+        self.pending.extend(msg.tasks);
+        self.fresh.extend(msg.fresh);
         self.admit_pending(ctx);
+    }
+}
+
+/// A VIM call ended: its result, or the text of its panic.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CallDone {
+    key: TaskKey,
+    result: Result<Result<CallResult, CallAbort>, String>,
+}
+
+impl Handler<CallDone> for VimActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CallDone, ctx: &mut Context<Self>) {
+        self.on_call(msg, ctx);
     }
 }
 

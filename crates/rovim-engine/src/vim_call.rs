@@ -31,7 +31,12 @@ use crate::sdn_actor::{CreateNet, DeleteNetAndPorts, DeletePort, SdnLink};
 pub struct CallEnv {
     pub connector: Arc<dyn VimConnector>,
     pub limiter: RateLimiter,
+    /// Slots of VIM calls in flight (`max_in_flight`).
     pub permits: Semaphore,
+    /// Runs under way, BUILD committed or being committed (twice `max_in_flight`): the next
+    /// tasks' BUILD commits overlap the calls in flight, and a crash leaves few BUILD tasks to
+    /// look up by token.
+    pub staged: Semaphore,
     pub writer: DbWriter,
     pub store: Store,
     pub timeout: Duration,
@@ -117,15 +122,28 @@ impl CallAbort {
 
 /// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
 ///
-/// Each try holds one of the account's `max_in_flight` slots, from the BUILD write (first try)
-/// to the answer; a retry waits without one. So at most `max_in_flight` tasks of a VIM are BUILD
-/// because of this run, and a crash leaves few tokens to look up.
+/// The run holds one of the account's `staged` permits throughout: it commits the task's BUILD
+/// first, then each try holds one of the `max_in_flight` slots for the VIM call alone (a retry
+/// waits without one). So at most twice `max_in_flight` tasks of a VIM are BUILD because of
+/// this run, and a crash leaves few tokens to look up.
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
+    let stopping = || CallAbort::VimDown(VimError::Connection("the VimActor is stopping".into()));
+    let Ok(_staged) = env.staged.acquire().await else {
+        return Err(stopping());
+    };
+    if !order.before.is_empty() {
+        let applied = env
+            .writer
+            .write(DbWrite::Batch(order.before.clone()))
+            .await?;
+        if applied.stale.contains(&order.key) {
+            return Err(CallAbort::Stale(order.key));
+        }
+    }
     let started = tokio::time::Instant::now();
     let mut attempts: u32 = 0;
     let mut leftover: Option<Owned> = None;
     let mut recovering = order.recovering;
-    let mut build_written = order.before.is_empty();
     let budget = RetryBudget {
         max_attempts: env.max_attempts,
         throttle_deadline: env.throttle_deadline,
@@ -134,20 +152,8 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
     let done = loop {
         attempts += 1;
         let Ok(slot) = env.permits.acquire().await else {
-            return Err(CallAbort::VimDown(VimError::Connection(
-                "the VimActor is stopping".into(),
-            )));
+            return Err(stopping());
         };
-        if !build_written {
-            let applied = env
-                .writer
-                .write(DbWrite::Batch(order.before.clone()))
-                .await?;
-            if applied.stale.contains(&order.key) {
-                return Err(CallAbort::Stale(order.key));
-            }
-            build_written = true;
-        }
         let step = attempt(&env, &order, recovering).await;
         drop(slot);
         let (error, left) = match step {
@@ -595,16 +601,9 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
     match order.element.0 {
         ItemKind::Net => created_net(env, order, found.created).await,
         ItemKind::Vm => {
-            let vm_id = order.element.1;
-            let store = env.store.clone();
-            let rows = tokio::task::spawn_blocking(move || {
-                let mut conn = store.conn()?;
-                reads::get_vm(&mut conn, vm_id)
-            })
-            .await;
-            let iface_nets: Vec<(ItemId, Option<ItemId>)> = match rows {
-                Ok(Ok(Some(vm))) => vm.interfaces.iter().map(|i| (i.id, i.net)).collect(),
-                _ => Vec::new(),
+            let iface_nets = match &order.interfaces {
+                Some(rows) => rows.clone(),
+                None => interface_rows(env, order.element.1).await,
             };
             let reports = env
                 .request(
@@ -635,6 +634,20 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 iface_nets,
             }
         }
+    }
+}
+
+/// A VM's interface rows and their rovim nets, read from the database.
+async fn interface_rows(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, Option<ItemId>)> {
+    let store = env.store.clone();
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut conn = store.conn()?;
+        reads::get_vm(&mut conn, vm)
+    })
+    .await;
+    match rows {
+        Ok(Ok(Some(vm))) => vm.interfaces.iter().map(|i| (i.id, i.net)).collect(),
+        _ => Vec::new(),
     }
 }
 

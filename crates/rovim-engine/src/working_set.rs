@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rovim_core::{
-    Action, DepState, DepView, ElementGroup, GroupTask, ItemKind, ItemStatus, NetRef, NetUser,
+    Action, DepState, DepView, ElementGroup, GroupTask, ItemId, ItemKind, ItemStatus, NetRef, NetUser,
     Next, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition, VimCall,
     net_teardown, readiness,
 };
@@ -74,6 +74,9 @@ pub struct WorkingSet {
     /// Elements to re-examine when a task settles.
     waiters: HashMap<TaskKey, HashSet<ElementKey>>,
     dirty: BTreeSet<ElementKey>,
+    /// Each VM's interface rows and their rovim nets, in order, as admitted: a create pairs
+    /// them with the VIM's ports without reading them back.
+    vm_interfaces: HashMap<ItemId, Vec<(ItemId, Option<ItemId>)>>,
     out: Outbox,
 }
 
@@ -124,6 +127,7 @@ impl WorkingSet {
         for element in order {
             let list = by_element.remove(&element).unwrap_or_default();
             let state = items.get(&element).cloned().unwrap_or_default();
+            self.note_interfaces(element, &state);
             let started: Vec<GroupTask> = list
                 .iter()
                 .filter(|r| r.status != TaskStatus::Scheduled)
@@ -158,14 +162,29 @@ impl WorkingSet {
                 continue; // also loaded from the database by a concurrent (re)start
             }
             let element = entry.element;
-            self.groups.entry(element).or_insert_with(|| {
+            if !self.groups.contains_key(&element) {
                 let state = items.get(&element).cloned().unwrap_or_default();
-                ElementGroup::restore(element.0, element.1, state.vim_id, state.owned, Vec::new())
-            });
+                self.note_interfaces(element, &state);
+                let group = ElementGroup::restore(
+                    element.0,
+                    element.1,
+                    state.vim_id,
+                    state.owned,
+                    Vec::new(),
+                );
+                self.groups.insert(element, group);
+            }
             let key = entry.key;
             self.tasks.insert(key, entry);
             self.admit_one(key);
             self.dirty.insert(element);
+        }
+    }
+
+    fn note_interfaces(&mut self, element: ElementKey, state: &ItemState) {
+        if let (ItemKind::Vm, Some(observed)) = (element.0, &state.observed) {
+            let rows = observed.interfaces.iter().map(|i| (i.row, i.net)).collect();
+            self.vm_interfaces.insert(element.1, rows);
         }
     }
 
@@ -455,6 +474,7 @@ impl WorkingSet {
             token: entry.token.clone(),
             recovering: entry.recovering,
             nets,
+            interfaces: self.vm_interfaces.get(&entry.element.1).cloned(),
             before,
         }
     }
@@ -560,6 +580,7 @@ impl WorkingSet {
                 continue;
             }
             if let Some(g) = self.groups.remove(&element) {
+                self.vm_interfaces.remove(&element.1);
                 for t in g.tasks {
                     self.tasks.remove(&t.key);
                     self.users_clear.remove(&t.key);

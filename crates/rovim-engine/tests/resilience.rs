@@ -282,13 +282,12 @@ async fn a_create_that_times_out_but_happened_is_adopted_not_leaked() {
 /// showing why; once the VIM is back every task completes, none FAILED, counted once.
 #[actix_rt::test]
 async fn a_ten_minute_vim_outage_fails_nothing() {
-    tokio::time::pause();
     let config = rovim_engine::EngineConfig {
         restart_min_secs: 1.0,
         restart_max_secs: 60.0,
         ..fast_config()
     };
-    let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
+    let h = Harness::paused_clock(config).await;
     let (vim, cloud) = h
         .sim("far", json!({"latency_ms": 200, "build_seconds": 0}))
         .await;

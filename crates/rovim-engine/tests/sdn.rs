@@ -26,8 +26,7 @@ fn sriov_vm(vim: rovim_core::VimAccountId, name: &str) -> serde_json::Value {
 
 #[actix_rt::test]
 async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_controller() {
-    tokio::time::pause();
-    let h = Harness::new().await;
+    let h = Harness::paused_clock(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     let (vim, cloud) = h
         .sim_with("vim1", json!({"build_seconds": 0}), Some(sdn_id))
@@ -129,8 +128,7 @@ async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_cont
 
 #[actix_rt::test]
 async fn sdn_errors_merge_into_the_net_status() {
-    tokio::time::pause();
-    let h = Harness::new().await;
+    let h = Harness::paused_clock(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     let (vim, cloud) = h.sim_with("vim1", json!({}), Some(sdn_id)).await;
     let sub = h
@@ -194,8 +192,7 @@ async fn a_data_net_without_vlan_encapsulation_fails_but_its_delete_cleans_the_v
 /// (1 s doubling to 5 min between tries), not at every poll, and made once it accepts.
 #[actix_rt::test]
 async fn failed_sdn_port_creations_back_off() {
-    tokio::time::pause();
-    let h = Harness::new().await;
+    let h = Harness::paused_clock(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     sdn.update_settings(|s| s.refuse_ports = true);
     let (vim, _cloud) = h

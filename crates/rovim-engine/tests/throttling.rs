@@ -15,8 +15,7 @@ use serde_json::json;
 /// (no `rate_limit_qps`): 200/200 DONE, few refusals, a call rate near the VIM's limit.
 #[actix_rt::test]
 async fn a_5_qps_vim_gets_all_200_tasks_done_at_about_its_rate() {
-    tokio::time::pause();
-    let h = Harness::with(rovim_store::test_support::sqlite(), EngineConfig::default()).await;
+    let h = Harness::paused_clock(EngineConfig::default()).await;
     let (vim, cloud) = h
         .sim(
             "throttled",
@@ -57,12 +56,11 @@ async fn a_5_qps_vim_gets_all_200_tasks_done_at_about_its_rate() {
 /// plain words (no Rust debug formatting).
 #[actix_rt::test]
 async fn a_vim_that_keeps_throttling_fails_the_task_after_the_deadline_with_a_clear_message() {
-    tokio::time::pause();
     let config = EngineConfig {
         throttle_deadline_secs: 120.0,
         ..fast_config()
     };
-    let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
+    let h = Harness::paused_clock(config).await;
     let (vim, cloud) = h
         .sim(
             "stingy",

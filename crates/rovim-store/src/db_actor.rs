@@ -44,7 +44,13 @@ impl DbWrite {
     fn apply(&self, conn: &mut AnyConnection) -> Result<Applied, StoreError> {
         match self {
             DbWrite::Batch(b) => return apply_batch(conn, b),
-            DbWrite::InsertAction(a) => insert_action(conn, a),
+            DbWrite::InsertAction(a) => {
+                insert_action(conn, a)?;
+                return Ok(Applied {
+                    rows: a.row_count(),
+                    ..Applied::default()
+                });
+            }
             DbWrite::InsertVimAccount(a) => insert_vim_account(conn, a),
             DbWrite::InsertSdnController(c) => insert_sdn_controller(conn, c),
             DbWrite::UpdateVimAccount(id, c) => update_vim_account(conn, *id, c),
@@ -53,7 +59,10 @@ impl DbWrite {
             #[cfg(feature = "test-support")]
             DbWrite::Panic => panic!("failpoint: DbWrite::Panic"),
         }?;
-        Ok(Applied::default())
+        Ok(Applied {
+            rows: 1,
+            ..Applied::default()
+        })
     }
 }
 
@@ -77,6 +86,8 @@ struct Queue {
 pub struct DbStats {
     pub commits: AtomicU64,
     pub writes: AtomicU64,
+    /// Rows inserted or changed by committed writes.
+    pub rows: AtomicU64,
     pub failed_writes: AtomicU64,
     pub largest_group: AtomicU64,
     pub commit_micros: AtomicU64,
@@ -163,14 +174,15 @@ impl Handler<Flush> for DbActor {
         self.stats.writes.fetch_add(n, Ordering::Relaxed);
         self.stats.largest_group.fetch_max(n, Ordering::Relaxed);
         let results = catch_unwind(AssertUnwindSafe(|| self.commit(&items))).unwrap_or_else(|panic| {
-            let msg = panic_message(&panic);
+            let msg = rovim_core::panic_text(&*panic);
             slog::error!(self.log, "database write panicked; its writes are reported failed"; "error" => &msg);
             items.iter().map(|_| Err(StoreError::Writer(format!("panic: {msg}")))).collect()
         });
         for (p, r) in items.into_iter().zip(results) {
-            if r.is_err() {
-                self.stats.failed_writes.fetch_add(1, Ordering::Relaxed);
-            }
+            match &r {
+                Ok(applied) => self.stats.rows.fetch_add(applied.rows, Ordering::Relaxed),
+                Err(_) => self.stats.failed_writes.fetch_add(1, Ordering::Relaxed),
+            };
             // The writer may have given up waiting; its write is committed all the same.
             let _ = p.reply.send(r);
         }
@@ -187,16 +199,10 @@ impl Handler<Ping> for DbActor {
             diesel::sql_query("SELECT 1").execute(&mut *conn)?;
             Ok(())
         }))
-        .unwrap_or_else(|p| Err(StoreError::Writer(format!("panic: {}", panic_message(&p)))))
+        .unwrap_or_else(|p| Err(StoreError::Writer(format!("panic: {}", rovim_core::panic_text(&*p)))))
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
-}
 
 /// The handle every writer holds (cheap to clone).
 #[derive(Clone)]

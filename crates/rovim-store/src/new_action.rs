@@ -89,6 +89,14 @@ pub struct NewAction {
     pub vms: Vec<NewVm>,
 }
 
+impl NewAction {
+    /// The rows its insert writes: the action, its tasks, nets, VMs and their interfaces.
+    pub fn row_count(&self) -> u64 {
+        let interfaces: usize = self.vms.iter().map(|v| v.interfaces.len()).sum();
+        (1 + self.tasks.len() + self.nets.len() + self.vms.len() + interfaces) as u64
+    }
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = tasks)]
 struct TaskInsert {

@@ -27,7 +27,14 @@ pub fn get_action(
     conn: &mut AnyConnection,
     id: ActionId,
 ) -> Result<(ActionRecord, Vec<TaskRecord>), StoreError> {
-    let action: ActionRecord = actions::table
+    let action = get_action_row(conn, id)?;
+    let tasks = action_tasks(conn, id, 0, i64::MAX)?;
+    Ok((action, tasks))
+}
+
+/// The action without its tasks (its counters say how far it is).
+pub fn get_action_row(conn: &mut AnyConnection, id: ActionId) -> Result<ActionRecord, StoreError> {
+    actions::table
         .find(id.to_string())
         .first::<ActionRow>(conn)
         .optional()?
@@ -35,12 +42,23 @@ pub fn get_action(
             what: "action",
             id: id.to_string(),
         })?
-        .try_into()?;
+        .try_into()
+}
+
+/// A page of an action's tasks, by index: `limit` tasks from index `offset` on.
+pub fn action_tasks(
+    conn: &mut AnyConnection,
+    id: ActionId,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<TaskRecord>, StoreError> {
     let rows = tasks::table
         .filter(tasks::action_id.eq(id.to_string()))
+        .filter(tasks::task_index.ge(offset.clamp(0, i32::MAX as i64) as i32))
         .order(tasks::task_index.asc())
+        .limit(limit)
         .load::<TaskRow>(conn)?;
-    Ok((action, records(rows)?))
+    records(rows)
 }
 
 /// The most recent actions first.

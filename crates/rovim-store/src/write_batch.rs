@@ -176,6 +176,8 @@ pub struct Applied {
     pub settled: Vec<(TaskKey, TaskStatus)>,
     /// Tasks whose update the status guard refused: they were settled already (or are gone).
     pub stale: Vec<TaskKey>,
+    /// Rows the write changed (for the writer's statistics).
+    pub rows: u64,
 }
 
 /// Applies one task update under its status guard; returns the counter change of the move it
@@ -246,6 +248,7 @@ pub(crate) fn apply_batch(
             applied.stale.push(*key);
             continue;
         };
+        applied.rows += 1;
         if let Some(to) = u.status.filter(|s| !s.is_open()) {
             applied.settled.push((*key, to));
         }
@@ -263,9 +266,9 @@ pub(crate) fn apply_batch(
             created_items: items_json(u.created_items),
             modified_at: t,
         };
-        diesel::update(nets::table.find(id.to_string()))
+        applied.rows += diesel::update(nets::table.find(id.to_string()))
             .set(&changes)
-            .execute(conn)?;
+            .execute(conn)? as u64;
     }
     for (id, u) in &batch.vms {
         let u = u.clone();
@@ -278,9 +281,9 @@ pub(crate) fn apply_batch(
             created_items: items_json(u.created_items),
             modified_at: t,
         };
-        diesel::update(vms::table.find(id.to_string()))
+        applied.rows += diesel::update(vms::table.find(id.to_string()))
             .set(&changes)
-            .execute(conn)?;
+            .execute(conn)? as u64;
     }
     for (id, u) in &batch.interfaces {
         let u = u.clone();
@@ -296,21 +299,21 @@ pub(crate) fn apply_batch(
             sdn_port_id: u.sdn_port_id,
             modified_at: t,
         };
-        diesel::update(interfaces::table.find(id.to_string()))
+        applied.rows += diesel::update(interfaces::table.find(id.to_string()))
             .set(&changes)
-            .execute(conn)?;
+            .execute(conn)? as u64;
     }
     for (action, d) in sums.into_iter().filter(|(_, d)| !d.is_zero()) {
-        diesel::update(actions::table.find(action.to_string()))
+        applied.rows += diesel::update(actions::table.find(action.to_string()))
             .set((
                 actions::number_done.eq(actions::number_done + d.done),
                 actions::number_failed.eq(actions::number_failed + d.failed),
                 actions::modified_at.eq(t),
             ))
-            .execute(conn)?;
+            .execute(conn)? as u64;
     }
     for (id, u) in &batch.accounts {
-        diesel::update(vim_accounts::table.find(id.to_string()))
+        applied.rows += diesel::update(vim_accounts::table.find(id.to_string()))
             .set((
                 vim_accounts::status.eq(u.status.as_str()),
                 vim_accounts::error_msg.eq(u
@@ -320,7 +323,7 @@ pub(crate) fn apply_batch(
                 vim_accounts::restart_count.eq(vim_accounts::restart_count + u.restarts),
                 vim_accounts::modified_at.eq(t),
             ))
-            .execute(conn)?;
+            .execute(conn)? as u64;
     }
     Ok(applied)
 }

@@ -2,10 +2,11 @@
 //!
 //! Commands: `migrate` (create or upgrade the database and print its schema), `demo` (a
 //! sample deployment on a simulated VIM, end to end), `serve` (the service), `rotate-key`
-//! (secrets at rest), `probe` (a health check), the client commands (`vim`, `sdn`, `action`)
+//! (secrets at rest), `probe` (a health check), `bench` (the baseline workload, timed), the client commands (`vim`, `sdn`, `action`)
 //! and `sim-vim` (a simulated VIM over HTTP).
 #![forbid(unsafe_code)]
 
+mod bench;
 mod client;
 mod config;
 mod demo;
@@ -90,6 +91,10 @@ enum Command {
     /// Exit 0 when the rovim at --api-url answers /healthz within 3 s, 1 otherwise: the
     /// container HEALTHCHECK (the image has no shell tools to probe with).
     Probe,
+    /// Time OSM RO's baseline workload through the HTTP API: tasks/s, first task done, VIM
+    /// calls and rows written per task, CPU seconds per 1,000 tasks, peak RSS. Starts its own
+    /// `rovim serve` (SQLite in a temporary directory unless --database-url) unless --api-url.
+    Bench(bench::BenchArgs),
     /// Run a simulated VIM as its own HTTP service (state in memory), for tests and demos that
     /// need a VIM to outlive rovim. Register it as a `sim` account with its http:// URL.
     SimVim {
@@ -146,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sdn(c) => client::sdn(&cli.api, c),
         Command::Action(c) => client::action(&cli.api, c),
         Command::Probe => client::probe(&cli.api),
+        Command::Bench(args) => bench::run(&cli.api, cli.database_url, args),
         Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }
 }

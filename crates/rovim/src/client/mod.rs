@@ -17,14 +17,10 @@ pub use output::Output;
 /// Where the API is and how to reach it.
 #[derive(Debug, Clone, Args)]
 pub struct Api {
-    /// Base URL of the rovim API.
-    #[arg(
-        long,
-        global = true,
-        env = "ROVIM_API_URL",
-        default_value = "http://127.0.0.1:9090"
-    )]
-    pub api_url: String,
+    /// Base URL of the rovim API [default: http://127.0.0.1:9090]. `rovim bench` starts its own
+    /// service unless this is given.
+    #[arg(long, global = true, env = "ROVIM_API_URL")]
+    pub api_url: Option<String>,
     /// Bearer token for the API.
     #[arg(long, global = true, env = "ROVIM_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -124,21 +120,33 @@ pub enum ActionCommand {
     },
 }
 
-struct Client {
+impl Api {
+    /// Where the client commands send their requests.
+    pub fn base(&self) -> &str {
+        self.api_url
+            .as_deref()
+            .unwrap_or(DEFAULT_API_URL)
+            .trim_end_matches('/')
+    }
+}
+
+const DEFAULT_API_URL: &str = "http://127.0.0.1:9090";
+
+pub(crate) struct Client {
     api: Api,
     http: reqwest::Client,
 }
 
 impl Client {
-    fn new(api: &Api) -> anyhow::Result<Client> {
+    pub(crate) fn new(api: &Api) -> anyhow::Result<Client> {
         Ok(Client {
             api: api.clone(),
             http: rovim_vim::tls::client()?,
         })
     }
 
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let url = format!("{}{path}", self.api.api_url.trim_end_matches('/'));
+    pub(crate) fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.api.base());
         let r = self.http.request(method, url);
         match &self.api.token {
             Some(t) => r.bearer_auth(t),
@@ -151,7 +159,7 @@ impl Client {
         let resp = r
             .send()
             .await
-            .with_context(|| format!("cannot reach the rovim API at {}", self.api.api_url))?;
+            .with_context(|| format!("cannot reach the rovim API at {}", self.api.base()))?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -165,11 +173,11 @@ impl Client {
         );
     }
 
-    async fn send(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    pub(crate) async fn send(&self, r: reqwest::RequestBuilder) -> anyhow::Result<Value> {
         let resp = r
             .send()
             .await
-            .with_context(|| format!("cannot reach the rovim API at {}", self.api.api_url))?;
+            .with_context(|| format!("cannot reach the rovim API at {}", self.api.base()))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -357,7 +365,7 @@ pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
 /// `GET /healthz` with a short timeout; an error says why the service is not healthy.
 pub fn probe(api: &Api) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let url = format!("{}/healthz", api.api_url.trim_end_matches('/'));
+        let url = format!("{}/healthz", api.base());
         let resp = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .build()?

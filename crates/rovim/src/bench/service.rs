@@ -1,0 +1,65 @@
+//! The `rovim serve` a bench starts: this binary in a child process, on a loopback port, with
+//! a temporary SQLite database unless `--database-url` names one. Killed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+use rovim_store::redact_url;
+
+pub struct Service {
+    child: Child,
+    pub base: String,
+    /// What the report says about the database (its URL without a password).
+    pub database: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    pub fn start(database_url: Option<&str>, max_in_flight: Option<usize>) -> anyhow::Result<Service> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let url = match database_url {
+            Some(u) => u.to_owned(),
+            None => dir.path().join("bench.db").to_string_lossy().into_owned(),
+        };
+        let mut config = String::from("listen: 127.0.0.1:0\n");
+        if let Some(n) = max_in_flight {
+            config.push_str(&format!("engine:\n  max_in_flight: {n}\n"));
+        }
+        let config_path = dir.path().join("bench.yaml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("serve.log"))?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("ROVIM_DATABASE_URL", &url)
+            .env("ROVIM_LOG_FORMAT", "json")
+            .env("ROVIM_LOG_LEVEL", "warning")
+            .env_remove("ROVIM_API_TOKENS")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting rovim serve")?;
+        let stdout = child.stdout.take().context("serve's stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+            bail!("rovim serve did not start: {log}");
+        };
+        Ok(Service {
+            base: base.to_owned(),
+            database: redact_url(&url),
+            child,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
