@@ -78,15 +78,20 @@ async fn kill_9_in_the_middle_of_an_action_then_restart_completes_it_without_dup
             state["calls"]["create_net"], 1,
             "adopted by its token, not created twice: {state}"
         );
-        let vm = get(
-            &http,
-            format!(
-                "{}/v1/vms/{}",
-                rovim.url,
-                sub["tasks"][1]["item_id"].as_str().unwrap()
-            ),
-        )
-        .await;
+        // The VM's addresses come with its first poll after the create.
+        let url = format!(
+            "{}/v1/vms/{}",
+            rovim.url,
+            sub["tasks"][1]["item_id"].as_str().unwrap()
+        );
+        let mut vm = get(&http, url.clone()).await;
+        for _ in 0..100 {
+            if vm["interfaces"][0]["mac_address"].is_string() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            vm = get(&http, url.clone()).await;
+        }
         assert!(vm["interfaces"][0]["mac_address"].is_string(), "{vm}");
     }
 }

@@ -132,13 +132,22 @@ async fn an_orchestrator_deploys_over_http_in_json_and_yaml() {
         (json!(2), json!(0))
     );
     assert_eq!(view["tasks"][1]["status"], "DONE");
-    let (s, vm) = call(
-        &app,
-        test::TestRequest::get().uri(&format!("/v1/vms/{vm_id}")),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(vm["status"], "ACTIVE");
+    // The VM's state, addresses included, comes with its first poll (refresh.first_secs).
+    let mut vm = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/v1/vms/{vm_id}")),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        vm = v;
+        if vm["status"] == "ACTIVE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(vm["status"], "ACTIVE", "{vm}");
     assert!(
         vm["interfaces"][0]["mac_address"]
             .as_str()

@@ -21,8 +21,14 @@ mod tests {
         let prev = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         assert_eq!(panic_text(&*caught(|| panic!("plain"))), "plain");
-        assert_eq!(panic_text(&*caught(|| panic!("formatted {}", 7))), "formatted 7");
-        assert_eq!(panic_text(&*caught(|| std::panic::panic_any(42_u8))), "unknown panic");
+        assert_eq!(
+            panic_text(&*caught(|| panic!("formatted {}", 7))),
+            "formatted 7"
+        );
+        assert_eq!(
+            panic_text(&*caught(|| std::panic::panic_any(42_u8))),
+            "unknown panic"
+        );
         std::panic::set_hook(prev);
     }
 }

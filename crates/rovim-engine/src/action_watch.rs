@@ -54,7 +54,7 @@ mod tests {
         let w = ActionWatch::default();
         let (a, b) = (ActionId::random(), ActionId::random());
         let mut on_a = w.subscribe(a);
-        let mut on_b = w.subscribe(b);
+        let on_b = w.subscribe(b);
         w.settled([a]);
         assert!(on_a.has_changed().unwrap());
         assert!(!on_b.has_changed().unwrap());

@@ -54,6 +54,9 @@ pub struct RefreshConfig {
     pub error_secs: f64,
     /// Fraction (0.0..=0.5) by which each due time moves, so elements spread out.
     pub jitter: f64,
+    /// How soon an element just created is polled first: its first state read (status, IPs,
+    /// MACs) joins the batch of the elements created meanwhile rather than a call of its own.
+    pub first_secs: f64,
 }
 
 impl Default for RefreshConfig {
@@ -63,6 +66,7 @@ impl Default for RefreshConfig {
             active_secs: 60.0,
             error_secs: 600.0,
             jitter: 0.1,
+            first_secs: 0.5,
         }
     }
 }
@@ -79,6 +83,17 @@ impl RefreshConfig {
             key: "refresh",
             reason: e.to_string(),
         })
+    }
+
+    /// `first_secs` as a duration; it must lie within 0..=3600.
+    pub fn first_poll(&self) -> Result<Duration, ConfigError> {
+        if !(0.0..=3600.0).contains(&self.first_secs) {
+            return Err(ConfigError {
+                key: "refresh.first_secs",
+                reason: "must be within 0..=3600 seconds".into(),
+            });
+        }
+        Ok(Duration::from_secs_f64(self.first_secs))
     }
 }
 
@@ -124,6 +139,7 @@ impl EngineConfig {
         if self.max_in_flight == 0 {
             return bad("max_in_flight", "must be at least 1");
         }
+        self.refresh.first_poll()?;
         if self.db_max_in_flight == 0 {
             return bad("db_max_in_flight", "must be at least 1");
         }

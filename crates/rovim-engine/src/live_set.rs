@@ -58,13 +58,28 @@ pub type Poll = (ElementKey, Duration, Duration);
 pub struct LiveSet {
     observed: HashMap<ElementKey, Observed>,
     policy: RefreshPolicy,
+    /// How soon an element just created is polled first.
+    first_poll: Duration,
+}
+
+/// When a newly tracked element is polled first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPoll {
+    /// After the interval of its status, with jitter.
+    Interval,
+    /// Anywhere in the interval (after a restart, so the elements do not all fall due at once).
+    Spread,
+    /// Soon (`refresh.first_secs`): just created, its first state read joins the batch of
+    /// every element created meanwhile instead of costing a call of its own.
+    Soon,
 }
 
 impl LiveSet {
-    pub fn new(policy: RefreshPolicy) -> LiveSet {
+    pub fn new(policy: RefreshPolicy, first_poll: Duration) -> LiveSet {
         LiveSet {
             observed: HashMap::new(),
             policy,
+            first_poll,
         }
     }
 
@@ -118,24 +133,23 @@ impl LiveSet {
         self.observed.contains_key(element)
     }
 
-    /// When each element is polled: after the interval of its status, with jitter (`random` in
-    /// `[0, 1)`) so that polls spread; `spread` (after a restart) picks the first poll anywhere
-    /// in the interval, so a restart does not poll everything at once. Statuses that are not
-    /// polled (DELETED) are left out.
+    /// When each element is polled: first as `first` says (`random` in `[0, 1)` for the
+    /// jitter), then after the interval of its status. Statuses that are not polled (DELETED)
+    /// are left out.
     pub fn polls(
         &self,
         elements: Vec<(ElementKey, ItemStatus)>,
-        spread: bool,
+        first: FirstPoll,
         mut random: impl FnMut() -> f64,
     ) -> Vec<Poll> {
         elements
             .into_iter()
             .filter_map(|(element, status)| {
                 let interval = self.policy.interval(status)?;
-                let due = if spread {
-                    interval.mul_f64(random())
-                } else {
-                    self.policy.jittered(status, random())?
+                let due = match first {
+                    FirstPoll::Spread => interval.mul_f64(random()),
+                    FirstPoll::Interval => self.policy.jittered(status, random())?,
+                    FirstPoll::Soon => self.first_poll.min(interval),
                 };
                 Some((element, due, interval))
             })

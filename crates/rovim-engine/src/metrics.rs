@@ -139,7 +139,9 @@ impl Metrics {
         let process = Registry::new();
         #[cfg(target_os = "linux")]
         process
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
             .expect("unique metric names");
         Metrics {
             registry,

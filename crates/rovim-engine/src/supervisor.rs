@@ -14,11 +14,11 @@ use slog::{info, warn};
 
 use crate::error::EngineError;
 use crate::messages::*;
-use crate::shared::Shared;
 use crate::refresh::Observed;
+use crate::shared::Shared;
 use crate::task_entry::{ElementKey, TaskEntry};
-use crate::working_set::ItemState;
 use crate::vim_actor::VimActor;
+use crate::working_set::ItemState;
 
 struct Slot {
     account: VimAccount,

@@ -56,6 +56,7 @@ pub fn wire_config() -> EngineConfig {
         refresh: crate::RefreshConfig {
             build_secs: 0.2,
             active_secs: 0.5,
+            error_secs: 0.5,
             ..crate::RefreshConfig::default()
         },
         ..fast_config()
@@ -112,10 +113,10 @@ impl Harness {
         Harness::on(sqlite()).await
     }
 
-    /// For tests that pause tokio's clock: the engine's actors run on the test's own thread
-    /// (`arbiters: 1`), since a paused clock holds only on the runtime that paused it.
-    pub async fn paused_clock(config: EngineConfig) -> Harness {
-        tokio::time::pause();
+    /// For tests that pause tokio's clock (call `tokio::time::pause()` first): the engine's
+    /// actors run on the test's own thread (`arbiters: 1`), since a paused clock holds only on
+    /// the runtime that paused it.
+    pub async fn on_test_thread(config: EngineConfig) -> Harness {
         let config = EngineConfig {
             arbiters: 1,
             ..config
@@ -189,10 +190,8 @@ impl Harness {
         // A fresh suffix: sim URLs key the in-process clouds.
         let url = format!("sim://{name}-{}", VimAccountId::random());
         let id = add_sim(&self.engine, name, &url, config, sdn).await;
-        let cloud = self
-            .connectors
-            .sim_cloud(&url)
-            .expect("the sim cloud exists once its account is added");
+        // The cloud is made by the account's first connect, on its actor's thread.
+        let cloud = self.until(|| self.connectors.sim_cloud(&url)).await;
         (id, cloud)
     }
 

@@ -24,7 +24,7 @@ use tokio::task::AbortHandle;
 use crate::boot::{self, BootFailure, Booted};
 use crate::calls::CallResult;
 use crate::commit::{self, SettledSink};
-use crate::live_set::LiveSet;
+use crate::live_set::{FirstPoll, LiveSet};
 use crate::messages::{ActorExit, ActorUp, Enqueue, Reports, StopActor};
 use crate::refresh_scheduler::Untrack;
 use crate::shared::{Shared, item_states, read};
@@ -71,6 +71,7 @@ impl VimActor {
             exit: None,
         };
         let policy = shared.config.refresh.policy().unwrap_or_default();
+        let first_poll = shared.config.refresh.first_poll().unwrap_or_default();
         VimActor {
             account,
             generation,
@@ -83,7 +84,7 @@ impl VimActor {
             fresh: HashMap::new(),
             admitting: true,
             in_flight: HashMap::new(),
-            live: LiveSet::new(policy),
+            live: LiveSet::new(policy, first_poll),
             notice,
         }
     }
@@ -250,7 +251,12 @@ impl VimActor {
             info!(self.log, "task failed"; "task" => key.to_string(), "action" => key.action.to_string(), "error" => &*error);
         }
         if let Some(live) = self.live.on_outcome(&result) {
-            self.track(vec![live], false);
+            // A create reports no state: its first read joins the next batch of polls.
+            let first = match result.report {
+                Some(_) => FirstPoll::Interval,
+                None => FirstPoll::Soon,
+            };
+            self.track(vec![live], first);
         }
         self.ws.complete(result);
         self.pump(ctx);

@@ -442,30 +442,12 @@ async fn created_net(env: &CallEnv, order: &CallOrder, mut made: Created) -> Don
             Err(not_vlan) => return Done::failed(not_vlan.to_string(), Some(made.owned())),
         }
     }
-    let mut report = match env
-        .request(
-            "refresh_nets",
-            env.connector
-                .refresh_nets(std::slice::from_ref(&made.vim_id)),
-        )
-        .await
-    {
-        Ok(mut m) => m.remove(&made.vim_id).map(|r| ItemReport {
-            status: r.status,
-            error_msg: r.error_msg,
-            vim_info: r.vim_info,
-        }),
-        Err(_) => None,
-    };
-    if let Some(msg) = sdn_error {
-        let r = report.get_or_insert(ItemReport {
-            status: ItemStatus::Build,
-            error_msg: None,
-            vim_info: None,
-        });
-        r.status = ItemStatus::SdnError;
-        r.error_msg = Some(msg);
-    }
+    // No status read here: the net's first poll joins the RefreshScheduler's next batch.
+    let report = sdn_error.map(|msg| ItemReport {
+        status: ItemStatus::SdnError,
+        error_msg: Some(msg),
+        vim_info: None,
+    });
     Done {
         report,
         ..Done::of(Outcome::Created(made.owned()))
@@ -597,7 +579,6 @@ async fn delete_sdn_ports(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, InterfaceUp
 /// so the orchestrator sees addresses without waiting for the first refresh.
 async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
     let owned = found.created.owned();
-    let vim_id = found.created.vim_id.clone();
     match order.element.0 {
         ItemKind::Net => created_net(env, order, found.created).await,
         ItemKind::Vm => {
@@ -605,31 +586,16 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
                 Some(rows) => rows.clone(),
                 None => interface_rows(env, order.element.1).await,
             };
-            let reports = env
-                .request(
-                    "refresh_vms",
-                    env.connector.refresh_vms(std::slice::from_ref(&vim_id)),
-                )
-                .await
-                .ok();
-            let report = reports.as_ref().and_then(|m| m.get(&vim_id));
-            let mut interfaces = Vec::new();
-            for (i, (row, _)) in iface_nets.iter().enumerate() {
-                let Some(port) = found.interface_ids.get(i) else {
-                    continue;
-                };
-                let seen =
-                    report.and_then(|r| r.interfaces.iter().find(|x| &x.vim_interface_id == port));
-                interfaces.push((*row, interface_update(port, seen)));
-            }
-            let item = report.map(|r| ItemReport {
-                status: r.status,
-                error_msg: r.error_msg.clone(),
-                vim_info: r.vim_info.clone(),
-            });
+            // No status read here: the VM's first poll (addresses, host, PCI) joins the
+            // RefreshScheduler's next batch; the ports are paired with their rows now.
+            let interfaces = iface_nets
+                .iter()
+                .zip(&found.interface_ids)
+                .map(|((row, _), port)| (*row, interface_update(port, None)))
+                .collect();
             Done {
                 outcome: Outcome::Created(owned),
-                report: item,
+                report: None,
                 interfaces,
                 iface_nets,
             }

@@ -7,9 +7,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rovim_core::{
-    Action, DepState, DepView, ElementGroup, GroupTask, ItemId, ItemKind, ItemStatus, NetRef, NetUser,
-    Next, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition, VimCall,
-    net_teardown, readiness,
+    Action, DepState, DepView, ElementGroup, GroupTask, ItemId, ItemKind, ItemStatus, NetRef,
+    NetUser, Next, Owned, Readiness, Start, TaskKey, TaskParams, TaskStatus, Teardown, Transition,
+    VimCall, net_teardown, readiness,
 };
 use rovim_store::{ItemUpdate, TaskUpdate, WriteBatch};
 

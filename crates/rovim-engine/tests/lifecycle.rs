@@ -34,6 +34,13 @@ async fn two_nets_and_three_vms_complete_on_every_backend() {
             (cloud.net_count(), cloud.vm_count(), cloud.port_count()),
             (2, 3, 4)
         );
+        // States and addresses come with the first poll after the creates.
+        for (_, kind, item) in &sub.tasks {
+            if *kind == rovim_core::ItemKind::Vm {
+                h.until(|| (h.vm(*item).status == ItemStatus::Active).then_some(()))
+                    .await;
+            }
+        }
         for (i, kind, item) in &sub.tasks {
             let t = &tasks[*i as usize];
             assert!(t.vim_id.is_some() && t.created, "task {i}");

@@ -34,7 +34,8 @@ async fn nets_through_the_engine_on_keystone_and_neutron() {
         "FIND found the created net"
     );
     assert!(!tasks[2].created);
-    assert_eq!(h.net(sub.tasks[0].2).status, ItemStatus::Active);
+    h.until(|| (h.net(sub.tasks[0].2).status == ItemStatus::Active).then_some(()))
+        .await;
     assert_eq!(h.net(sub.tasks[0].2).created_items.len(), 1, "its subnet");
 
     let del = h

@@ -86,6 +86,9 @@ async fn lifecycle(
         1,
         "{what}: its subnet, made once (or completed after a lost answer)"
     );
+    // Its first poll (the GET of its state, which a fault may fail once) made it ACTIVE.
+    h.until(|| (h.net(made.tasks[0].2).status == rovim_core::ItemStatus::Active).then_some(()))
+        .await;
     let inv = neutron_inventory(watcher, name).await;
     assert_eq!(inv.len(), 1, "{what}: one network: {inv:?}");
     h.check_inventory(vim, &inv, what);

@@ -21,7 +21,8 @@ async fn pass(secs: u64) {
 
 #[actix_rt::test]
 async fn a_building_vm_is_polled_every_5_s_then_every_60_s_and_only_changes_are_written() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (vim, cloud) = h.sim("vim1", json!({"build_seconds": 20})).await;
     let sub = h
         .submit(json!({"tasks": [net_task(vim, "n"), vm_task(vim, "v", &[0])]}))
@@ -55,7 +56,8 @@ async fn a_building_vm_is_polled_every_5_s_then_every_60_s_and_only_changes_are_
 
 #[actix_rt::test]
 async fn a_thousand_live_elements_cost_ceil_n_over_batch_calls_per_interval() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (vim, cloud) = h.sim("vim1", json!({"refresh_batch_size": 100})).await;
     let tasks: Vec<_> = (0..1000).map(|i| net_task(vim, &format!("n{i}"))).collect();
     let sub = h.submit(json!({ "tasks": tasks })).await;
@@ -74,7 +76,8 @@ async fn a_thousand_live_elements_cost_ceil_n_over_batch_calls_per_interval() {
 
 #[actix_rt::test]
 async fn deleted_behind_rovims_back_becomes_deleted_and_an_outage_marks_the_batch() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (vim, cloud) = h.sim("vim1", json!({"build_seconds": 0})).await;
     let find = json!({"vim_account": vim.to_string(), "action": "FIND", "item": "net", "find": {"name": "n0"}});
     let sub = h

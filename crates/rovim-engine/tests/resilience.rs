@@ -47,11 +47,9 @@ async fn crash_after_the_vim_created_but_before_the_result_was_stored() {
     );
     assert_eq!((cloud.calls().create_net, cloud.calls().create_vm), (2, 1));
     assert!(tasks.iter().all(|t| t.created && t.vim_id.is_some()));
-    let vm = h.vm(sub.tasks[1].2);
-    assert!(
-        vm.interfaces[0].mac_address.is_some(),
-        "the adopted VM's interfaces are filled in"
-    );
+    // Filled in by its first poll.
+    h.until(|| h.vm(sub.tasks[1].2).interfaces[0].mac_address.clone())
+        .await;
 }
 
 #[actix_rt::test]
@@ -287,7 +285,8 @@ async fn a_ten_minute_vim_outage_fails_nothing() {
         restart_max_secs: 60.0,
         ..fast_config()
     };
-    let h = Harness::paused_clock(config).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(config).await;
     let (vim, cloud) = h
         .sim("far", json!({"latency_ms": 200, "build_seconds": 0}))
         .await;

@@ -26,7 +26,8 @@ fn sriov_vm(vim: rovim_core::VimAccountId, name: &str) -> serde_json::Value {
 
 #[actix_rt::test]
 async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_controller() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     let (vim, cloud) = h
         .sim_with("vim1", json!({"build_seconds": 0}), Some(sdn_id))
@@ -54,6 +55,8 @@ async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_cont
     assert_eq!(req.net_type, NetType::Data);
     assert_eq!(h.net(data).sdn_net_id.as_deref(), Some(sdn_net.as_str()));
     assert_eq!(h.net(mgmt).sdn_net_id, None);
+    // Its VLAN comes with the VM's first poll.
+    h.until(|| h.vm(v1).interfaces[1].vlan.map(|_| ())).await;
     let vf = h.vm(v1).interfaces[1].clone();
     assert_eq!(
         vf.vlan,
@@ -128,7 +131,8 @@ async fn a_data_net_with_two_sriov_vms_is_wired_and_unwired_through_the_sdn_cont
 
 #[actix_rt::test]
 async fn sdn_errors_merge_into_the_net_status() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     let (vim, cloud) = h.sim_with("vim1", json!({}), Some(sdn_id)).await;
     let sub = h
@@ -192,7 +196,8 @@ async fn a_data_net_without_vlan_encapsulation_fails_but_its_delete_cleans_the_v
 /// (1 s doubling to 5 min between tries), not at every poll, and made once it accepts.
 #[actix_rt::test]
 async fn failed_sdn_port_creations_back_off() {
-    let h = Harness::paused_clock(fast_config()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(fast_config()).await;
     let (sdn_id, sdn) = h.sim_sdn("sdn1").await;
     sdn.update_settings(|s| s.refuse_ports = true);
     let (vim, _cloud) = h

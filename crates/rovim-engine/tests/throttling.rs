@@ -15,7 +15,8 @@ use serde_json::json;
 /// (no `rate_limit_qps`): 200/200 DONE, few refusals, a call rate near the VIM's limit.
 #[actix_rt::test]
 async fn a_5_qps_vim_gets_all_200_tasks_done_at_about_its_rate() {
-    let h = Harness::paused_clock(EngineConfig::default()).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(EngineConfig::default()).await;
     let (vim, cloud) = h
         .sim(
             "throttled",
@@ -60,7 +61,8 @@ async fn a_vim_that_keeps_throttling_fails_the_task_after_the_deadline_with_a_cl
         throttle_deadline_secs: 120.0,
         ..fast_config()
     };
-    let h = Harness::paused_clock(config).await;
+    tokio::time::pause();
+    let h = Harness::on_test_thread(config).await;
     let (vim, cloud) = h
         .sim(
             "stingy",

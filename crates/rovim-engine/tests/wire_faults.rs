@@ -92,6 +92,11 @@ async fn every_fault_at_every_call_of_the_lifecycle_leaves_no_twin_no_leak_no_lo
                 (1, 1),
                 "{what}: one subnet, one instance"
             );
+            // The VM's first poll (DescribeInstances, which a fault may fail once) made it ACTIVE.
+            h.until(|| {
+                (h.vm(made.tasks[1].2).status == rovim_core::ItemStatus::Active).then_some(())
+            })
+            .await;
             let down = h
                 .submit(json!({"tasks": [
                     delete_task(vim, "vm", made.tasks[1].2), delete_task(vim, "net", made.tasks[0].2)]}))

@@ -199,10 +199,14 @@ impl Handler<Ping> for DbActor {
             diesel::sql_query("SELECT 1").execute(&mut *conn)?;
             Ok(())
         }))
-        .unwrap_or_else(|p| Err(StoreError::Writer(format!("panic: {}", rovim_core::panic_text(&*p)))))
+        .unwrap_or_else(|p| {
+            Err(StoreError::Writer(format!(
+                "panic: {}",
+                rovim_core::panic_text(&*p)
+            )))
+        })
     }
 }
-
 
 /// The handle every writer holds (cheap to clone).
 #[derive(Clone)]

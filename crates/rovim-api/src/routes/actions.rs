@@ -75,7 +75,10 @@ impl ShowQuery {
     fn page(&self) -> Result<Option<(i64, i64)>, ApiError> {
         if self.tasks == Some(false) {
             if self.offset.is_some() || self.limit.is_some() {
-                return Err(ApiError::bad_request("tasks", "false leaves no tasks to page: drop offset and limit"));
+                return Err(ApiError::bad_request(
+                    "tasks",
+                    "false leaves no tasks to page: drop offset and limit",
+                ));
             }
             return Ok(None);
         }
@@ -125,9 +128,12 @@ pub(crate) async fn show(
     }
     let tasks = match page {
         None => None,
-        Some((offset, limit)) => {
-            Some(read(&state, move |c| reads::action_tasks(c, action, offset, limit)).await?)
-        }
+        Some((offset, limit)) => Some(
+            read(&state, move |c| {
+                reads::action_tasks(c, action, offset, limit)
+            })
+            .await?,
+        ),
     };
     Ok(HttpResponse::Ok().json(ActionView::of(&a, tasks.as_deref())))
 }

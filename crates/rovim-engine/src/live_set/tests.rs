@@ -33,7 +33,7 @@ fn active() -> Observed {
 
 #[test]
 fn two_items_on_one_vim_element_are_asked_once_and_both_follow_it() {
-    let mut live = LiveSet::new(RefreshPolicy::default());
+    let mut live = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     live.restore([
         (net(1), Some(active())),
         (net(2), Some(active())),
@@ -73,7 +73,7 @@ fn two_items_on_one_vim_element_are_asked_once_and_both_follow_it() {
 
 #[test]
 fn a_vim_error_polls_the_whole_batch_again_soon_and_a_missing_element_is_gone() {
-    let mut live = LiveSet::new(RefreshPolicy::default());
+    let mut live = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     live.restore([(vm(1), Some(active())), (vm(2), Some(active()))]);
     let calls = live.refresh_calls(vec![(vm(1), "a".into()), (vm(2), "b".into())], false);
     let timeout = rovim_vim::VimError::Timeout(Duration::from_secs(30));
@@ -106,7 +106,7 @@ fn a_vim_error_polls_the_whole_batch_again_soon_and_a_missing_element_is_gone() 
 
 #[test]
 fn a_net_with_an_sdn_network_merges_its_state() {
-    let mut live = LiveSet::new(RefreshPolicy::default());
+    let mut live = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     let wired = Observed {
         sdn_net_id: Some("sdn-1".into()),
         ..active()
@@ -142,21 +142,28 @@ fn a_net_with_an_sdn_network_merges_its_state() {
 
 #[test]
 fn polls_follow_the_status_interval_with_jitter_and_spread_after_a_restart() {
-    let live = LiveSet::new(RefreshPolicy::default());
+    let live = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     let elements = vec![
         (vm(1), ItemStatus::Build),
         (vm(2), ItemStatus::Active),
         (vm(3), ItemStatus::Deleted),
     ];
-    let polls = live.polls(elements.clone(), false, || 0.5);
+    let polls = live.polls(elements.clone(), FirstPoll::Interval, || 0.5);
     assert_eq!(polls.len(), 2, "a DELETED element is not polled");
     assert_eq!(polls[0].2, Duration::from_secs(5));
     assert_eq!(polls[1].2, Duration::from_secs(60));
-    let spread = live.polls(elements, true, || 0.25);
+    let spread = live.polls(elements.clone(), FirstPoll::Spread, || 0.25);
     assert_eq!(
         spread[1].1,
         Duration::from_secs(15),
         "anywhere in the interval"
+    );
+    let soon = live.polls(elements, FirstPoll::Soon, || 0.9);
+    assert_eq!(soon.len(), 2);
+    assert_eq!(
+        (soon[0].1, soon[0].2),
+        (Duration::from_millis(500), Duration::from_secs(5)),
+        "just created: polled soon, then at its status' interval"
     );
 }
 
@@ -172,7 +179,7 @@ fn passthrough(row: u128, on: u128) -> ObservedInterface {
 
 #[test]
 fn ports_are_made_once_for_passthrough_interfaces_on_sdn_nets_and_back_off_on_failure() {
-    let mut live = LiveSet::new(RefreshPolicy::default());
+    let mut live = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     let sdn_net = Observed {
         sdn_net_id: Some("sdn-1".into()),
         ..active()
@@ -213,7 +220,7 @@ fn ports_are_made_once_for_passthrough_interfaces_on_sdn_nets_and_back_off_on_fa
         "backing off"
     );
 
-    let mut live2 = LiveSet::new(RefreshPolicy::default());
+    let mut live2 = LiveSet::new(RefreshPolicy::default(), Duration::from_millis(500));
     live2.restore([
         (
             net(1),

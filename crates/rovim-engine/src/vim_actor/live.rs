@@ -13,7 +13,7 @@ use slog::warn;
 
 use super::VimActor;
 use crate::live_calls::{self, RefreshError};
-use crate::live_set::RefreshCall;
+use crate::live_set::{FirstPoll, RefreshCall};
 use crate::messages::ActorExit;
 use crate::refresh_scheduler::{RefreshDue, Register, Track};
 use crate::task_entry::ElementKey;
@@ -63,13 +63,13 @@ impl VimActor {
             (element, observed)
         });
         let live = self.live.restore(live);
-        self.track(live, true);
+        self.track(live, FirstPoll::Spread);
     }
 
     /// Asks the RefreshScheduler to poll elements again after the interval of their status.
-    pub(super) fn track(&mut self, elements: Vec<(ElementKey, ItemStatus)>, spread: bool) {
+    pub(super) fn track(&mut self, elements: Vec<(ElementKey, ItemStatus)>, first: FirstPoll) {
         let mut rng = rand::rng();
-        let elements = self.live.polls(elements, spread, || rng.random());
+        let elements = self.live.polls(elements, first, || rng.random());
         if !elements.is_empty() {
             self.shared.refresh.do_send(Track {
                 vim: self.account.id,
@@ -94,7 +94,7 @@ impl VimActor {
             self.sync_sdn_ports(&applied.again, ctx);
         }
         self.write(applied.batch, ctx);
-        self.track(applied.again, false);
+        self.track(applied.again, FirstPoll::Interval);
     }
 
     /// Makes each passthrough interface's SDN port match what the VIM reports.

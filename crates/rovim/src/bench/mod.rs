@@ -123,7 +123,10 @@ async fn wait_enabled(c: &Client, id: &str) -> anyhow::Result<()> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("VIM account {id} is not ENABLED after 30 s: {}", v["status"]);
+            bail!(
+                "VIM account {id} is not ENABLED after 30 s: {}",
+                v["status"]
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -149,7 +152,9 @@ async fn round(c: &Client, args: &BenchArgs, vims: &[String], tag: &str) -> anyh
     let started = Instant::now();
     let submits = bodies.iter().map(|body| async move {
         let sent = Instant::now();
-        let v = c.send(c.req(Method::POST, "/v1/actions").json(body)).await?;
+        let v = c
+            .send(c.req(Method::POST, "/v1/actions").json(body))
+            .await?;
         let id = v["action_id"].as_str().context("action_id")?.to_owned();
         anyhow::Ok((id, sent.elapsed(), Instant::now()))
     });
@@ -184,7 +189,8 @@ async fn first_done(c: &Client, id: &str) -> anyhow::Result<Instant> {
     let path = format!("/v1/actions/{id}?tasks=false");
     loop {
         let v = c.send(c.req(Method::GET, &path)).await?;
-        let settled = v["number_done"].as_u64().unwrap_or(0) + v["number_failed"].as_u64().unwrap_or(0);
+        let settled =
+            v["number_done"].as_u64().unwrap_or(0) + v["number_failed"].as_u64().unwrap_or(0);
         if settled > 0 {
             return Ok(Instant::now());
         }

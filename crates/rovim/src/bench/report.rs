@@ -77,10 +77,11 @@ impl Report {
                 "max_in_flight": self.max_in_flight, "database": self.database,
                 "rounds": self.rounds, "totals": totals,
             });
-            return match out {
-                Output::Yaml => Ok(print!("{}", rovim_core::yaml::to_string(&v)?)),
-                _ => Ok(println!("{}", serde_json::to_string_pretty(&v)?)),
-            };
+            match out {
+                Output::Yaml => print!("{}", rovim_core::yaml::to_string(&v)?),
+                _ => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
+            return Ok(());
         }
         let mif = self
             .max_in_flight

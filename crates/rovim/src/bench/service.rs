@@ -16,7 +16,10 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn start(database_url: Option<&str>, max_in_flight: Option<usize>) -> anyhow::Result<Service> {
+    pub fn start(
+        database_url: Option<&str>,
+        max_in_flight: Option<usize>,
+    ) -> anyhow::Result<Service> {
         let dir = tempfile::tempdir().context("creating a temporary directory")?;
         let url = match database_url {
             Some(u) => u.to_owned(),

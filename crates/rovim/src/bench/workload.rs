@@ -11,7 +11,7 @@ pub fn action(vim: &str, tasks: usize, tag: &str) -> Value {
 }
 
 fn task(vim: &str, i: usize, tag: &str) -> Value {
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         return json!({"vim_account": vim, "action": "CREATE", "item": "net",
                       "params": {"name": format!("{tag}-net-{i}"), "type": "bridge"}});
     }
@@ -42,7 +42,11 @@ mod tests {
         assert_eq!(tasks[4]["params"]["networks"][0]["net"]["task"], 0);
         assert_eq!(tasks[9]["params"]["networks"][0]["net"]["task"], 5);
         assert_eq!(tasks[11]["params"]["networks"][0]["net"]["task"], 10);
-        assert!(tasks.iter().all(|t| t["action"] == "CREATE" && t["vim_account"] == "v"));
+        assert!(
+            tasks
+                .iter()
+                .all(|t| t["action"] == "CREATE" && t["vim_account"] == "v")
+        );
     }
 
     #[test]
@@ -51,7 +55,10 @@ mod tests {
             let s = shares(total, vims);
             assert_eq!(s.len(), vims);
             assert_eq!(s.iter().sum::<usize>(), total);
-            assert!(s.iter().max().unwrap() - s.iter().min().unwrap() <= 1, "{s:?}");
+            assert!(
+                s.iter().max().unwrap() - s.iter().min().unwrap() <= 1,
+                "{s:?}"
+            );
         }
     }
 }
