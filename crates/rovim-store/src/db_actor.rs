@@ -22,7 +22,7 @@ use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::new_action::{NewAction, insert_action};
 use crate::store::Store;
-use crate::write_batch::{Applied, WriteBatch, apply_batch};
+use crate::write_batch::{Applied, WriteBatch, apply_batches};
 use rovim_core::{SdnControllerId, VimAccountId};
 
 /// One unit of writing; each is committed entirely or not at all.
@@ -43,7 +43,7 @@ pub enum DbWrite {
 impl DbWrite {
     fn apply(&self, conn: &mut AnyConnection) -> Result<Applied, StoreError> {
         match self {
-            DbWrite::Batch(b) => return apply_batch(conn, b),
+            DbWrite::Batch(b) => return Ok(apply_batches(conn, &[b])?.remove(0)),
             DbWrite::InsertAction(a) => {
                 insert_action(conn, a)?;
                 return Ok(Applied {
@@ -128,12 +128,7 @@ impl DbActor {
                     .collect();
             }
         };
-        let all = conn.transaction::<_, StoreError, _>(|c| {
-            items
-                .iter()
-                .map(|p| p.write.apply(c))
-                .collect::<Result<Vec<_>, _>>()
-        });
+        let all = conn.transaction::<_, StoreError, _>(|c| apply_all(c, items));
         let results = match all {
             Ok(applied) => {
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -156,6 +151,27 @@ impl DbActor {
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         results
     }
+}
+
+/// Applies the writes in order; each run of consecutive batches as one (a statement per table
+/// and shape of change for the whole run, see [`apply_batches`]).
+fn apply_all(conn: &mut AnyConnection, items: &[Pending]) -> Result<Vec<Applied>, StoreError> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut run: Vec<&WriteBatch> = Vec::new();
+    for p in items {
+        if let DbWrite::Batch(b) = &p.write {
+            run.push(b);
+            continue;
+        }
+        if !run.is_empty() {
+            out.extend(apply_batches(conn, &std::mem::take(&mut run))?);
+        }
+        out.push(p.write.apply(conn)?);
+    }
+    if !run.is_empty() {
+        out.extend(apply_batches(conn, &run)?);
+    }
+    Ok(out)
 }
 
 impl Handler<Flush> for DbActor {

@@ -15,7 +15,8 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
-pub mod connection;
+mod batch_update;
+mod connection;
 pub mod db_actor;
 pub mod error;
 pub mod introspect;

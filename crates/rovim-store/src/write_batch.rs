@@ -7,7 +7,7 @@
 //! rows that statement changed. So a task is counted once whatever the engine's memory holds
 //! (a task admitted twice, a result delivered twice): exactness by construction, not by care.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -16,10 +16,10 @@ use rovim_core::{
     TaskStatus, VimAccountId, counter_delta, truncate_error,
 };
 
+use crate::batch_update::{Shape, Value, execute, execute_tasks, generations};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
-use crate::reads::OPEN;
-use crate::schema::{actions, interfaces, nets, tasks, vim_accounts, vms};
+use crate::schema::{actions, tasks, vim_accounts};
 use crate::store::now;
 
 /// Changes to one task.
@@ -129,46 +129,6 @@ struct TaskChanges {
     modified_at: NaiveDateTime,
 }
 
-#[derive(AsChangeset)]
-#[diesel(table_name = nets)]
-struct NetChanges {
-    status: Option<&'static str>,
-    vim_id: Option<Option<String>>,
-    error_msg: Option<Option<String>>,
-    vim_info: Option<Option<String>>,
-    sdn_net_id: Option<Option<String>>,
-    created: Option<bool>,
-    created_items: Option<String>,
-    modified_at: NaiveDateTime,
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = vms)]
-struct VmChanges {
-    status: Option<&'static str>,
-    vim_id: Option<Option<String>>,
-    error_msg: Option<Option<String>>,
-    vim_info: Option<Option<String>>,
-    created: Option<bool>,
-    created_items: Option<String>,
-    modified_at: NaiveDateTime,
-}
-
-#[derive(AsChangeset)]
-#[diesel(table_name = interfaces)]
-struct InterfaceChanges {
-    vim_interface_id: Option<Option<String>>,
-    vim_net_id: Option<Option<String>>,
-    mac_address: Option<Option<String>>,
-    ip_address: Option<Option<String>>,
-    vim_info: Option<Option<String>>,
-    compute_node: Option<Option<String>>,
-    pci: Option<Option<String>>,
-    vlan: Option<Option<i32>>,
-    sdn_port_id: Option<Option<String>>,
-    modified_at: NaiveDateTime,
-}
-
 /// What a write changed that its writer must know: the tasks whose settlement it committed
 /// (a settlement already made by an earlier write is not in it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,131 +140,81 @@ pub struct Applied {
     pub rows: u64,
 }
 
-/// Applies one task update under its status guard; returns the counter change of the move it
-/// made (`counter_delta` from an open status, or from DONE), or `None` when the guard let
-/// nothing through.
-///
-/// - a move to an open status, or an update without a status, applies only to an open task
-///   (a settled task is never reopened or rewritten);
-/// - a settlement applies only to an open task and counts it;
-/// - `FINISHED` also applies to a `DONE` task (its element was deleted), counting nothing.
-fn update_task(
+/// Applies batches in order, as if one after the other, with one statement per table and shape
+/// of row change (see [`crate::batch_update`]); says for each what it changed. Run it inside a
+/// transaction.
+pub(crate) fn apply_batches(
     conn: &mut AnyConnection,
-    key: TaskKey,
-    changes: &TaskChanges,
-    to: Option<TaskStatus>,
-) -> Result<Option<CounterDelta>, StoreError> {
-    let pk = (key.action.to_string(), key.index as i32);
-    let from_open = diesel::update(
-        tasks::table
-            .find(pk.clone())
-            .filter(tasks::status.eq_any(OPEN)),
-    )
-    .set(changes)
-    .execute(conn)?;
-    if from_open == 1 {
-        // Which open status it left makes no difference to the count.
-        return Ok(Some(to.map_or_else(CounterDelta::default, |to| {
-            counter_delta(TaskStatus::Build, to)
-        })));
-    }
-    if to == Some(TaskStatus::Finished) {
-        let from_done = diesel::update(
-            tasks::table
-                .find(pk)
-                .filter(tasks::status.eq(TaskStatus::Done.as_str())),
-        )
-        .set(changes)
-        .execute(conn)?;
-        if from_done == 1 {
-            return Ok(Some(counter_delta(TaskStatus::Done, TaskStatus::Finished)));
-        }
-    }
-    Ok(None)
-}
-
-/// Applies a batch on `conn`; run it inside a transaction.
-pub(crate) fn apply_batch(
-    conn: &mut AnyConnection,
-    batch: &WriteBatch,
-) -> Result<Applied, StoreError> {
+    batches: &[&WriteBatch],
+) -> Result<Vec<Applied>, StoreError> {
     let t = now();
-    let mut applied = Applied::default();
+    let mut applied: Vec<Applied> = batches.iter().map(|_| Applied::default()).collect();
     // One UPDATE per action, with the exact sum of the settlements that went through.
     let mut sums: BTreeMap<ActionId, CounterDelta> = BTreeMap::new();
-    for (key, u) in &batch.tasks {
-        let u = u.clone();
-        let changes = TaskChanges {
-            status: u.status.map(TaskStatus::as_str),
-            vim_id: u.vim_id,
-            error_msg: cut(u.error_msg),
-            created: u.created,
-            created_items: items_json(u.created_items),
-            attempts: u.attempts,
-            next_attempt_at: u.next_attempt_at,
-            modified_at: t,
-        };
-        let Some(delta) = update_task(conn, *key, &changes, u.status)? else {
-            applied.stale.push(*key);
-            continue;
-        };
-        applied.rows += 1;
-        if let Some(to) = u.status.filter(|s| !s.is_open()) {
-            applied.settled.push((*key, to));
+    let tasks = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(w, b)| b.tasks.iter().map(move |(k, u)| (*k, (w, u))));
+    for generation in generations(tasks) {
+        let mut by_shape: BTreeMap<Vec<&'static str>, Vec<(TaskKey, usize, &TaskUpdate)>> =
+            BTreeMap::new();
+        for (key, (w, u)) in generation {
+            by_shape
+                .entry(task_columns(u))
+                .or_default()
+                .push((key, w, u));
         }
-        *sums.entry(key.action).or_default() += delta;
+        for (columns, rows) in by_shape {
+            let shape = Shape {
+                table: "tasks",
+                keys: &["action_id", "task_index"],
+                columns,
+                guard: Some(OPEN_GUARD),
+            };
+            let values: Vec<Vec<Value>> =
+                rows.iter().map(|(k, _, u)| task_values(*k, u, t)).collect();
+            let changed: HashSet<(String, i32)> = execute_tasks(conn, &shape, &values)?
+                .into_iter()
+                .map(|c| (c.action_id, c.task_index))
+                .collect();
+            for (key, w, u) in rows {
+                let from_open = changed.contains(&(key.action.to_string(), key.index as i32));
+                let delta = if from_open {
+                    // Which open status it left makes no difference to the count.
+                    Some(u.status.map_or_else(CounterDelta::default, |to| {
+                        counter_delta(TaskStatus::Build, to)
+                    }))
+                } else if u.status == Some(TaskStatus::Finished) {
+                    finish_done(conn, key, u, t)?
+                } else {
+                    None
+                };
+                let Some(delta) = delta else {
+                    applied[w].stale.push(key);
+                    continue;
+                };
+                applied[w].rows += 1;
+                if let Some(to) = u.status.filter(|s| !s.is_open()) {
+                    applied[w].settled.push((key, to));
+                }
+                *sums.entry(key.action).or_default() += delta;
+            }
+        }
     }
-    for (id, u) in &batch.nets {
-        let u = u.clone();
-        let changes = NetChanges {
-            status: u.status.map(ItemStatus::as_str),
-            vim_id: u.vim_id,
-            error_msg: cut(u.error_msg),
-            vim_info: u.vim_info,
-            sdn_net_id: u.sdn_net_id,
-            created: u.created,
-            created_items: items_json(u.created_items),
-            modified_at: t,
-        };
-        applied.rows += diesel::update(nets::table.find(id.to_string()))
-            .set(&changes)
-            .execute(conn)? as u64;
-    }
-    for (id, u) in &batch.vms {
-        let u = u.clone();
-        let changes = VmChanges {
-            status: u.status.map(ItemStatus::as_str),
-            vim_id: u.vim_id,
-            error_msg: cut(u.error_msg),
-            vim_info: u.vim_info,
-            created: u.created,
-            created_items: items_json(u.created_items),
-            modified_at: t,
-        };
-        applied.rows += diesel::update(vms::table.find(id.to_string()))
-            .set(&changes)
-            .execute(conn)? as u64;
-    }
-    for (id, u) in &batch.interfaces {
-        let u = u.clone();
-        let changes = InterfaceChanges {
-            vim_interface_id: u.vim_interface_id,
-            vim_net_id: u.vim_net_id,
-            mac_address: u.mac_address,
-            ip_address: u.ip_address,
-            vim_info: u.vim_info,
-            compute_node: u.compute_node,
-            pci: u.pci,
-            vlan: u.vlan,
-            sdn_port_id: u.sdn_port_id,
-            modified_at: t,
-        };
-        applied.rows += diesel::update(interfaces::table.find(id.to_string()))
-            .set(&changes)
-            .execute(conn)? as u64;
-    }
+    let mut rows = 0;
+    let items = |pick: fn(&WriteBatch) -> &Vec<(ItemId, ItemUpdate)>| {
+        batches
+            .iter()
+            .flat_map(move |b| pick(b).iter().map(|(id, u)| (*id, u)))
+    };
+    rows += update_items(conn, "nets", items(|b| &b.nets), t, true)?;
+    rows += update_items(conn, "vms", items(|b| &b.vms), t, false)?;
+    let ifaces = batches
+        .iter()
+        .flat_map(|b| b.interfaces.iter().map(|(id, u)| (*id, u)));
+    rows += update_interfaces(conn, ifaces, t)?;
     for (action, d) in sums.into_iter().filter(|(_, d)| !d.is_zero()) {
-        applied.rows += diesel::update(actions::table.find(action.to_string()))
+        rows += diesel::update(actions::table.find(action.to_string()))
             .set((
                 actions::number_done.eq(actions::number_done + d.done),
                 actions::number_failed.eq(actions::number_failed + d.failed),
@@ -312,8 +222,8 @@ pub(crate) fn apply_batch(
             ))
             .execute(conn)? as u64;
     }
-    for (id, u) in &batch.accounts {
-        applied.rows += diesel::update(vim_accounts::table.find(id.to_string()))
+    for (id, u) in batches.iter().flat_map(|b| b.accounts.iter()) {
+        rows += diesel::update(vim_accounts::table.find(id.to_string()))
             .set((
                 vim_accounts::status.eq(u.status.as_str()),
                 vim_accounts::error_msg.eq(u
@@ -325,5 +235,187 @@ pub(crate) fn apply_batch(
             ))
             .execute(conn)? as u64;
     }
+    // Item, interface, counter and account rows are counted with the first batch (statistics).
+    if let Some(first) = applied.first_mut() {
+        first.rows += rows;
+    }
     Ok(applied)
+}
+
+/// A task's open statuses, as a condition on its row.
+const OPEN_GUARD: &str = "status IN ('SCHEDULED', 'BUILD')";
+
+/// The columns a task update sets, in the order of [`task_values`].
+fn task_columns(u: &TaskUpdate) -> Vec<&'static str> {
+    let mut c = Vec::new();
+    let mut put = |present: bool, name| {
+        if present {
+            c.push(name);
+        }
+    };
+    put(u.status.is_some(), "status");
+    put(u.vim_id.is_some(), "vim_id");
+    put(u.error_msg.is_some(), "error_msg");
+    put(u.created.is_some(), "created");
+    put(u.created_items.is_some(), "created_items");
+    put(u.attempts.is_some(), "attempts");
+    put(u.next_attempt_at.is_some(), "next_attempt_at");
+    c.push("modified_at");
+    c
+}
+
+fn task_values(key: TaskKey, u: &TaskUpdate, t: NaiveDateTime) -> Vec<Value> {
+    let mut v = vec![
+        Value::Text(Some(key.action.to_string())),
+        Value::Int(Some(key.index as i32)),
+    ];
+    if let Some(s) = u.status {
+        v.push(Value::Text(Some(s.as_str().to_owned())));
+    }
+    if let Some(id) = &u.vim_id {
+        v.push(Value::Text(id.clone()));
+    }
+    if let Some(e) = cut(u.error_msg.clone()) {
+        v.push(Value::Text(e));
+    }
+    if let Some(c) = u.created {
+        v.push(Value::Bool(c));
+    }
+    if let Some(items) = items_json(u.created_items.clone()) {
+        v.push(Value::Text(Some(items)));
+    }
+    if let Some(a) = u.attempts {
+        v.push(Value::Int(Some(a)));
+    }
+    if let Some(at) = u.next_attempt_at {
+        v.push(Value::NullableTime(at));
+    }
+    v.push(Value::Time(t));
+    v
+}
+
+/// `FINISHED` also applies to a `DONE` task (its element was deleted), counting nothing.
+fn finish_done(
+    conn: &mut AnyConnection,
+    key: TaskKey,
+    u: &TaskUpdate,
+    t: NaiveDateTime,
+) -> Result<Option<CounterDelta>, StoreError> {
+    let u = u.clone();
+    let changes = TaskChanges {
+        status: u.status.map(TaskStatus::as_str),
+        vim_id: u.vim_id,
+        error_msg: cut(u.error_msg),
+        created: u.created,
+        created_items: items_json(u.created_items),
+        attempts: u.attempts,
+        next_attempt_at: u.next_attempt_at,
+        modified_at: t,
+    };
+    let from_done = diesel::update(
+        tasks::table
+            .find((key.action.to_string(), key.index as i32))
+            .filter(tasks::status.eq(TaskStatus::Done.as_str())),
+    )
+    .set(&changes)
+    .execute(conn)?;
+    Ok((from_done == 1).then(|| counter_delta(TaskStatus::Done, TaskStatus::Finished)))
+}
+
+/// Net or VM rows, in order (a later change of the same row applies after an earlier one).
+fn update_items<'a>(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    items: impl Iterator<Item = (ItemId, &'a ItemUpdate)>,
+    t: NaiveDateTime,
+    net: bool,
+) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    for generation in generations(items) {
+        let mut by_shape: BTreeMap<Vec<&'static str>, Vec<Vec<Value>>> = BTreeMap::new();
+        for (id, u) in generation {
+            let mut columns = Vec::new();
+            let mut v = vec![Value::Text(Some(id.to_string()))];
+            let mut text = |name, value: &Option<Option<String>>| {
+                if let Some(x) = value {
+                    columns.push(name);
+                    v.push(Value::Text(x.clone()));
+                }
+            };
+            text("status", &u.status.map(|s| Some(s.as_str().to_owned())));
+            text("vim_id", &u.vim_id);
+            text("error_msg", &cut(u.error_msg.clone()));
+            text("vim_info", &u.vim_info);
+            if net {
+                text("sdn_net_id", &u.sdn_net_id);
+            }
+            text(
+                "created_items",
+                &items_json(u.created_items.clone()).map(Some),
+            );
+            if let Some(c) = u.created {
+                columns.push("created");
+                v.push(Value::Bool(c));
+            }
+            columns.push("modified_at");
+            v.push(Value::Time(t));
+            by_shape.entry(columns).or_default().push(v);
+        }
+        for (columns, values) in by_shape {
+            let shape = Shape {
+                table,
+                keys: &["id"],
+                columns,
+                guard: None,
+            };
+            rows += execute(conn, &shape, &values)? as u64;
+        }
+    }
+    Ok(rows)
+}
+
+fn update_interfaces<'a>(
+    conn: &mut AnyConnection,
+    items: impl Iterator<Item = (ItemId, &'a InterfaceUpdate)>,
+    t: NaiveDateTime,
+) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    for generation in generations(items) {
+        let mut by_shape: BTreeMap<Vec<&'static str>, Vec<Vec<Value>>> = BTreeMap::new();
+        for (id, u) in generation {
+            let mut columns = Vec::new();
+            let mut v = vec![Value::Text(Some(id.to_string()))];
+            let mut text = |name, value: &Option<Option<String>>| {
+                if let Some(x) = value {
+                    columns.push(name);
+                    v.push(Value::Text(x.clone()));
+                }
+            };
+            text("vim_interface_id", &u.vim_interface_id);
+            text("vim_net_id", &u.vim_net_id);
+            text("mac_address", &u.mac_address);
+            text("ip_address", &u.ip_address);
+            text("vim_info", &u.vim_info);
+            text("compute_node", &u.compute_node);
+            text("pci", &u.pci);
+            text("sdn_port_id", &u.sdn_port_id);
+            if let Some(vlan) = u.vlan {
+                columns.push("vlan");
+                v.push(Value::Int(vlan));
+            }
+            columns.push("modified_at");
+            v.push(Value::Time(t));
+            by_shape.entry(columns).or_default().push(v);
+        }
+        for (columns, values) in by_shape {
+            let shape = Shape {
+                table: "interfaces",
+                keys: &["id"],
+                columns,
+                guard: None,
+            };
+            rows += execute(conn, &shape, &values)? as u64;
+        }
+    }
+    Ok(rows)
 }
