@@ -17,6 +17,9 @@ pub struct Metrics {
     peak_resident: prometheus::IntGauge,
     /// CPU seconds to the clock tick (`process_cpu_seconds_total` counts whole seconds).
     cpu_seconds: prometheus::Gauge,
+    /// Resident memory that is the process's own (heap, stacks), without mapped files such as
+    /// the SQLite database read through mmap.
+    anonymous_resident: prometheus::IntGauge,
     /// Tasks that reached a final status (or DONE), by action and status.
     pub tasks: IntCounterVec,
     /// VIM call latency, by VIM account and call.
@@ -106,6 +109,11 @@ impl Metrics {
             "Highest resident set size of the process so far",
         )
         .expect("valid metric");
+        let anonymous_resident = prometheus::IntGauge::new(
+            "resident_anonymous_memory_bytes",
+            "Resident memory of the process without mapped files (RssAnon)",
+        )
+        .expect("valid metric");
         let cpu_seconds = prometheus::Gauge::new(
             "cpu_seconds",
             "User and system CPU time of the process, in seconds, to the clock tick",
@@ -131,6 +139,7 @@ impl Metrics {
             Box::new(db_rows.clone()),
             Box::new(peak_resident.clone()),
             Box::new(cpu_seconds.clone()),
+            Box::new(anonymous_resident.clone()),
             Box::new(db_commit_seconds.clone()),
             Box::new(db_largest_group.clone()),
         ] {
@@ -148,6 +157,7 @@ impl Metrics {
             process,
             peak_resident,
             cpu_seconds,
+            anonymous_resident,
             db_rows,
             tasks,
             vim_calls,
@@ -185,6 +195,8 @@ impl Metrics {
         if let Some(usage) = process_usage() {
             self.peak_resident.set(usage.peak_resident_bytes as i64);
             self.cpu_seconds.set(usage.cpu_seconds);
+            self.anonymous_resident
+                .set(usage.anonymous_resident_bytes as i64);
         }
         let secs = db.commit_micros.load(Ordering::Relaxed) as f64 / 1e6;
         if secs > self.db_commit_seconds.get() {
@@ -203,6 +215,7 @@ impl Metrics {
 
 struct ProcessUsage {
     peak_resident_bytes: u64,
+    anonymous_resident_bytes: u64,
     cpu_seconds: f64,
 }
 
@@ -211,8 +224,10 @@ fn process_usage() -> Option<ProcessUsage> {
     let me = procfs::process::Process::myself().ok()?;
     let stat = me.stat().ok()?;
     let ticks = (stat.utime + stat.stime) as f64;
+    let status = me.status().ok()?;
     Some(ProcessUsage {
-        peak_resident_bytes: me.status().ok()?.vmhwm? * 1024,
+        peak_resident_bytes: status.vmhwm? * 1024,
+        anonymous_resident_bytes: status.rssanon? * 1024,
         cpu_seconds: ticks / procfs::ticks_per_second() as f64,
     })
 }

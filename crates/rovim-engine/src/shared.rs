@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rovim_core::ItemKind;
+use rovim_core::{ItemId, ItemKind};
 use rovim_store::{AnyConnection, DbWriter, Store, StoreError, reads};
 
 use crate::config::EngineConfig;
@@ -50,28 +50,35 @@ where
     }
 }
 
-/// The stored state of elements (VIM id, what rovim owns there).
+/// The stored state of elements (VIM id, what rovim owns there): a query per thousand
+/// elements, so an actor's start with 100,000 live elements does not make 100,000 queries.
 pub fn item_states(
     conn: &mut AnyConnection,
     elements: &[ElementKey],
 ) -> Result<HashMap<ElementKey, ItemState>, StoreError> {
+    let ids = |kind| -> Vec<ItemId> {
+        elements
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, id)| *id)
+            .collect()
+    };
     let mut out = HashMap::with_capacity(elements.len());
-    for &(kind, id) in elements {
-        let state = match kind {
-            ItemKind::Net => reads::get_net(conn, id)?.map(|n| ItemState {
-                owned: n.owned(),
-                observed: Some(Observed::of_net(&n)),
-                vim_id: n.vim_id,
-            }),
-            ItemKind::Vm => reads::get_vm(conn, id)?.map(|v| ItemState {
-                owned: v.owned(),
-                observed: Some(Observed::of_vm(&v)),
-                vim_id: v.vim_id,
-            }),
+    for n in reads::get_nets(conn, &ids(ItemKind::Net))? {
+        let state = ItemState {
+            owned: n.owned(),
+            observed: Some(Observed::of_net(&n)),
+            vim_id: n.vim_id.clone(),
         };
-        if let Some(s) = state {
-            out.insert((kind, id), s);
-        }
+        out.insert((ItemKind::Net, n.id), state);
+    }
+    for v in reads::get_vms(conn, &ids(ItemKind::Vm))? {
+        let state = ItemState {
+            owned: v.owned(),
+            observed: Some(Observed::of_vm(&v)),
+            vim_id: v.vim_id.clone(),
+        };
+        out.insert((ItemKind::Vm, v.id), state);
     }
     Ok(out)
 }

@@ -224,5 +224,9 @@ async fn failed_sdn_port_creations_back_off() {
         pass(60).await;
     }
     h.until(|| (sdn.ports().len() == 1).then_some(())).await;
-    assert!(h.vm(sub.tasks[2].2).interfaces[1].sdn_port_id.is_some());
+    // The port's id reaches the interface row with the write that follows its creation.
+    let port = h
+        .until(|| h.vm(sub.tasks[2].2).interfaces[1].sdn_port_id.clone())
+        .await;
+    assert_eq!(sdn.ports().len(), 1, "made once: {port}");
 }

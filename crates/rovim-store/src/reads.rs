@@ -138,6 +138,55 @@ pub fn get_vm(conn: &mut AnyConnection, id: ItemId) -> Result<Option<VmRecord>, 
     row.into_record(ifaces).map(Some)
 }
 
+/// Rows read per `IN (…)` query by the batched reads: far below either backend's bind limit.
+const READ_CHUNK: usize = 1000;
+
+/// The nets of these ids that exist (in no particular order): a query per thousand, not one per
+/// net (an actor's start reads every live element of its account).
+pub fn get_nets(conn: &mut AnyConnection, ids: &[ItemId]) -> Result<Vec<NetRecord>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(ItemId::to_string).collect();
+        for row in nets::table
+            .filter(nets::id.eq_any(keys))
+            .load::<NetRow>(conn)?
+        {
+            out.push(NetRecord::try_from(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The VMs of these ids that exist, each with its interfaces in index order (in no particular
+/// order otherwise): two queries per thousand VMs.
+pub fn get_vms(conn: &mut AnyConnection, ids: &[ItemId]) -> Result<Vec<VmRecord>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(ItemId::to_string).collect();
+        let mut ifaces: std::collections::HashMap<String, Vec<InterfaceRecord>> =
+            std::collections::HashMap::new();
+        for row in interfaces::table
+            .filter(interfaces::vm_id.eq_any(&keys))
+            .order((interfaces::vm_id.asc(), interfaces::iface_index.asc()))
+            .load::<InterfaceRow>(conn)?
+        {
+            let vm = row.vm_id().to_owned();
+            ifaces
+                .entry(vm)
+                .or_default()
+                .push(InterfaceRecord::try_from(row)?);
+        }
+        for row in vms::table
+            .filter(vms::id.eq_any(&keys))
+            .load::<VmRow>(conn)?
+        {
+            let own = ifaces.remove(row.id()).unwrap_or_default();
+            out.push(row.into_record(own)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Live elements (nets and VMs with a VIM id that are not deleted) of a VIM account.
 pub fn count_live_items(conn: &mut AnyConnection, vim: VimAccountId) -> Result<i64, StoreError> {
     let deleted = rovim_core::ItemStatus::Deleted.as_str();

@@ -264,6 +264,10 @@ pub(crate) struct VmRow {
 }
 
 impl VmRow {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
     pub(crate) fn into_record(
         self,
         interfaces: Vec<InterfaceRecord>,
@@ -326,6 +330,12 @@ pub(crate) struct InterfaceRow {
     floating_ip: bool,
     port_security: bool,
     modified_at: NaiveDateTime,
+}
+
+impl InterfaceRow {
+    pub(crate) fn vm_id(&self) -> &str {
+        &self.vm_id
+    }
 }
 
 impl TryFrom<InterfaceRow> for InterfaceRecord {

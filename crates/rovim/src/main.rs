@@ -107,6 +107,9 @@ enum Command {
     },
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The embedded default database.
 const DEFAULT_DATABASE: &str = "./rovim.db";
 

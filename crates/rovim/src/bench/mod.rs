@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// a database holding the earlier ones.
     #[arg(long, default_value_t = 1)]
     pub rounds: usize,
+    /// Then restart the service it started and time until every account's actor is up with
+    /// its live elements loaded; report the memory per live element after that reload.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::Result<()> {
@@ -49,13 +53,16 @@ pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (api, service) = match &api.api_url {
+        let (api, mut service) = match &api.api_url {
             Some(_) => {
                 if args.max_in_flight.is_some() || database_url.is_some() {
                     bail!(
                         "--max-in-flight and --database-url configure the service the bench starts; \
                          with --api-url the running service keeps its own config"
                     );
+                }
+                if args.restart {
+                    bail!("--restart restarts the service the bench starts: not with --api-url");
                 }
                 (api.clone(), None)
             }
@@ -69,7 +76,10 @@ pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::
             }
         };
         let client = Client::new(&api)?;
-        let report = bench(&client, &args, service.as_ref()).await?;
+        let (mut report, vims) = bench(&client, &args, service.as_ref()).await?;
+        if let (Some(s), true) = (service.as_mut(), args.restart) {
+            report.restart = Some(restart(s, &api, &vims, report.live_elements()).await?);
+        }
         report.print(api.output)?;
         drop(service);
         Ok(())
@@ -80,7 +90,7 @@ async fn bench(
     c: &Client,
     args: &BenchArgs,
     service: Option<&service::Service>,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Vec<String>)> {
     let run_tag = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let mut vims = Vec::new();
     for v in 0..args.vims {
@@ -101,7 +111,7 @@ async fn bench(
         rounds.push(round(c, args, &vims, &format!("{run_tag}-r{r}")).await?);
     }
     let after = Sample::of(&metrics(c).await?);
-    Ok(Report {
+    let report = Report {
         vims: args.vims,
         tasks: args.tasks,
         latency_ms: args.latency_ms,
@@ -110,11 +120,41 @@ async fn bench(
         rounds,
         before,
         after,
+        restart: None,
+    };
+    Ok((report, vims))
+}
+
+/// Restarts the service and times until every account is ENABLED again (its actor up with its
+/// tasks and live elements loaded); then reads its memory.
+async fn restart(
+    s: &mut service::Service,
+    api: &Api,
+    vims: &[String],
+    live: usize,
+) -> anyhow::Result<report::Restart> {
+    let started = Instant::now();
+    s.restart()?;
+    let api = Api {
+        api_url: Some(s.base.clone()),
+        ..api.clone()
+    };
+    let c = Client::new(&api)?;
+    for id in vims {
+        wait_enabled(&c, id).await?;
+    }
+    let up = started.elapsed();
+    let text = metrics(&c).await?;
+    Ok(report::Restart {
+        up,
+        live_elements: live,
+        resident_bytes: scrape::sum(&text, "process_resident_memory_bytes"),
+        anonymous_bytes: scrape::sum(&text, "rovim_resident_anonymous_memory_bytes"),
     })
 }
 
 async fn wait_enabled(c: &Client, id: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let v = c
             .send(c.req(Method::GET, &format!("/v1/vim-accounts/{id}")))
@@ -128,7 +168,7 @@ async fn wait_enabled(c: &Client, id: &str) -> anyhow::Result<()> {
                 v["status"]
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -29,6 +29,23 @@ impl Round {
     }
 }
 
+/// A restart of the service on the database the rounds filled.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    #[serde(serialize_with = "millis")]
+    pub up: Duration,
+    pub live_elements: usize,
+    pub resident_bytes: f64,
+    /// Without mapped files (the database read through mmap).
+    pub anonymous_bytes: f64,
+}
+
+impl Restart {
+    fn bytes_per_element(&self) -> f64 {
+        self.anonymous_bytes / self.live_elements.max(1) as f64
+    }
+}
+
 pub struct Report {
     pub vims: usize,
     pub tasks: usize,
@@ -38,6 +55,7 @@ pub struct Report {
     pub rounds: Vec<Round>,
     pub before: Sample,
     pub after: Sample,
+    pub restart: Option<Restart>,
 }
 
 /// The run's totals, per task.
@@ -53,6 +71,11 @@ struct Totals {
 }
 
 impl Report {
+    /// Every task of the bench creates one element that stays.
+    pub fn live_elements(&self) -> usize {
+        self.rounds.iter().map(|r| r.tasks).sum()
+    }
+
     fn totals(&self) -> Totals {
         let tasks: usize = self.rounds.iter().map(|r| r.tasks).sum();
         let seconds: f64 = self.rounds.iter().map(|r| r.seconds).sum();
@@ -75,7 +98,7 @@ impl Report {
             let v = serde_json::json!({
                 "vims": self.vims, "tasks_per_round": self.tasks, "latency_ms": self.latency_ms,
                 "max_in_flight": self.max_in_flight, "database": self.database,
-                "rounds": self.rounds, "totals": totals,
+                "rounds": self.rounds, "totals": totals, "restart": self.restart,
             });
             match out {
                 Output::Yaml => print!("{}", rovim_core::yaml::to_string(&v)?),
@@ -122,6 +145,18 @@ impl Report {
             totals.cpu_seconds_per_1000_tasks,
             totals.peak_rss_mb
         );
+        if let Some(r) = &self.restart {
+            println!(
+                "restart: every actor up with its {} live elements {:.0} ms after the start; \
+                 resident then {:.0} MB, {:.0} MB of it the process's own (no mapped files, no sim \
+                 state) = {:.2} KB per live element",
+                r.live_elements,
+                ms(r.up),
+                r.resident_bytes / 1e6,
+                r.anonymous_bytes / 1e6,
+                r.bytes_per_element() / 1e3
+            );
+        }
         Ok(())
     }
 }

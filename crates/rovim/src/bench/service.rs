@@ -12,7 +12,8 @@ pub struct Service {
     pub base: String,
     /// What the report says about the database (its URL without a password).
     pub database: String,
-    _dir: tempfile::TempDir,
+    url: String,
+    dir: tempfile::TempDir,
 }
 
 impl Service {
@@ -29,35 +30,54 @@ impl Service {
         if let Some(n) = max_in_flight {
             config.push_str(&format!("engine:\n  max_in_flight: {n}\n"));
         }
-        let config_path = dir.path().join("bench.yaml");
-        std::fs::write(&config_path, config)?;
-        let log = std::fs::File::create(dir.path().join("serve.log"))?;
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .env("ROVIM_DATABASE_URL", &url)
-            .env("ROVIM_LOG_FORMAT", "json")
-            .env("ROVIM_LOG_LEVEL", "warning")
-            .env_remove("ROVIM_API_TOKENS")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("starting rovim serve")?;
-        let stdout = child.stdout.take().context("serve's stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(base) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
-            bail!("rovim serve did not start: {log}");
-        };
+        std::fs::write(dir.path().join("bench.yaml"), config)?;
+        let (child, base) = spawn(dir.path(), &url)?;
         Ok(Service {
-            base: base.to_owned(),
+            base,
             database: redact_url(&url),
+            url,
             child,
-            _dir: dir,
+            dir,
         })
     }
+
+    /// Kills the service and starts it again on the same database (and port 0: a new address).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = spawn(self.dir.path(), &self.url)?;
+        self.child = child;
+        self.base = base;
+        Ok(())
+    }
+}
+
+fn spawn(dir: &std::path::Path, url: &str) -> anyhow::Result<(Child, String)> {
+    let config_path = dir.join("bench.yaml");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("ROVIM_DATABASE_URL", url)
+        .env("ROVIM_LOG_FORMAT", "json")
+        .env("ROVIM_LOG_LEVEL", "warning")
+        .env_remove("ROVIM_API_TOKENS")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .context("starting rovim serve")?;
+    let stdout = child.stdout.take().context("serve's stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let Some(base) = line.trim().strip_prefix("listening on ") else {
+        let _ = child.kill();
+        let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+        bail!("rovim serve did not start: {log}");
+    };
+    Ok((child, base.to_owned()))
 }
 
 impl Drop for Service {
