@@ -26,6 +26,16 @@ pub struct TaskEntry {
 }
 
 impl TaskEntry {
+    /// Drops what only an open task needs (its params, filter, dependencies, token): a settled
+    /// task stays in memory as long as its element is live, for the tasks that depend on it,
+    /// which read its action, element, VIM id and error only.
+    pub fn settle(&mut self) {
+        self.params = None;
+        self.find = None;
+        self.deps = Vec::new();
+        self.token = String::new();
+    }
+
     pub fn from_record(r: &TaskRecord) -> TaskEntry {
         TaskEntry {
             key: r.key,

@@ -141,9 +141,15 @@ impl WorkingSet {
             let group =
                 ElementGroup::restore(element.0, element.1, state.vim_id, state.owned, started);
             self.groups.insert(element, group);
-            for r in list {
+            for mut r in list {
                 let key = r.entry.key;
-                self.restored.insert(key);
+                // Only an open task can also be on its way in the live queue (a settled one
+                // was admitted by an earlier incarnation).
+                if r.status.is_open() {
+                    self.restored.insert(key);
+                } else {
+                    r.entry.settle();
+                }
                 let scheduled = r.status == TaskStatus::Scheduled;
                 self.tasks.insert(key, r.entry);
                 if scheduled {
@@ -548,6 +554,7 @@ impl WorkingSet {
                 entry.error = t.message.clone();
             }
             if !t.to.is_open() {
+                entry.settle();
                 self.out.settled.push(TaskSnapshot {
                     key: t.key,
                     action: entry.action,

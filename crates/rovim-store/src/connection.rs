@@ -117,12 +117,13 @@ macro_rules! with_inner {
 /// persists in the file; switching it from many pooled connections at once hits "database is
 /// locked"), the rest must be set on every connection. busy_timeout first, so the others wait.
 /// Every commit of the DbActor invalidates the other connections' page caches: reads come from
-/// the mapped file (`mmap_size`) rather than one `read()` per page, from a 16 MiB cache.
+/// the mapped file (`mmap_size`) rather than one `read()` per page (the pages stay in the
+/// kernel's cache, shared, rather than in each connection's heap).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqlitePragmas;
 
 pub(crate) const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-     PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16384;";
+     PRAGMA mmap_size = 268435456;";
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
