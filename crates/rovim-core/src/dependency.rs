@@ -84,7 +84,7 @@ mod tests {
 
     fn dep(i: u32, action: Action, status: TaskStatus, error: Option<&str>) -> DepView<'_> {
         DepView {
-            key: TaskKey::new(ActionId::random(), i),
+            key: TaskKey::new(ActionId::generate(), i),
             found: Some(DepState {
                 action,
                 item: ItemKind::Net,
@@ -163,7 +163,7 @@ mod tests {
             Readiness::Failed(_)
         ));
         let missing = [DepView {
-            key: TaskKey::new(ActionId::random(), 9),
+            key: TaskKey::new(ActionId::generate(), 9),
             found: None,
         }];
         let Readiness::Failed(msg) = readiness(Action::Create, ItemKind::Vm, &missing) else {

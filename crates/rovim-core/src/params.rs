@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn legacy_net_references_are_understood() {
         assert_eq!(NetRef::parse_legacy("TASK-3").unwrap(), NetRef::Task(3));
-        let key = TaskKey::new(ActionId::random(), 4);
+        let key = TaskKey::new(ActionId::generate(), 4);
         assert_eq!(
             NetRef::parse_legacy(&format!("TASK-{key}")).unwrap(),
             NetRef::ActionTask(key)
@@ -436,11 +436,11 @@ mod tests {
 
     #[test]
     fn net_references_round_trip_in_the_tagged_form() {
-        let key = TaskKey::new(ActionId::random(), 1);
+        let key = TaskKey::new(ActionId::generate(), 1);
         for r in [
             NetRef::Task(0),
             NetRef::ActionTask(key),
-            NetRef::NetItem(ItemId::random()),
+            NetRef::NetItem(ItemId::generate()),
             NetRef::VimNet("abc".into()),
         ] {
             let json = serde_json::to_string(&r).unwrap();

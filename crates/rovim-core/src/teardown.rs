@@ -64,7 +64,7 @@ mod tests {
 
     fn user(name: &str, pending: Option<TaskKey>) -> NetUser {
         NetUser {
-            vm: ItemId::random(),
+            vm: ItemId::generate(),
             name: name.into(),
             pending_delete: pending,
         }
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn a_net_whose_vms_are_all_being_deleted_waits_for_those_deletes() {
-        let a = ActionId::random();
+        let a = ActionId::generate();
         let (d0, d1) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
         let users = [
             user("a", Some(d1)),
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn a_vm_that_stays_blocks_the_delete_and_is_named() {
-        let d = TaskKey::new(ActionId::random(), 0);
+        let d = TaskKey::new(ActionId::generate(), 0);
         let stay = user("web", None);
         let Teardown::Blocked(msg) = net_teardown(&[user("db", Some(d)), stay.clone()]) else {
             panic!("blocked");

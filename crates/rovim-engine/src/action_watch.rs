@@ -52,7 +52,7 @@ mod tests {
     #[tokio::test]
     async fn a_settlement_wakes_the_waiters_of_its_action_only() {
         let w = ActionWatch::default();
-        let (a, b) = (ActionId::random(), ActionId::random());
+        let (a, b) = (ActionId::generate(), ActionId::generate());
         let mut on_a = w.subscribe(a);
         let on_b = w.subscribe(b);
         w.settled([a]);
@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn a_watch_nobody_holds_is_forgotten() {
         let w = ActionWatch::default();
-        let a = ActionId::random();
+        let a = ActionId::generate();
         drop(w.subscribe(a));
         w.settled([a]);
         assert!(w.senders.lock().unwrap().is_empty());

@@ -381,7 +381,7 @@ mod tests {
     }
 
     fn observed() -> Observed {
-        let row = ItemId::random();
+        let row = ItemId::generate();
         Observed {
             interfaces: vec![ObservedInterface::new(row, Some("p1".into()))],
             ..Default::default()

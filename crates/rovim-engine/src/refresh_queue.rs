@@ -142,12 +142,12 @@ mod tests {
     use rovim_core::{ItemId, ItemKind};
 
     fn el() -> ElementKey {
-        (ItemKind::Vm, ItemId::random())
+        (ItemKind::Vm, ItemId::generate())
     }
 
     #[test]
     fn a_thousand_jittered_elements_make_ceil_n_over_batch_calls_per_interval() {
-        let vim = VimAccountId::random();
+        let vim = VimAccountId::generate();
         let start = Instant::now();
         let interval = Duration::from_secs(60);
         let mut q = RefreshQueue::new();
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn nothing_is_taken_before_the_first_element_is_due_and_untracked_elements_never_are() {
-        let vim = VimAccountId::random();
+        let vim = VimAccountId::generate();
         let now = Instant::now();
         let mut q = RefreshQueue::new();
         let (a, b) = (el(), el());
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn accounts_are_batched_apart_and_a_backlog_is_drained_in_several_batches() {
-        let (v1, v2) = (VimAccountId::random(), VimAccountId::random());
+        let (v1, v2) = (VimAccountId::generate(), VimAccountId::generate());
         let now = Instant::now();
         let mut q = RefreshQueue::new();
         for _ in 0..25 {

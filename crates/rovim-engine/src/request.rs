@@ -104,7 +104,7 @@ impl Plan {
 /// database could not be asked.
 pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError> {
     check_size(req)?;
-    let action = ActionId::random();
+    let action = ActionId::generate();
     let (items, vims) = targets(req, db)?;
     let mut planner = Planner {
         ctx: Ctx {
@@ -166,7 +166,7 @@ fn targets(
                     "is required for DELETE",
                 ));
             }
-            (_, None) => ItemId::random(),
+            (_, None) => ItemId::generate(),
         });
         let vim = match accounts.get(t.vim_account.as_str()) {
             Some(found) => *found,
@@ -311,7 +311,7 @@ impl Planner<'_> {
                 _ => None,
             };
             out.push(NewInterface {
-                id: ItemId::random(),
+                id: ItemId::generate(),
                 index: n as u32,
                 net,
                 iface_type: iface.iface_type,

@@ -83,7 +83,7 @@ pub async fn add_sim(
     config: Value,
     sdn: Option<SdnControllerId>,
 ) -> VimAccountId {
-    let id = VimAccountId::random();
+    let id = VimAccountId::generate();
     engine
         .add_account(NewVimAccount {
             id,
@@ -158,7 +158,7 @@ impl Harness {
 
     /// A sim SDN controller; returns its id and the controller itself.
     pub async fn sim_sdn(&self, name: &str) -> (SdnControllerId, Arc<SimSdn>) {
-        let id = SdnControllerId::random();
+        let id = SdnControllerId::generate();
         let url = format!("sim-sdn://{name}-{id}");
         self.engine
             .add_sdn_controller(NewSdnController {
@@ -188,7 +188,7 @@ impl Harness {
         sdn: Option<SdnControllerId>,
     ) -> (VimAccountId, Arc<SimCloud>) {
         // A fresh suffix: sim URLs key the in-process clouds.
-        let url = format!("sim://{name}-{}", VimAccountId::random());
+        let url = format!("sim://{name}-{}", VimAccountId::generate());
         let id = add_sim(&self.engine, name, &url, config, sdn).await;
         // The cloud is made by the account's first connect, on its actor's thread.
         let cloud = self.until(|| self.connectors.sim_cloud(&url)).await;
@@ -404,7 +404,7 @@ impl Harness {
         password: &str,
         config: Value,
     ) -> VimAccountId {
-        let id = VimAccountId::random();
+        let id = VimAccountId::generate();
         self.engine
             .add_account(NewVimAccount {
                 id,
@@ -424,7 +424,7 @@ impl Harness {
 
     /// An `aws` VIM account named `name` on the endpoint and VPC.
     pub async fn aws(&self, name: &str, endpoint: &str, vpc: &str) -> VimAccountId {
-        let id = VimAccountId::random();
+        let id = VimAccountId::generate();
         self.engine
             .add_account(NewVimAccount {
                 id,

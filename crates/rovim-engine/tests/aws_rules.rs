@@ -23,7 +23,7 @@ async fn task_rules_hold_on_aws() {
     let find = |name: &str| json!({"vim_account": "aws", "action": "FIND", "item": "net", "find": {"name": name}});
 
     // DELETE while the CREATE is pending: both superseded, no subnet made.
-    let item = rovim_core::ItemId::random();
+    let item = rovim_core::ItemId::generate();
     let mut create = net("never");
     create["item_id"] = json!(item.to_string());
     let sub = h.submit(json!({"tasks": [create, {"vim_account": "aws", "action": "DELETE", "item": "net", "item_id": item.to_string()}]})).await;

@@ -77,7 +77,7 @@ async fn two_nets_and_three_vms_complete_on_every_backend() {
 async fn delete_while_create_is_pending_supersedes_it_without_a_vim_call() {
     let h = Harness::new().await;
     let (vim, cloud) = h.sim("vim1", json!({})).await;
-    let item = rovim_core::ItemId::random();
+    let item = rovim_core::ItemId::generate();
     let mut create = net_task(vim, "n1");
     create["item_id"] = json!(item.to_string());
     let sub = h

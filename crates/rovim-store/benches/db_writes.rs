@@ -33,7 +33,7 @@ fn main() {
 async fn run(db: TestDb, total: u32) {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let w = DbWriter::start(db.store.clone(), IN_FLIGHT, log);
-    let vim = VimAccountId::random();
+    let vim = VimAccountId::generate();
     w.write(DbWrite::InsertVimAccount(NewVimAccount {
         id: vim,
         name: "bench".into(),
@@ -51,9 +51,9 @@ async fn run(db: TestDb, total: u32) {
     let mut left = total;
     while left > 0 {
         let n = left.min(PER_ACTION);
-        let id = ActionId::random();
+        let id = ActionId::generate();
         let tasks = (0..n)
-            .map(|i| NewTask::new(i, vim, ItemKind::Net, ItemId::random(), Action::Find))
+            .map(|i| NewTask::new(i, vim, ItemKind::Net, ItemId::generate(), Action::Find))
             .collect();
         w.write(DbWrite::InsertAction(NewAction {
             id,

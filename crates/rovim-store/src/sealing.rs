@@ -166,7 +166,7 @@ mod tests {
     }
 
     fn owner() -> SecretOwner {
-        SecretOwner::VimAccount(VimAccountId::random())
+        SecretOwner::VimAccount(VimAccountId::generate())
     }
 
     #[test]

@@ -59,7 +59,7 @@ async fn a_bad_write_in_a_group_fails_alone() {
 
         // A second account with the same name: refused by the unique constraint.
         let mut bad = account("vim-a");
-        bad.id = VimAccountId::random();
+        bad.id = VimAccountId::generate();
         // queued before any is awaited, so they share one flush
         let a = w.enqueue(bump(acc.id)).await.unwrap();
         let b = w.enqueue(DbWrite::InsertVimAccount(bad)).await.unwrap();

@@ -89,7 +89,7 @@ async fn a_rejected_action_leaves_no_row() {
         assert!(get_vm(&mut c, s.vm).unwrap().is_none());
         // a duplicate account name is a conflict too, and the writer keeps working after it
         let mut dup = account("vim-a");
-        dup.id = rovim_core::VimAccountId::random();
+        dup.id = rovim_core::VimAccountId::generate();
         assert!(
             w.write(DbWrite::InsertVimAccount(dup))
                 .await

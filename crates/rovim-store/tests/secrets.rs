@@ -41,7 +41,7 @@ async fn secrets_are_sealed_refused_without_their_key_and_rotated() {
         let case = db.name();
         let log = slog::Logger::root(slog::Discard, slog::o!());
         let writer = DbWriter::start(db.store.clone(), 8, log);
-        let vim = VimAccountId::random();
+        let vim = VimAccountId::generate();
         writer
             .write(DbWrite::InsertVimAccount(NewVimAccount {
                 id: vim,
@@ -56,7 +56,7 @@ async fn secrets_are_sealed_refused_without_their_key_and_rotated() {
             }))
             .await
             .unwrap();
-        let sdn = SdnControllerId::random();
+        let sdn = SdnControllerId::generate();
         writer
             .write(DbWrite::InsertSdnController(NewSdnController {
                 id: sdn,

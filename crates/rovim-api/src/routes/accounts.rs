@@ -82,7 +82,7 @@ pub(crate) async fn create(
     let account = state
         .engine
         .add_account(NewVimAccount {
-            id: VimAccountId::random(),
+            id: VimAccountId::generate(),
             name: new.name,
             vim_type: new.vim_type,
             url: new.url,

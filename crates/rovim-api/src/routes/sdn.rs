@@ -80,7 +80,7 @@ pub(crate) async fn create(
     let controller = state
         .engine
         .add_sdn_controller(NewSdnController {
-            id: SdnControllerId::random(),
+            id: SdnControllerId::generate(),
             name: new.name,
             sdn_type: new.sdn_type,
             url: new.url,

@@ -59,7 +59,7 @@ fn conformance_1_reloaded_scheduled_creates_are_all_pending() {
 fn conformance_2_reloaded_done_tasks_are_polled_not_executed() {
     let g = ElementGroup::restore(
         ItemKind::Net,
-        ItemId::random(),
+        ItemId::generate(),
         Some("vim-net".into()),
         Some(Owned {
             vim_id: Some("vim-net".into()),
@@ -78,7 +78,7 @@ fn conformance_2_reloaded_done_tasks_are_polled_not_executed() {
 fn conformance_3_4_create_find_and_scheduled_delete_form_one_group_and_delete_runs() {
     let mut g = ElementGroup::restore(
         ItemKind::Net,
-        ItemId::random(),
+        ItemId::generate(),
         Some("n1".into()),
         Some(Owned {
             vim_id: Some("n1".into()),
@@ -123,7 +123,7 @@ fn conformance_3_4_create_find_and_scheduled_delete_form_one_group_and_delete_ru
 fn conformance_5_a_completed_group_has_nothing_pending() {
     let g = ElementGroup::restore(
         ItemKind::Net,
-        ItemId::random(),
+        ItemId::generate(),
         None,
         None,
         vec![

@@ -29,7 +29,7 @@ impl Lookup for FakeDb {
 }
 
 fn db() -> (FakeDb, VimAccountId) {
-    let vim = VimAccountId::random();
+    let vim = VimAccountId::generate();
     let mut db = FakeDb::default();
     db.accounts.insert("vim1".into(), vim);
     (db, vim)
@@ -85,13 +85,13 @@ fn unknown_accounts_tasks_and_items_are_refused_naming_the_field() {
     assert_eq!(e.field, "tasks[0].params.networks[0].net");
     assert!(e.reason.contains("no task 5"), "{}", e.reason);
 
-    let other = TaskKey::new(ActionId::random(), 0);
+    let other = TaskKey::new(ActionId::generate(), 0);
     let e = refused(&mut db, json!([vm(json!(other.to_string()))]));
     assert!(e.reason.contains("no task"), "{e}");
 
     let e = refused(
         &mut db,
-        json!([{"vim_account": "vim1", "action": "DELETE", "item": "net", "item_id": ItemId::random().to_string()}]),
+        json!([{"vim_account": "vim1", "action": "DELETE", "item": "net", "item_id": ItemId::generate().to_string()}]),
     );
     assert_eq!(e.field, "tasks[0].item_id");
 
@@ -106,7 +106,7 @@ fn unknown_accounts_tasks_and_items_are_refused_naming_the_field() {
 
     let e = refused(
         &mut db,
-        json!([vm(json!({"net_item": ItemId::random().to_string()}))]),
+        json!([vm(json!({"net_item": ItemId::generate().to_string()}))]),
     );
     assert!(e.reason.starts_with("no net"), "{e}");
 }
@@ -171,8 +171,8 @@ fn dependency_cycles_and_self_references_are_refused() {
 #[test]
 fn delete_of_an_item_of_another_account_or_created_in_the_same_action() {
     let (mut db, _) = db();
-    let other = VimAccountId::random();
-    let theirs = ItemId::random();
+    let other = VimAccountId::generate();
+    let theirs = ItemId::generate();
     db.items.insert((ItemKind::Net, theirs), other);
     let e = refused(
         &mut db,
@@ -180,7 +180,7 @@ fn delete_of_an_item_of_another_account_or_created_in_the_same_action() {
     );
     assert!(e.reason.contains("belongs to"), "{e}");
 
-    let id = ItemId::random();
+    let id = ItemId::generate();
     let mut create = net("n");
     create["item_id"] = json!(id.to_string());
     let p = plan(
@@ -195,8 +195,8 @@ fn delete_of_an_item_of_another_account_or_created_in_the_same_action() {
 #[test]
 fn legacy_and_cross_action_dependencies_resolve() {
     let (mut db, _) = db();
-    let prior = TaskKey::new(ActionId::random(), 3);
-    let prior_net = ItemId::random();
+    let prior = TaskKey::new(ActionId::generate(), 3);
+    let prior_net = ItemId::generate();
     db.tasks
         .insert(prior, (ItemKind::Net, prior_net, Action::Create));
     let mut t = vm(json!({"action_task": prior.to_string()}));

@@ -24,7 +24,7 @@ fn entry(key: TaskKey, kind: ItemKind, item: ItemId, action: Action) -> TaskEntr
     };
     TaskEntry {
         key,
-        vim: VimAccountId::random(),
+        vim: VimAccountId::generate(),
         element: (kind, item),
         action,
         params,
@@ -38,7 +38,7 @@ fn entry(key: TaskKey, kind: ItemKind, item: ItemId, action: Action) -> TaskEntr
 }
 
 fn vm_on(key: TaskKey, net_task: TaskKey) -> TaskEntry {
-    let mut e = entry(key, ItemKind::Vm, ItemId::random(), Action::Create);
+    let mut e = entry(key, ItemKind::Vm, ItemId::generate(), Action::Create);
     let iface =
         serde_json::from_value(serde_json::json!({"net": {"action_task": net_task.to_string()}}))
             .unwrap();
@@ -63,12 +63,12 @@ fn done(order: &CallOrder, outcome: Outcome) -> CallResult {
 
 /// A net CREATE and a VM CREATE on it, admitted: the working set and the two keys.
 fn net_and_vm_on_it() -> (WorkingSet, TaskKey, TaskKey) {
-    let a = ActionId::random();
+    let a = ActionId::generate();
     let (net_key, vm_key) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
     let mut ws = WorkingSet::new();
     ws.admit(
         vec![
-            entry(net_key, ItemKind::Net, ItemId::random(), Action::Create),
+            entry(net_key, ItemKind::Net, ItemId::generate(), Action::Create),
             vm_on(vm_key, net_key),
         ],
         &HashMap::new(),
@@ -155,8 +155,8 @@ fn a_failed_dependency_fails_the_dependent_and_counts_both_once() {
 
 #[test]
 fn a_dependency_elsewhere_is_asked_for_once_and_wakes_the_task() {
-    let other = TaskKey::new(ActionId::random(), 0);
-    let vm_key = TaskKey::new(ActionId::random(), 0);
+    let other = TaskKey::new(ActionId::generate(), 0);
+    let vm_key = TaskKey::new(ActionId::generate(), 0);
     let mut ws = WorkingSet::new();
     ws.admit(vec![vm_on(vm_key, other)], &HashMap::new());
     let out = ws.schedule();
@@ -184,9 +184,9 @@ fn a_dependency_elsewhere_is_asked_for_once_and_wakes_the_task() {
 
 #[test]
 fn restore_resumes_build_with_a_token_lookup_and_lets_a_delete_supersede_what_waits() {
-    let a = ActionId::random();
+    let a = ActionId::generate();
     let (c1, c2, d) = (TaskKey::new(a, 0), TaskKey::new(a, 1), TaskKey::new(a, 2));
-    let (building, waiting) = (ItemId::random(), ItemId::random());
+    let (building, waiting) = (ItemId::generate(), ItemId::generate());
     let mut recovering = entry(c1, ItemKind::Net, building, Action::Create);
     recovering.recovering = true;
     let records = vec![
@@ -221,8 +221,8 @@ fn restore_resumes_build_with_a_token_lookup_and_lets_a_delete_supersede_what_wa
 
 #[test]
 fn the_same_task_admitted_twice_runs_once() {
-    let key = TaskKey::new(ActionId::random(), 0);
-    let e = entry(key, ItemKind::Net, ItemId::random(), Action::Create);
+    let key = TaskKey::new(ActionId::generate(), 0);
+    let e = entry(key, ItemKind::Net, ItemId::generate(), Action::Create);
     let mut ws = WorkingSet::new();
     ws.admit(vec![e.clone()], &HashMap::new());
     ws.admit(vec![e], &HashMap::new());
@@ -235,9 +235,9 @@ fn the_same_task_admitted_twice_runs_once() {
 /// admitted (and settled, and counted) a second time when the live copy arrives.
 #[test]
 fn tasks_restored_at_boot_are_not_admitted_again_from_the_live_queue() {
-    let a = ActionId::random();
+    let a = ActionId::generate();
     let (c, d) = (TaskKey::new(a, 0), TaskKey::new(a, 1));
-    let item = ItemId::random();
+    let item = ItemId::generate();
     let create = entry(c, ItemKind::Net, item, Action::Create);
     let delete = entry(d, ItemKind::Net, item, Action::Delete);
     let mut ws = WorkingSet::new();
@@ -266,8 +266,8 @@ fn tasks_restored_at_boot_are_not_admitted_again_from_the_live_queue() {
 
 #[test]
 fn a_delete_of_an_element_known_only_from_the_database_deletes_what_rovim_owns() {
-    let key = TaskKey::new(ActionId::random(), 0);
-    let item = ItemId::random();
+    let key = TaskKey::new(ActionId::generate(), 0);
+    let item = ItemId::generate();
     let owned = Owned {
         vim_id: Some("vm-7".into()),
         created_items: Vec::new(),

@@ -13,7 +13,7 @@ pub fn logger() -> slog::Logger {
 
 pub fn account(name: &str) -> NewVimAccount {
     NewVimAccount {
-        id: VimAccountId::random(),
+        id: VimAccountId::generate(),
         name: name.to_owned(),
         vim_type: VimType::Sim,
         url: "sim://local".into(),
@@ -33,9 +33,9 @@ pub struct Sample {
 }
 
 pub fn sample(vim: VimAccountId) -> Sample {
-    let id = ActionId::random();
-    let nets = [ItemId::random(), ItemId::random()];
-    let vm = ItemId::random();
+    let id = ActionId::generate();
+    let nets = [ItemId::generate(), ItemId::generate()];
+    let vm = ItemId::generate();
     let net_params = |name: &str, t| {
         TaskParams::Net(NetParams {
             name: name.into(),
@@ -111,7 +111,7 @@ pub fn sample(vim: VimAccountId) -> Sample {
             name: "vm1".into(),
             interfaces: vec![
                 NewInterface {
-                    id: ItemId::random(),
+                    id: ItemId::generate(),
                     index: 0,
                     net: Some(nets[0]),
                     iface_type: InterfaceType::Virtual,
@@ -119,7 +119,7 @@ pub fn sample(vim: VimAccountId) -> Sample {
                     port_security: true,
                 },
                 NewInterface {
-                    id: ItemId::random(),
+                    id: ItemId::generate(),
                     index: 1,
                     net: Some(nets[1]),
                     iface_type: InterfaceType::VF,
