@@ -115,15 +115,16 @@ impl Engine {
         &self.shared.connectors
     }
 
-    /// Checks the action, stores it with its tasks and item rows in one transaction, and hands
-    /// the tasks to their VimActors. Refused input stores nothing.
     /// A receiver that changes whenever a commit settles tasks of `action`: a long-poll waits
     /// on it, then reads the action again.
     pub fn watch_action(&self, action: ActionId) -> tokio::sync::watch::Receiver<()> {
         self.shared.watch.subscribe(action)
     }
 
+    /// Checks the action, stores it with its tasks and item rows in one transaction, and hands
+    /// the tasks to their VimActors. Refused input stores nothing.
     pub async fn submit(&self, request: ActionRequest) -> Result<Submitted, EngineError> {
+        let started = std::time::Instant::now();
         let planned = read(&self.shared.store, move |conn| {
             Ok(plan(&request, &mut DbLookup(conn)))
         })
@@ -132,9 +133,12 @@ impl Engine {
             action: planned.action.id,
             tasks: planned.items(),
         };
+        let planned_in = started.elapsed();
         self.supervisor.send(Submit(planned.action)).await??;
         slog::info!(self.shared.log, "action accepted";
-            "action" => submitted.action.to_string(), "tasks" => submitted.tasks.len());
+            "action" => submitted.action.to_string(), "tasks" => submitted.tasks.len(),
+            "plan_ms" => planned_in.as_secs_f64() * 1e3,
+            "store_ms" => (started.elapsed() - planned_in).as_secs_f64() * 1e3);
         Ok(submitted)
     }
 

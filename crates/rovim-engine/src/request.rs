@@ -113,6 +113,7 @@ pub fn plan(req: &ActionRequest, db: &mut dyn Lookup) -> Result<Plan, PlanError>
             action,
         },
         vims: &vims,
+        first_of: first_of(req, &items),
         new_items: BTreeSet::new(),
         nets: Vec::new(),
         vms: Vec::new(),
@@ -187,9 +188,20 @@ fn targets(
 }
 
 /// Plans the tasks one by one, gathering the item rows the action adds.
+/// The index of the first task on each element of the action.
+fn first_of(req: &ActionRequest, items: &[ItemId]) -> HashMap<(ItemKind, ItemId), usize> {
+    let mut first = HashMap::with_capacity(items.len());
+    for (i, (t, item)) in req.tasks.iter().zip(items).enumerate() {
+        first.entry((t.item, *item)).or_insert(i);
+    }
+    first
+}
+
 struct Planner<'a> {
     ctx: Ctx<'a>,
     vims: &'a [VimAccountId],
+    /// The first task of the action on each element.
+    first_of: HashMap<(ItemKind, ItemId), usize>,
     new_items: BTreeSet<ItemId>,
     nets: Vec<NewNet>,
     vms: Vec<NewVm>,
@@ -259,11 +271,12 @@ impl Planner<'_> {
     /// The account of the task's element if it exists already (earlier in this action or in
     /// the database), which must be the task's own.
     fn owner(&self, i: usize, db: &mut dyn Lookup) -> Result<Option<VimAccountId>, PlanError> {
-        let (req, items) = (self.ctx.req, self.ctx.items);
-        let t = &req.tasks[i];
-        let (vim, item) = (self.vims[i], items[i]);
-        let known = match (0..i).find(|j| items[*j] == item && req.tasks[*j].item == t.item) {
-            Some(j) => Some(self.vims[j]),
+        let t = &self.ctx.req.tasks[i];
+        let (vim, item) = (self.vims[i], self.ctx.items[i]);
+        let known = match self.first_of.get(&(t.item, item)).filter(|j| **j < i) {
+            Some(j) => Some(self.vims[*j]),
+            // An id the planner made for a new item names nothing stored yet.
+            None if t.item_id.is_none() => None,
             None => db.item(t.item, item).map_err(PlanError::Lookup)?,
         };
         match known {
