@@ -9,7 +9,7 @@
 //! actor); their results come back to the actor, which alone changes its structs. Any
 //! database failure stops the actor: the next incarnation reloads what was committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use slog::{debug, info, o, warn};
 use tokio::task::AbortHandle;
 
 use crate::boot::{self, BootFailure, Booted};
-use crate::calls::CallResult;
+use crate::calls::{CallOrder, CallResult};
 use crate::commit::{self, SettledSink};
 use crate::live_set::{FirstPoll, LiveSet};
 use crate::messages::{ActorExit, ActorUp, Enqueue, Reports, StopActor};
@@ -54,6 +54,8 @@ pub struct VimActor {
     fresh: HashMap<ElementKey, ItemState>,
     admitting: bool,
     in_flight: HashMap<TaskKey, (ElementKey, AbortHandle)>,
+    /// Calls decided but not started yet, in order.
+    queued: VecDeque<CallOrder>,
     live: LiveSet,
     notice: StopNotice,
 }
@@ -84,6 +86,7 @@ impl VimActor {
             fresh: HashMap::new(),
             admitting: true,
             in_flight: HashMap::new(),
+            queued: VecDeque::new(),
             live: LiveSet::new(policy, first_poll),
             notice,
         }
@@ -211,8 +214,25 @@ impl VimActor {
                 }
             }));
         }
-        if let Some(env) = self.env.clone() {
-            for order in calls {
+        self.queued.extend(calls);
+        self.start_calls(ctx);
+        if !resolve.is_empty() {
+            self.resolve(resolve, ctx);
+        }
+    }
+
+    /// Starts queued calls while fewer than twice `max_in_flight` run: a call waits for its
+    /// slot only briefly, and a thousand ready tasks are not a thousand idle futures.
+    fn start_calls(&mut self, ctx: &mut Context<Self>) {
+        let Some(env) = self.env.clone() else {
+            return;
+        };
+        let limit = 2 * self.shared.config.max_in_flight;
+        while self.in_flight.len() < limit {
+            let Some(order) = self.queued.pop_front() else {
+                return;
+            };
+            {
                 let (key, element) = (order.key, order.element);
                 debug!(self.log, "VIM call"; "task" => key.to_string(), "call" => format!("{:?}", order.call));
                 // The call reports back as a message: a future per call spawned on the actor's
@@ -226,9 +246,6 @@ impl VimActor {
                 self.in_flight.insert(key, (element, handle.abort_handle()));
             }
         }
-        if !resolve.is_empty() {
-            self.resolve(resolve, ctx);
-        }
     }
 
     fn on_call(&mut self, done: CallDone, ctx: &mut Context<Self>) {
@@ -236,6 +253,7 @@ impl VimActor {
         let Some((element, _)) = self.in_flight.remove(&key) else {
             return;
         };
+        self.start_calls(ctx);
         let mut result = match done.result {
             Ok(Ok(r)) => r,
             Ok(Err(abort)) => return self.fail(ctx, abort.exit(), abort.to_string()),
