@@ -243,21 +243,8 @@ impl ObservedInterface {
 
     fn fresh(row: ItemId, net: Option<ItemId>) -> ObservedInterface {
         ObservedInterface {
-            row,
             net,
-            sdn_port_id: None,
-            port_key: None,
-            port_pending: false,
-            port_failures: 0,
-            port_retry_at: None,
-            vim_interface_id: None,
-            vim_net_id: None,
-            mac_address: None,
-            ip_address: None,
-            compute_node: None,
-            pci: None,
-            vlan: None,
-            vim_info: None,
+            ..ObservedInterface::new(row, None)
         }
     }
 

@@ -330,48 +330,26 @@ fn update_items<'a>(
     t: NaiveDateTime,
     net: bool,
 ) -> Result<u64, StoreError> {
-    let mut rows = 0;
-    for generation in generations(items) {
-        let mut by_shape: BTreeMap<Vec<&'static str>, Vec<Vec<Value>>> = BTreeMap::new();
-        for (id, u) in generation {
-            let mut columns = Vec::new();
-            let mut v = vec![Value::Text(Some(id.to_string()))];
-            let mut text = |name, value: &Option<Option<String>>| {
-                if let Some(x) = value {
-                    columns.push(name);
-                    v.push(Value::Text(x.clone()));
-                }
-            };
-            text("status", &u.status.map(|s| Some(s.as_str().to_owned())));
-            text("vim_id", &u.vim_id);
-            text("error_msg", &cut(u.error_msg.clone()));
-            text("vim_info", &u.vim_info);
-            if net {
-                text("sdn_net_id", &u.sdn_net_id);
-            }
-            text(
-                "created_items",
-                &items_json(u.created_items.clone()).map(Some),
-            );
-            if let Some(c) = u.created {
-                columns.push("created");
-                v.push(Value::Bool(c));
-            }
-            columns.push("modified_at");
-            v.push(Value::Time(t));
-            by_shape.entry(columns).or_default().push(v);
+    let changes = items.map(|(id, u)| {
+        let mut row = RowChange::of(id);
+        row.text("status", &u.status.map(|s| Some(s.as_str().to_owned())));
+        row.text("vim_id", &u.vim_id);
+        row.text("error_msg", &cut(u.error_msg.clone()));
+        row.text("vim_info", &u.vim_info);
+        if net {
+            row.text("sdn_net_id", &u.sdn_net_id);
         }
-        for (columns, values) in by_shape {
-            let shape = Shape {
-                table,
-                keys: &["id"],
-                columns,
-                guard: None,
-            };
-            rows += execute(conn, &shape, &values)? as u64;
+        row.text(
+            "created_items",
+            &items_json(u.created_items.clone()).map(Some),
+        );
+        if let Some(c) = u.created {
+            row.set("created", Value::Bool(c));
         }
-    }
-    Ok(rows)
+        row.set("modified_at", Value::Time(t));
+        (id, row)
+    });
+    update_rows(conn, table, changes)
 }
 
 fn update_interfaces<'a>(
@@ -379,37 +357,70 @@ fn update_interfaces<'a>(
     items: impl Iterator<Item = (ItemId, &'a InterfaceUpdate)>,
     t: NaiveDateTime,
 ) -> Result<u64, StoreError> {
+    let changes = items.map(|(id, u)| {
+        let mut row = RowChange::of(id);
+        row.text("vim_interface_id", &u.vim_interface_id);
+        row.text("vim_net_id", &u.vim_net_id);
+        row.text("mac_address", &u.mac_address);
+        row.text("ip_address", &u.ip_address);
+        row.text("vim_info", &u.vim_info);
+        row.text("compute_node", &u.compute_node);
+        row.text("pci", &u.pci);
+        row.text("sdn_port_id", &u.sdn_port_id);
+        if let Some(vlan) = u.vlan {
+            row.set("vlan", Value::Int(vlan));
+        }
+        row.set("modified_at", Value::Time(t));
+        (id, row)
+    });
+    update_rows(conn, "interfaces", changes)
+}
+
+/// The columns one row's change sets, and the values: its id first.
+struct RowChange {
+    columns: Vec<&'static str>,
+    values: Vec<Value>,
+}
+
+impl RowChange {
+    fn of(id: ItemId) -> RowChange {
+        RowChange {
+            columns: Vec::new(),
+            values: vec![Value::Text(Some(id.to_string()))],
+        }
+    }
+
+    fn set(&mut self, column: &'static str, value: Value) {
+        self.columns.push(column);
+        self.values.push(value);
+    }
+
+    /// A text column, when the update names it (`Some(None)` clears it).
+    fn text(&mut self, column: &'static str, value: &Option<Option<String>>) {
+        if let Some(v) = value {
+            self.set(column, Value::Text(v.clone()));
+        }
+    }
+}
+
+/// Rows of a table keyed by `id`, in order: one statement per generation and shape of change.
+fn update_rows(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    changes: impl Iterator<Item = (ItemId, RowChange)>,
+) -> Result<u64, StoreError> {
     let mut rows = 0;
-    for generation in generations(items) {
+    for generation in generations(changes) {
         let mut by_shape: BTreeMap<Vec<&'static str>, Vec<Vec<Value>>> = BTreeMap::new();
-        for (id, u) in generation {
-            let mut columns = Vec::new();
-            let mut v = vec![Value::Text(Some(id.to_string()))];
-            let mut text = |name, value: &Option<Option<String>>| {
-                if let Some(x) = value {
-                    columns.push(name);
-                    v.push(Value::Text(x.clone()));
-                }
-            };
-            text("vim_interface_id", &u.vim_interface_id);
-            text("vim_net_id", &u.vim_net_id);
-            text("mac_address", &u.mac_address);
-            text("ip_address", &u.ip_address);
-            text("vim_info", &u.vim_info);
-            text("compute_node", &u.compute_node);
-            text("pci", &u.pci);
-            text("sdn_port_id", &u.sdn_port_id);
-            if let Some(vlan) = u.vlan {
-                columns.push("vlan");
-                v.push(Value::Int(vlan));
-            }
-            columns.push("modified_at");
-            v.push(Value::Time(t));
-            by_shape.entry(columns).or_default().push(v);
+        for (_, change) in generation {
+            by_shape
+                .entry(change.columns)
+                .or_default()
+                .push(change.values);
         }
         for (columns, values) in by_shape {
             let shape = Shape {
-                table: "interfaces",
+                table,
                 keys: &["id"],
                 columns,
                 guard: None,
