@@ -187,7 +187,6 @@ fn targets(
     Ok((items, vims))
 }
 
-/// Plans the tasks one by one, gathering the item rows the action adds.
 /// The index of the first task on each element of the action.
 fn first_of(req: &ActionRequest, items: &[ItemId]) -> HashMap<(ItemKind, ItemId), usize> {
     let mut first = HashMap::with_capacity(items.len());
@@ -197,6 +196,7 @@ fn first_of(req: &ActionRequest, items: &[ItemId]) -> HashMap<(ItemKind, ItemId)
     first
 }
 
+/// Plans the tasks one by one, gathering the item rows the action adds.
 struct Planner<'a> {
     ctx: Ctx<'a>,
     vims: &'a [VimAccountId],

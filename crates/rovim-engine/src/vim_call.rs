@@ -17,7 +17,7 @@ use rovim_core::{
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
-    CreateFailure, Created, InterfaceReport, TokenMatch, VimConnector, VimError, VmRequest,
+    CreateFailure, Created, TokenMatch, VimConnector, VimError, VmRequest,
     human_duration,
 };
 use tokio::sync::Semaphore;
@@ -575,8 +575,8 @@ async fn delete_sdn_ports(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, InterfaceUp
     cleared
 }
 
-/// An element created now or found by its token: reads its state (and a VM's interfaces) once
-/// so the orchestrator sees addresses without waiting for the first refresh.
+/// An element created now or found by its token: a net gets its SDN network if it needs one; a
+/// VM's interface rows are paired with its VIM ports. Their state comes with the first poll.
 async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
     let owned = found.created.owned();
     match order.element.0 {
@@ -591,7 +591,7 @@ async fn adopted(env: &CallEnv, order: &CallOrder, found: TokenMatch) -> Done {
             let interfaces = iface_nets
                 .iter()
                 .zip(&found.interface_ids)
-                .map(|((row, _), port)| (*row, interface_update(port, None)))
+                .map(|((row, _), port)| (*row, port_of(port)))
                 .collect();
             Done {
                 outcome: Outcome::Created(owned),
@@ -617,21 +617,13 @@ async fn interface_rows(env: &CallEnv, vm: ItemId) -> Vec<(ItemId, Option<ItemId
     }
 }
 
-pub fn interface_update(port: &str, seen: Option<&InterfaceReport>) -> InterfaceUpdate {
-    let mut u = InterfaceUpdate {
+/// The row change of a VM interface paired with its VIM port at the create; its addresses,
+/// host and PCI come with the VM's first poll.
+fn port_of(port: &str) -> InterfaceUpdate {
+    InterfaceUpdate {
         vim_interface_id: Some(Some(port.to_owned())),
         ..InterfaceUpdate::default()
-    };
-    if let Some(r) = seen {
-        u.vim_net_id = Some(r.vim_net_id.clone());
-        u.mac_address = Some(r.mac_address.clone());
-        u.ip_address = Some(r.ip_address.clone());
-        u.compute_node = Some(r.compute_node.clone());
-        u.pci = Some(r.pci.clone());
-        u.vlan = Some(r.vlan.map(i32::from));
-        u.vim_info = Some(r.vim_info.clone());
     }
-    u
 }
 
 /// Why a VM's interface has no VIM net to go on: the VM's task fails with it.
