@@ -91,7 +91,6 @@ fn call_env(
         connector,
         limiter: RateLimiter::new(c.rate_limit_qps),
         permits: Semaphore::new(c.max_in_flight),
-        staged: Semaphore::new(2 * c.max_in_flight),
         writer: shared.writer.clone(),
         store: shared.store.clone(),
         timeout: c.call_timeout(),

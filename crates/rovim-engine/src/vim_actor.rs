@@ -222,7 +222,9 @@ impl VimActor {
     }
 
     /// Starts queued calls while fewer than twice `max_in_flight` run: a call waits for its
-    /// slot only briefly, and a thousand ready tasks are not a thousand idle futures.
+    /// slot only briefly, at most that many tasks are BUILD because of a call under way (so a
+    /// crash leaves few tokens to look up), and a thousand ready tasks are not a thousand idle
+    /// futures.
     fn start_calls(&mut self, ctx: &mut Context<Self>) {
         let Some(env) = self.env.clone() else {
             return;
@@ -232,19 +234,17 @@ impl VimActor {
             let Some(order) = self.queued.pop_front() else {
                 return;
             };
-            {
-                let (key, element) = (order.key, order.element);
-                debug!(self.log, "VIM call"; "task" => key.to_string(), "call" => format!("{:?}", order.call));
-                // The call reports back as a message: a future per call spawned on the actor's
-                // context would be polled at every wake-up of the actor, all of them each time.
-                let addr = ctx.address();
-                let call = AssertUnwindSafe(vim_call::run(env.clone(), order)).catch_unwind();
-                let handle = tokio::spawn(async move {
-                    let result = call.await.map_err(|p| rovim_core::panic_text(&*p));
-                    addr.do_send(CallDone { key, result });
-                });
-                self.in_flight.insert(key, (element, handle.abort_handle()));
-            }
+            let (key, element) = (order.key, order.element);
+            debug!(self.log, "VIM call"; "task" => key.to_string(), "call" => format!("{:?}", order.call));
+            // The call reports back as a message: a future per call spawned on the actor's
+            // context would be polled at every wake-up of the actor, all of them each time.
+            let addr = ctx.address();
+            let call = AssertUnwindSafe(vim_call::run(env.clone(), order)).catch_unwind();
+            let handle = tokio::spawn(async move {
+                let result = call.await.map_err(|p| rovim_core::panic_text(&*p));
+                addr.do_send(CallDone { key, result });
+            });
+            self.in_flight.insert(key, (element, handle.abort_handle()));
         }
     }
 

@@ -17,8 +17,7 @@ use rovim_core::{
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
-    CreateFailure, Created, TokenMatch, VimConnector, VimError, VmRequest,
-    human_duration,
+    CreateFailure, Created, TokenMatch, VimConnector, VimError, VmRequest, human_duration,
 };
 use tokio::sync::Semaphore;
 
@@ -33,10 +32,6 @@ pub struct CallEnv {
     pub limiter: RateLimiter,
     /// Slots of VIM calls in flight (`max_in_flight`).
     pub permits: Semaphore,
-    /// Runs under way, BUILD committed or being committed (twice `max_in_flight`): the next
-    /// tasks' BUILD commits overlap the calls in flight, and a crash leaves few BUILD tasks to
-    /// look up by token.
-    pub staged: Semaphore,
     pub writer: DbWriter,
     pub store: Store,
     pub timeout: Duration,
@@ -122,15 +117,12 @@ impl CallAbort {
 
 /// Runs the order to an outcome for its task, or aborts (see [`CallAbort`]).
 ///
-/// The run holds one of the account's `staged` permits throughout: it commits the task's BUILD
-/// first, then each try holds one of the `max_in_flight` slots for the VIM call alone (a retry
-/// waits without one). So at most twice `max_in_flight` tasks of a VIM are BUILD because of
-/// this run, and a crash leaves few tokens to look up.
+/// The run commits the task's BUILD first, then each try holds one of the `max_in_flight` slots
+/// for the VIM call alone (a retry waits without one). Its VimActor runs at most twice
+/// `max_in_flight` of these at once, so the next tasks' BUILD commits overlap the calls in
+/// flight, and a crash leaves few BUILD tasks to look up by token.
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
     let stopping = || CallAbort::VimDown(VimError::Connection("the VimActor is stopping".into()));
-    let Ok(_staged) = env.staged.acquire().await else {
-        return Err(stopping());
-    };
     if !order.before.is_empty() {
         let applied = env
             .writer

@@ -101,8 +101,9 @@ impl Shape {
 macro_rules! bound_query {
     ($sql:expr, $rows:expr) => {{
         let mut q = diesel::sql_query($sql).into_boxed();
+        // Bound by reference: the writer thread copies no cell.
         for v in $rows.iter().flatten() {
-            q = match v.clone() {
+            q = match v {
                 Value::Text(s) => q.bind::<Nullable<Text>, _>(s),
                 Value::Int(i) => q.bind::<Nullable<Integer>, _>(i),
                 Value::Bool(b) => q.bind::<Bool, _>(b),

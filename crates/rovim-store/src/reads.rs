@@ -121,21 +121,7 @@ pub fn get_net(conn: &mut AnyConnection, id: ItemId) -> Result<Option<NetRecord>
 
 /// A VM with its interfaces in index order.
 pub fn get_vm(conn: &mut AnyConnection, id: ItemId) -> Result<Option<VmRecord>, StoreError> {
-    let Some(row) = vms::table
-        .find(id.to_string())
-        .first::<VmRow>(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let ifaces = interfaces::table
-        .filter(interfaces::vm_id.eq(id.to_string()))
-        .order(interfaces::iface_index.asc())
-        .load::<InterfaceRow>(conn)?
-        .into_iter()
-        .map(InterfaceRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    row.into_record(ifaces).map(Some)
+    Ok(get_vms(conn, &[id])?.pop())
 }
 
 /// Rows read per `IN (…)` query by the batched reads: far below either backend's bind limit.
