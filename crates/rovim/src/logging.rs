@@ -53,7 +53,9 @@ pub fn init(format: LogFormat, level: LogLevel) -> (slog::Logger, slog_async::As
         Box::new(slog_term::FullFormat::new(decorator).build().fuse())
     } else {
         Box::new(
-            slog_json::Json::new(std::io::stderr())
+            // stderr is unbuffered and the JSON drain writes each key and value apart: one
+            // write(2) per line instead of dozens.
+            slog_json::Json::new(std::io::LineWriter::new(std::io::stderr()))
                 .add_default_keys()
                 .build()
                 .fuse(),
