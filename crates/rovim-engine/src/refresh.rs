@@ -5,6 +5,8 @@
 //! A net's SDN network state is merged into its status (spec §1.12); a passthrough interface's
 //! SDN port is re-made only when its compute node, PCI, VLAN or MAC change (not its IP: ODD-5).
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use rovim_core::{ItemId, ItemStatus, merge_sdn_status};
 use rovim_sdn::SdnNetState;
 use rovim_store::{InterfaceRecord, InterfaceUpdate, ItemUpdate, NetRecord, VmRecord};
@@ -15,11 +17,28 @@ use crate::calls::ItemReport;
 /// The message stored when the VIM no longer has an element.
 pub const GONE: &str = "the element is no longer on the VIM (deleted outside rovim)";
 
+/// A VIM info text as a refresh remembers it: only to tell whether the next report's differs,
+/// so a 64-bit hash instead of the text (hundreds of bytes per element and interface, for as
+/// long as the element lives). Two different texts with one hash would skip one write of that
+/// informational column; the status, error, addresses and SDN fields are compared in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfoHash(u64);
+
+impl InfoHash {
+    pub fn of(text: Option<&str>) -> Option<InfoHash> {
+        text.map(|t| {
+            let mut h = DefaultHasher::new();
+            t.hash(&mut h);
+            InfoHash(h.finish())
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
     pub status: Option<ItemStatus>,
     pub error_msg: Option<String>,
-    pub vim_info: Option<String>,
+    pub vim_info: Option<InfoHash>,
     pub interfaces: Vec<ObservedInterface>,
     /// Nets: the SDN network wired for it.
     pub sdn_net_id: Option<String>,
@@ -46,7 +65,7 @@ pub struct ObservedInterface {
     pub compute_node: Option<String>,
     pub pci: Option<String>,
     pub vlan: Option<i32>,
-    pub vim_info: Option<String>,
+    pub vim_info: Option<InfoHash>,
 }
 
 /// What an SDN external port is made for.
@@ -86,7 +105,7 @@ impl Observed {
         Observed {
             status: Some(r.status),
             error_msg: r.error_msg.clone(),
-            vim_info: r.vim_info.clone(),
+            vim_info: InfoHash::of(r.vim_info.as_deref()),
             interfaces: Vec::new(),
             sdn_net_id: r.sdn_net_id.clone(),
         }
@@ -96,7 +115,7 @@ impl Observed {
         Observed {
             status: Some(r.status),
             error_msg: r.error_msg.clone(),
-            vim_info: r.vim_info.clone(),
+            vim_info: InfoHash::of(r.vim_info.as_deref()),
             interfaces: r.interfaces.iter().map(ObservedInterface::of_row).collect(),
             sdn_net_id: None,
         }
@@ -126,7 +145,7 @@ impl Observed {
         Observed {
             status: Some(report.map_or(ItemStatus::Build, |r| r.status)),
             error_msg: report.and_then(|r| r.error_msg.clone()),
-            vim_info: report.and_then(|r| r.vim_info.clone()),
+            vim_info: InfoHash::of(report.and_then(|r| r.vim_info.as_deref())),
             interfaces: interfaces
                 .iter()
                 .map(|(row, u)| ObservedInterface {
@@ -141,7 +160,7 @@ impl Observed {
                     compute_node: flat(&u.compute_node),
                     pci: flat(&u.pci),
                     vlan: u.vlan.flatten(),
-                    vim_info: flat(&u.vim_info),
+                    vim_info: InfoHash::of(u.vim_info.as_ref().and_then(|v| v.as_deref())),
                     ..ObservedInterface::new(*row, None)
                 })
                 .collect(),
@@ -153,20 +172,20 @@ impl Observed {
     /// SDN network's state when it has one.
     pub fn apply_net(&mut self, report: Option<&NetReport>, sdn: Option<&SdnNetState>) -> Changes {
         match report {
-            None => self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), None),
+            None => self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(None)),
             Some(r) => {
                 let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
                 let (status, error) = merge_sdn_status(r.status, r.error_msg.as_deref(), sdn);
-                self.apply_item(status, error, r.vim_info.clone())
+                self.apply_item(status, error, Some(r.vim_info.clone()))
             }
         }
     }
 
     pub fn apply_vm(&mut self, report: Option<&VmReport>) -> Changes {
         let Some(r) = report else {
-            return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), None);
+            return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(None));
         };
-        let mut changes = self.apply_item(r.status, r.error_msg.clone(), r.vim_info.clone());
+        let mut changes = self.apply_item(r.status, r.error_msg.clone(), Some(r.vim_info.clone()));
         for seen in &r.interfaces {
             let Some(known) = self
                 .interfaces
@@ -185,17 +204,18 @@ impl Observed {
     /// The VIM could not be asked: the element shows VIM_ERROR with the reason, or
     /// VIM_SDN_ERROR with both reasons when its SDN network is in error too.
     pub fn apply_vim_error(&mut self, error: &str, sdn: Option<&SdnNetState>) -> Changes {
-        let vim_info = self.vim_info.clone();
         let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
         let (status, error) = merge_sdn_status(ItemStatus::VimError, Some(error), sdn);
-        self.apply_item(status, error, vim_info)
+        self.apply_item(status, error, None)
     }
 
+    /// `vim_info`: `None` leaves it as it is (the VIM was not asked), `Some(text)` is what the
+    /// VIM reports now.
     fn apply_item(
         &mut self,
         status: ItemStatus,
         error_msg: Option<String>,
-        vim_info: Option<String>,
+        vim_info: Option<Option<String>>,
     ) -> Changes {
         let mut u = ItemUpdate::default();
         if self.status != Some(status) {
@@ -206,9 +226,12 @@ impl Observed {
             u.error_msg = Some(error_msg.clone());
             self.error_msg = error_msg;
         }
-        if self.vim_info != vim_info {
-            u.vim_info = Some(vim_info.clone());
-            self.vim_info = vim_info;
+        if let Some(text) = vim_info {
+            let hash = InfoHash::of(text.as_deref());
+            if self.vim_info != hash {
+                u.vim_info = Some(text);
+                self.vim_info = hash;
+            }
         }
         let changed = u != ItemUpdate::default();
         Changes {
@@ -273,7 +296,7 @@ impl ObservedInterface {
             compute_node: r.compute_node.clone(),
             pci: r.pci.clone(),
             vlan: r.vlan,
-            vim_info: r.vim_info.clone(),
+            vim_info: InfoHash::of(r.vim_info.as_deref()),
         }
     }
 
@@ -344,7 +367,11 @@ impl ObservedInterface {
         );
         field(&mut self.pci, &seen.pci, &mut u.pci);
         field(&mut self.vlan, &seen.vlan.map(i32::from), &mut u.vlan);
-        field(&mut self.vim_info, &seen.vim_info, &mut u.vim_info);
+        let hash = InfoHash::of(seen.vim_info.as_deref());
+        if self.vim_info != hash {
+            self.vim_info = hash;
+            u.vim_info = Some(seen.vim_info.clone());
+        }
         (u != InterfaceUpdate::default()).then_some(u)
     }
 }
@@ -404,6 +431,50 @@ mod tests {
         assert_eq!(
             moved.interfaces[0].1.mac_address, None,
             "the MAC did not change"
+        );
+    }
+
+    #[test]
+    fn vim_info_is_written_when_its_text_changes_and_kept_through_a_vim_error() {
+        let mut o = observed();
+        let mut report = vm_report(ItemStatus::Active, "10.0.0.2");
+        report.vim_info = Some(r#"{"host":"a"}"#.into());
+        report.interfaces[0].vim_info = Some(r#"{"port":"a"}"#.into());
+        let first = o.apply_vm(Some(&report));
+        assert_eq!(
+            first.item.unwrap().vim_info,
+            Some(Some(r#"{"host":"a"}"#.into()))
+        );
+        assert_eq!(
+            first.interfaces[0].1.vim_info,
+            Some(Some(r#"{"port":"a"}"#.into()))
+        );
+        assert!(o.apply_vm(Some(&report)).is_empty(), "same text, no write");
+
+        let down = o.apply_vim_error("unreachable", None);
+        let u = down.item.unwrap();
+        assert_eq!(u.status, Some(ItemStatus::VimError));
+        assert_eq!(
+            u.vim_info, None,
+            "a VIM error leaves the VIM info as stored"
+        );
+        let back = o.apply_vm(Some(&report)).item.unwrap();
+        assert_eq!(back.status, Some(ItemStatus::Active));
+        assert_eq!(back.vim_info, None, "same text as stored before the error");
+
+        report.vim_info = Some(r#"{"host":"b"}"#.into());
+        report.interfaces[0].vim_info = None;
+        let moved = o.apply_vm(Some(&report));
+        assert_eq!(
+            moved.item.unwrap().vim_info,
+            Some(Some(r#"{"host":"b"}"#.into()))
+        );
+        assert_eq!(moved.interfaces[0].1.vim_info, Some(None), "cleared");
+        let gone = o.apply_vm(None).item.unwrap();
+        assert_eq!(
+            gone.vim_info,
+            Some(None),
+            "a deleted element's info is cleared"
         );
     }
 

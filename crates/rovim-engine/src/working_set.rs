@@ -465,7 +465,7 @@ impl WorkingSet {
 
     fn order(&self, key: TaskKey, call: VimCall, before: WriteBatch) -> CallOrder {
         let entry = &self.tasks[&key];
-        let nets = match (&call, &entry.params) {
+        let nets = match (&call, entry.params.as_deref()) {
             (VimCall::Create, Some(TaskParams::Vm(vm))) => {
                 vm.net_refs().map(|r| self.net_target(key, r)).collect()
             }
@@ -475,8 +475,8 @@ impl WorkingSet {
             key,
             element: entry.element,
             call,
-            params: entry.params.clone(),
-            find: entry.find.clone(),
+            params: entry.params.as_deref().cloned(),
+            find: entry.find.as_deref().cloned(),
             token: entry.token.clone(),
             recovering: entry.recovering,
             nets,

@@ -38,7 +38,7 @@ fn task(
             .unwrap(),
         element: (kind, item),
         action,
-        params,
+        params: params.map(Box::new),
         find: None,
         deps: Vec::new(),
         token: format!("tok-{index}"),

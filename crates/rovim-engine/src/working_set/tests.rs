@@ -27,7 +27,7 @@ fn entry(key: TaskKey, kind: ItemKind, item: ItemId, action: Action) -> TaskEntr
         vim: VimAccountId::generate(),
         element: (kind, item),
         action,
-        params,
+        params: params.map(Box::new),
         find: None,
         deps: Vec::new(),
         token: format!("tok-{key}"),
@@ -42,7 +42,7 @@ fn vm_on(key: TaskKey, net_task: TaskKey) -> TaskEntry {
     let iface =
         serde_json::from_value(serde_json::json!({"net": {"action_task": net_task.to_string()}}))
             .unwrap();
-    e.params = Some(TaskParams::Vm(VmParams {
+    e.params = Some(Box::new(TaskParams::Vm(VmParams {
         name: "v".into(),
         description: None,
         start: true,
@@ -52,7 +52,7 @@ fn vm_on(key: TaskKey, net_task: TaskKey) -> TaskEntry {
         cloud_config: None,
         disks: Vec::new(),
         availability_zone: None,
-    }));
+    })));
     e.deps = vec![net_task];
     e
 }

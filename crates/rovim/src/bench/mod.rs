@@ -40,9 +40,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub rounds: usize,
     /// Then restart the service it started and time until every account's actor is up with
-    /// its live elements loaded; report the memory per live element after that reload.
+    /// its live elements loaded; report the memory per live element after that reload and
+    /// again `--settle-secs` later. The VIMs then run in a `rovim sim-vim` child, so that they
+    /// outlive the service with their elements (an in-process sim starts empty, and the
+    /// service would find every element gone).
     #[arg(long)]
     pub restart: bool,
+    /// With `--restart`: when the second memory reading is taken, after every live element
+    /// had its first poll (they are spread over the 60 s ACTIVE interval).
+    #[arg(long, default_value_t = 65)]
+    pub settle_secs: u64,
 }
 
 pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::Result<()> {
@@ -53,6 +60,7 @@ pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        let mut sim = None;
         let (api, mut service) = match &api.api_url {
             Some(_) => {
                 if args.max_in_flight.is_some() || database_url.is_some() {
@@ -67,6 +75,9 @@ pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::
                 (api.clone(), None)
             }
             None => {
+                if args.restart {
+                    sim = Some(service::SimVim::start(args.latency_ms)?);
+                }
                 let s = service::Service::start(database_url.as_deref(), args.max_in_flight)?;
                 let api = Api {
                     api_url: Some(s.base.clone()),
@@ -76,12 +87,16 @@ pub fn run(api: &Api, database_url: Option<String>, args: BenchArgs) -> anyhow::
             }
         };
         let client = Client::new(&api)?;
-        let (mut report, vims) = bench(&client, &args, service.as_ref()).await?;
+        let sim_url = sim.as_ref().map(|s: &service::SimVim| s.base.clone());
+        let (mut report, vims) =
+            bench(&client, &args, service.as_ref(), sim_url.as_deref()).await?;
         if let (Some(s), true) = (service.as_mut(), args.restart) {
-            report.restart = Some(restart(s, &api, &vims, report.live_elements()).await?);
+            let settle = Duration::from_secs(args.settle_secs);
+            report.restart = Some(restart(s, &api, &vims, report.live_elements(), settle).await?);
         }
         report.print(api.output)?;
         drop(service);
+        drop(sim);
         Ok(())
     })
 }
@@ -90,13 +105,18 @@ async fn bench(
     c: &Client,
     args: &BenchArgs,
     service: Option<&service::Service>,
+    sim_url: Option<&str>,
 ) -> anyhow::Result<(Report, Vec<String>)> {
     let run_tag = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let mut vims = Vec::new();
     for v in 0..args.vims {
         let name = format!("{run_tag}-{v}");
-        let body = json!({"name": name, "type": "sim", "url": format!("sim://{name}"),
-                          "config": {"latency_ms": args.latency_ms, "build_seconds": 0}});
+        // An external sim has its knobs from its command line; every account shares it.
+        let body = match sim_url {
+            Some(url) => json!({"name": name, "type": "sim", "url": url}),
+            None => json!({"name": name, "type": "sim", "url": format!("sim://{name}"),
+                           "config": {"latency_ms": args.latency_ms, "build_seconds": 0}}),
+        };
         let made = c
             .send(c.req(Method::POST, "/v1/vim-accounts").json(&body))
             .await?;
@@ -117,6 +137,7 @@ async fn bench(
         latency_ms: args.latency_ms,
         max_in_flight: args.max_in_flight,
         database: service.map_or_else(|| "the running service's".into(), |s| s.database.clone()),
+        external_sim: sim_url.is_some(),
         rounds,
         before,
         after,
@@ -126,12 +147,13 @@ async fn bench(
 }
 
 /// Restarts the service and times until every account is ENABLED again (its actor up with its
-/// tasks and live elements loaded); then reads its memory.
+/// tasks and live elements loaded); then reads its memory, and again `settle` later.
 async fn restart(
     s: &mut service::Service,
     api: &Api,
     vims: &[String],
     live: usize,
+    settle: Duration,
 ) -> anyhow::Result<report::Restart> {
     let started = Instant::now();
     s.restart()?;
@@ -145,11 +167,15 @@ async fn restart(
     }
     let up = started.elapsed();
     let text = metrics(&c).await?;
+    tokio::time::sleep(settle).await;
+    let later = metrics(&c).await?;
     Ok(report::Restart {
         up,
         live_elements: live,
         resident_bytes: scrape::sum(&text, "process_resident_memory_bytes"),
         anonymous_bytes: scrape::sum(&text, "rovim_resident_anonymous_memory_bytes"),
+        settle,
+        settled_anonymous_bytes: scrape::sum(&later, "rovim_resident_anonymous_memory_bytes"),
     })
 }
 

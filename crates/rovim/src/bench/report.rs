@@ -38,11 +38,15 @@ pub struct Restart {
     pub resident_bytes: f64,
     /// Without mapped files (the database read through mmap).
     pub anonymous_bytes: f64,
+    /// The second reading, this long after the first.
+    #[serde(serialize_with = "millis")]
+    pub settle: Duration,
+    pub settled_anonymous_bytes: f64,
 }
 
 impl Restart {
-    fn bytes_per_element(&self) -> f64 {
-        self.anonymous_bytes / self.live_elements.max(1) as f64
+    fn per_element(&self, bytes: f64) -> f64 {
+        bytes / self.live_elements.max(1) as f64
     }
 }
 
@@ -52,6 +56,8 @@ pub struct Report {
     pub latency_ms: u64,
     pub max_in_flight: Option<usize>,
     pub database: String,
+    /// The VIMs are a `rovim sim-vim` child, over HTTP, rather than in the service.
+    pub external_sim: bool,
     pub rounds: Vec<Round>,
     pub before: Sample,
     pub after: Sample,
@@ -98,6 +104,7 @@ impl Report {
             let v = serde_json::json!({
                 "vims": self.vims, "tasks_per_round": self.tasks, "latency_ms": self.latency_ms,
                 "max_in_flight": self.max_in_flight, "database": self.database,
+                "external_sim": self.external_sim,
                 "rounds": self.rounds, "totals": totals, "restart": self.restart,
             });
             match out {
@@ -109,8 +116,13 @@ impl Report {
         let mif = self
             .max_in_flight
             .map_or_else(|| "the service's".into(), |n| n.to_string());
+        let sims = if self.external_sim {
+            "accounts on one `rovim sim-vim` (HTTP)"
+        } else {
+            "sim VIMs"
+        };
         println!(
-            "rovim bench: {} sim VIMs, {} tasks per round, {} ms per VIM call, max_in_flight {mif}, database {}",
+            "rovim bench: {} {sims}, {} tasks per round, {} ms per VIM call, max_in_flight {mif}, database {}",
             self.vims, self.tasks, self.latency_ms, self.database
         );
         println!("round   tasks  seconds    tasks/s  first done  accept p50  accept max");
@@ -148,13 +160,16 @@ impl Report {
         if let Some(r) = &self.restart {
             println!(
                 "restart: every actor up with its {} live elements {:.0} ms after the start; \
-                 resident then {:.0} MB, {:.0} MB of it the process's own (no mapped files, no sim \
-                 state) = {:.2} KB per live element",
+                 resident then {:.0} MB, {:.0} MB of it the process's own (no mapped files) = \
+                 {:.2} KB per live element; {:.0} s later {:.0} MB = {:.2} KB per live element",
                 r.live_elements,
                 ms(r.up),
                 r.resident_bytes / 1e6,
                 r.anonymous_bytes / 1e6,
-                r.bytes_per_element() / 1e3
+                r.per_element(r.anonymous_bytes) / 1e3,
+                r.settle.as_secs_f64(),
+                r.settled_anonymous_bytes / 1e6,
+                r.per_element(r.settled_anonymous_bytes) / 1e3
             );
         }
         Ok(())

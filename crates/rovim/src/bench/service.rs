@@ -1,5 +1,6 @@
 //! The `rovim serve` a bench starts: this binary in a child process, on a loopback port, with
-//! a temporary SQLite database unless `--database-url` names one. Killed when dropped.
+//! a temporary SQLite database unless `--database-url` names one; and, for `--restart`, a
+//! `rovim sim-vim` child the accounts share. Both killed when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -52,6 +53,43 @@ impl Service {
     }
 }
 
+/// A simulated VIM in its own process: it keeps its elements while the service restarts.
+pub struct SimVim {
+    child: Child,
+    pub base: String,
+}
+
+impl SimVim {
+    pub fn start(latency_ms: u64) -> anyhow::Result<SimVim> {
+        let settings = serde_json::json!({"latency_ms": latency_ms, "build_seconds": 0});
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["sim-vim", "--listen", "127.0.0.1:0", "--settings"])
+            .arg(settings.to_string())
+            .env("ROVIM_LOG_LEVEL", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting rovim sim-vim")?;
+        let base = listening_on(&mut child)?.context("rovim sim-vim did not start")?;
+        Ok(SimVim { child, base })
+    }
+}
+
+impl Drop for SimVim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address a child prints first (`listening on URL`), or `None` if it printed else.
+fn listening_on(child: &mut Child) -> anyhow::Result<Option<String>> {
+    let stdout = child.stdout.take().context("the child's stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    Ok(line.trim().strip_prefix("listening on ").map(str::to_owned))
+}
+
 fn spawn(dir: &std::path::Path, url: &str) -> anyhow::Result<(Child, String)> {
     let config_path = dir.join("bench.yaml");
     let log = std::fs::OpenOptions::new()
@@ -69,15 +107,12 @@ fn spawn(dir: &std::path::Path, url: &str) -> anyhow::Result<(Child, String)> {
         .stderr(log)
         .spawn()
         .context("starting rovim serve")?;
-    let stdout = child.stdout.take().context("serve's stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    let Some(base) = line.trim().strip_prefix("listening on ") else {
+    let Some(base) = listening_on(&mut child)? else {
         let _ = child.kill();
         let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
         bail!("rovim serve did not start: {log}");
     };
-    Ok((child, base.to_owned()))
+    Ok((child, base))
 }
 
 impl Drop for Service {
