@@ -17,6 +17,7 @@ use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
 
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
+use crate::stamp::Stamp;
 
 /// A bound value of one cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,8 @@ pub enum Value {
     Text(Option<String>),
     Int(Option<i32>),
     Bool(bool),
-    Time(NaiveDateTime),
+    /// The statement's time stamp (one [`Stamp`] per statement, formatted once).
+    Now,
     NullableTime(Option<NaiveDateTime>),
 }
 
@@ -99,7 +101,7 @@ impl Shape {
 }
 
 macro_rules! bound_query {
-    ($sql:expr, $rows:expr) => {{
+    ($sql:expr, $rows:expr, $stamp:expr) => {{
         let mut q = diesel::sql_query($sql).into_boxed();
         // Bound by reference: the writer thread copies no cell.
         for v in $rows.iter().flatten() {
@@ -107,7 +109,7 @@ macro_rules! bound_query {
                 Value::Text(s) => q.bind::<Nullable<Text>, _>(s),
                 Value::Int(i) => q.bind::<Nullable<Integer>, _>(i),
                 Value::Bool(b) => q.bind::<Bool, _>(b),
-                Value::Time(t) => q.bind::<Timestamp, _>(t),
+                Value::Now => q.bind::<Timestamp, _>($stamp),
                 Value::NullableTime(t) => q.bind::<Nullable<Timestamp>, _>(t),
             };
         }
@@ -120,15 +122,16 @@ pub fn execute(
     conn: &mut AnyConnection,
     shape: &Shape,
     rows: &[Vec<Value>],
+    stamp: &Stamp,
 ) -> Result<usize, StoreError> {
     let mut changed = 0;
     for chunk in rows.chunks(shape.chunk_rows()) {
         changed += match conn {
             AnyConnection::Postgresql(c) => {
-                bound_query!(shape.sql(chunk.len(), true), chunk).execute(c)?
+                bound_query!(shape.sql(chunk.len(), true), chunk, stamp).execute(c)?
             }
             AnyConnection::Sqlite(c) => {
-                bound_query!(shape.sql(chunk.len(), false), chunk).execute(c)?
+                bound_query!(shape.sql(chunk.len(), false), chunk, stamp).execute(c)?
             }
         };
     }
@@ -140,6 +143,7 @@ pub fn execute_tasks(
     conn: &mut AnyConnection,
     shape: &Shape,
     rows: &[Vec<Value>],
+    stamp: &Stamp,
 ) -> Result<Vec<ChangedTask>, StoreError> {
     let mut changed = Vec::new();
     for chunk in rows.chunks(shape.chunk_rows()) {
@@ -151,10 +155,10 @@ pub fn execute_tasks(
         };
         changed.extend(match conn {
             AnyConnection::Postgresql(c) => {
-                bound_query!(returning(true), chunk).load::<ChangedTask>(c)?
+                bound_query!(returning(true), chunk, stamp).load::<ChangedTask>(c)?
             }
             AnyConnection::Sqlite(c) => {
-                bound_query!(returning(false), chunk).load::<ChangedTask>(c)?
+                bound_query!(returning(false), chunk, stamp).load::<ChangedTask>(c)?
             }
         });
     }

@@ -28,6 +28,7 @@ pub mod records;
 pub mod schema;
 pub mod sealing;
 pub mod secrets;
+mod stamp;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -10,7 +10,7 @@ use rovim_core::{
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::schema::{actions, interfaces, nets, tasks, vms};
-use crate::store::now;
+use crate::stamp::Stamp;
 use crate::with_inner;
 
 /// One task of a new action.
@@ -45,7 +45,9 @@ impl NewTask {
             params: None,
             find: None,
             depends_on: Vec::new(),
-            idempotency_token: format!("rovim-{}", uuid::Uuid::new_v4().simple()),
+            // Time-ordered like the ids (UUIDv7): the unique index on tokens grows at its end
+            // instead of taking a write on a random page per task.
+            idempotency_token: format!("rovim-{}", uuid::Uuid::now_v7().simple()),
         }
     }
 }
@@ -99,7 +101,7 @@ impl NewAction {
 
 #[derive(Insertable)]
 #[diesel(table_name = tasks)]
-struct TaskInsert {
+struct TaskInsert<'a> {
     action_id: String,
     task_index: i32,
     vim_account_id: String,
@@ -114,13 +116,13 @@ struct TaskInsert {
     created: bool,
     created_items: String,
     attempts: i32,
-    created_at: chrono::NaiveDateTime,
-    modified_at: chrono::NaiveDateTime,
+    created_at: &'a Stamp,
+    modified_at: &'a Stamp,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = nets)]
-struct NetInsert {
+struct NetInsert<'a> {
     id: String,
     vim_account_id: String,
     name: String,
@@ -128,26 +130,26 @@ struct NetInsert {
     status: &'static str,
     created: bool,
     created_items: String,
-    created_at: chrono::NaiveDateTime,
-    modified_at: chrono::NaiveDateTime,
+    created_at: &'a Stamp,
+    modified_at: &'a Stamp,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = vms)]
-struct VmInsert {
+struct VmInsert<'a> {
     id: String,
     vim_account_id: String,
     name: String,
     status: &'static str,
     created: bool,
     created_items: String,
-    created_at: chrono::NaiveDateTime,
-    modified_at: chrono::NaiveDateTime,
+    created_at: &'a Stamp,
+    modified_at: &'a Stamp,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = interfaces)]
-struct InterfaceInsert {
+struct InterfaceInsert<'a> {
     id: String,
     vm_id: String,
     iface_index: i32,
@@ -155,7 +157,7 @@ struct InterfaceInsert {
     iface_type: String,
     floating_ip: bool,
     port_security: bool,
-    modified_at: chrono::NaiveDateTime,
+    modified_at: &'a Stamp,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -173,7 +175,8 @@ pub(crate) fn iface_type_str(t: InterfaceType) -> String {
 /// Inserts the action, its tasks and its item rows, all or nothing. Run inside the caller's
 /// transaction.
 pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(), StoreError> {
-    let t = now();
+    let stamp = Stamp::now();
+    let (t, st) = (stamp.time(), &stamp);
     diesel::insert_into(actions::table)
         .values((
             actions::id.eq(a.id.to_string()),
@@ -196,8 +199,8 @@ pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(
             status: ItemStatus::ScheduledCreation.as_str(),
             created: false,
             created_items: "[]".into(),
-            created_at: t,
-            modified_at: t,
+            created_at: st,
+            modified_at: st,
         })
         .collect();
     let vms: Vec<VmInsert> = a
@@ -210,8 +213,8 @@ pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(
             status: ItemStatus::ScheduledCreation.as_str(),
             created: false,
             created_items: "[]".into(),
-            created_at: t,
-            modified_at: t,
+            created_at: st,
+            modified_at: st,
         })
         .collect();
     let ifaces: Vec<InterfaceInsert> = a
@@ -226,7 +229,7 @@ pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(
                 iface_type: iface_type_str(i.iface_type),
                 floating_ip: i.floating_ip,
                 port_security: i.port_security,
-                modified_at: t,
+                modified_at: st,
             })
         })
         .collect();
@@ -253,8 +256,8 @@ pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(
             created: false,
             created_items: "[]".into(),
             attempts: 0,
-            created_at: t,
-            modified_at: t,
+            created_at: st,
+            modified_at: st,
         })
         .collect();
     // Multi-row inserts type-check per backend only (stack notes §4): dispatch to the inner one.

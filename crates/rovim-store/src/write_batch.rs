@@ -20,7 +20,7 @@ use crate::batch_update::{Shape, Value, execute, execute_tasks, generations};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
 use crate::schema::{actions, tasks, vim_accounts};
-use crate::store::now;
+use crate::stamp::Stamp;
 
 /// Changes to one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,7 +147,7 @@ pub(crate) fn apply_batches(
     conn: &mut AnyConnection,
     batches: &[&WriteBatch],
 ) -> Result<Vec<Applied>, StoreError> {
-    let t = now();
+    let t = Stamp::now();
     let mut applied: Vec<Applied> = batches.iter().map(|_| Applied::default()).collect();
     // One UPDATE per action, with the exact sum of the settlements that went through.
     let mut sums: BTreeMap<ActionId, CounterDelta> = BTreeMap::new();
@@ -171,9 +171,8 @@ pub(crate) fn apply_batches(
                 columns,
                 guard: Some(OPEN_GUARD),
             };
-            let values: Vec<Vec<Value>> =
-                rows.iter().map(|(k, _, u)| task_values(*k, u, t)).collect();
-            let changed: HashSet<(String, i32)> = execute_tasks(conn, &shape, &values)?
+            let values: Vec<Vec<Value>> = rows.iter().map(|(k, _, u)| task_values(*k, u)).collect();
+            let changed: HashSet<(String, i32)> = execute_tasks(conn, &shape, &values, &t)?
                 .into_iter()
                 .map(|c| (c.action_id, c.task_index))
                 .collect();
@@ -185,7 +184,7 @@ pub(crate) fn apply_batches(
                         counter_delta(TaskStatus::Build, to)
                     }))
                 } else if u.status == Some(TaskStatus::Finished) {
-                    finish_done(conn, key, u, t)?
+                    finish_done(conn, key, u, t.time())?
                 } else {
                     None
                 };
@@ -207,18 +206,18 @@ pub(crate) fn apply_batches(
             .iter()
             .flat_map(move |b| pick(b).iter().map(|(id, u)| (*id, u)))
     };
-    rows += update_items(conn, "nets", items(|b| &b.nets), t, true)?;
-    rows += update_items(conn, "vms", items(|b| &b.vms), t, false)?;
+    rows += update_items(conn, "nets", items(|b| &b.nets), &t, true)?;
+    rows += update_items(conn, "vms", items(|b| &b.vms), &t, false)?;
     let ifaces = batches
         .iter()
         .flat_map(|b| b.interfaces.iter().map(|(id, u)| (*id, u)));
-    rows += update_interfaces(conn, ifaces, t)?;
+    rows += update_interfaces(conn, ifaces, &t)?;
     for (action, d) in sums.into_iter().filter(|(_, d)| !d.is_zero()) {
         rows += diesel::update(actions::table.find(action.to_string()))
             .set((
                 actions::number_done.eq(actions::number_done + d.done),
                 actions::number_failed.eq(actions::number_failed + d.failed),
-                actions::modified_at.eq(t),
+                actions::modified_at.eq(t.time()),
             ))
             .execute(conn)? as u64;
     }
@@ -231,7 +230,7 @@ pub(crate) fn apply_batches(
                     .as_ref()
                     .map(|m| truncate_error(m, MAX_ERROR_LEN).into_owned())),
                 vim_accounts::restart_count.eq(vim_accounts::restart_count + u.restarts),
-                vim_accounts::modified_at.eq(t),
+                vim_accounts::modified_at.eq(t.time()),
             ))
             .execute(conn)? as u64;
     }
@@ -264,7 +263,7 @@ fn task_columns(u: &TaskUpdate) -> Vec<&'static str> {
     c
 }
 
-fn task_values(key: TaskKey, u: &TaskUpdate, t: NaiveDateTime) -> Vec<Value> {
+fn task_values(key: TaskKey, u: &TaskUpdate) -> Vec<Value> {
     let mut v = vec![
         Value::Text(Some(key.action.to_string())),
         Value::Int(Some(key.index as i32)),
@@ -290,7 +289,7 @@ fn task_values(key: TaskKey, u: &TaskUpdate, t: NaiveDateTime) -> Vec<Value> {
     if let Some(at) = u.next_attempt_at {
         v.push(Value::NullableTime(at));
     }
-    v.push(Value::Time(t));
+    v.push(Value::Now);
     v
 }
 
@@ -327,7 +326,7 @@ fn update_items<'a>(
     conn: &mut AnyConnection,
     table: &'static str,
     items: impl Iterator<Item = (ItemId, &'a ItemUpdate)>,
-    t: NaiveDateTime,
+    t: &Stamp,
     net: bool,
 ) -> Result<u64, StoreError> {
     let changes = items.map(|(id, u)| {
@@ -346,16 +345,16 @@ fn update_items<'a>(
         if let Some(c) = u.created {
             row.set("created", Value::Bool(c));
         }
-        row.set("modified_at", Value::Time(t));
+        row.set("modified_at", Value::Now);
         (id, row)
     });
-    update_rows(conn, table, changes)
+    update_rows(conn, table, changes, t)
 }
 
 fn update_interfaces<'a>(
     conn: &mut AnyConnection,
     items: impl Iterator<Item = (ItemId, &'a InterfaceUpdate)>,
-    t: NaiveDateTime,
+    t: &Stamp,
 ) -> Result<u64, StoreError> {
     let changes = items.map(|(id, u)| {
         let mut row = RowChange::of(id);
@@ -370,10 +369,10 @@ fn update_interfaces<'a>(
         if let Some(vlan) = u.vlan {
             row.set("vlan", Value::Int(vlan));
         }
-        row.set("modified_at", Value::Time(t));
+        row.set("modified_at", Value::Now);
         (id, row)
     });
-    update_rows(conn, "interfaces", changes)
+    update_rows(conn, "interfaces", changes, t)
 }
 
 /// The columns one row's change sets, and the values: its id first.
@@ -408,6 +407,7 @@ fn update_rows(
     conn: &mut AnyConnection,
     table: &'static str,
     changes: impl Iterator<Item = (ItemId, RowChange)>,
+    t: &Stamp,
 ) -> Result<u64, StoreError> {
     let mut rows = 0;
     for generation in generations(changes) {
@@ -425,7 +425,7 @@ fn update_rows(
                 columns,
                 guard: None,
             };
-            rows += execute(conn, &shape, &values)? as u64;
+            rows += execute(conn, &shape, &values, t)? as u64;
         }
     }
     Ok(rows)
