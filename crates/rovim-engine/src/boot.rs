@@ -67,10 +67,10 @@ pub async fn boot(account: VimAccount, shared: Shared) -> Result<Booted, BootFai
         elements.dedup();
         let items = item_states(conn, &elements)?;
         let tasks = records
-            .iter()
+            .into_iter()
             .map(|r| TaskEntryWithStatus {
-                entry: TaskEntry::from_record(r),
                 status: r.status,
+                entry: TaskEntry::from_record(r),
             })
             .collect::<Vec<_>>();
         Ok((tasks, items))

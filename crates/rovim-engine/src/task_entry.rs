@@ -38,19 +38,19 @@ impl TaskEntry {
         self.token = String::new();
     }
 
-    pub fn from_record(r: &TaskRecord) -> TaskEntry {
+    pub fn from_record(r: TaskRecord) -> TaskEntry {
         TaskEntry {
             key: r.key,
             vim: r.vim_account,
             element: (r.item_kind, r.item_id),
             action: r.action,
             deps: all_deps(r.key.action, &r.depends_on, r.params.as_ref()),
-            params: r.params.clone().map(Box::new),
-            find: r.find.clone().map(Box::new),
-            token: r.idempotency_token.clone(),
+            params: r.params.map(Box::new),
+            find: r.find.map(Box::new),
+            token: r.idempotency_token,
             recovering: r.status == TaskStatus::Build,
-            vim_id: r.vim_id.clone(),
-            error: r.error_msg.clone(),
+            vim_id: r.vim_id,
+            error: r.error_msg,
         }
     }
 

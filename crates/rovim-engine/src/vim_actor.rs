@@ -122,8 +122,9 @@ impl VimActor {
                 Ok(Booted { env, tasks, items }) => {
                     act.env = Some(Arc::new(env));
                     info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
-                    act.ws.restore(tasks, &items);
-                    act.start_refresh(ctx, &items);
+                    let mut items = items;
+                    act.ws.restore(tasks, &mut items);
+                    act.start_refresh(ctx, items);
                     act.reports.up.do_send(ActorUp { vim: act.account.id, generation: act.generation });
                     act.admitting = false;
                     act.pump(ctx);

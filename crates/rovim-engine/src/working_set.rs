@@ -110,11 +110,13 @@ impl WorkingSet {
     /// Rebuilds from the database on every (re)start: the unfinished tasks of the account, in
     /// creation order, and the state of their elements. Tasks that were BUILD are resumed with a
     /// token lookup first; SCHEDULED ones are admitted again in order, so a DELETE supersedes
-    /// what it must even if the crash came before that was written.
+    /// what it must even if the crash came before that was written. Takes the elements' VIM
+    /// ids and what rovim owns of them out of `items`, and leaves what was observed (for the
+    /// live set).
     pub fn restore(
         &mut self,
         records: Vec<TaskEntryWithStatus>,
-        items: &HashMap<ElementKey, ItemState>,
+        items: &mut HashMap<ElementKey, ItemState>,
     ) {
         let mut by_element: HashMap<ElementKey, Vec<TaskEntryWithStatus>> = HashMap::new();
         let mut order: Vec<ElementKey> = Vec::new();
@@ -126,8 +128,15 @@ impl WorkingSet {
         }
         for element in order {
             let list = by_element.remove(&element).unwrap_or_default();
-            let state = items.get(&element).cloned().unwrap_or_default();
-            self.note_interfaces(element, &state);
+            let mut state = items.get_mut(&element);
+            // Only a create still to run pairs the VIM's ports with the rows.
+            if list.iter().any(|r| r.status.is_open())
+                && let Some(state) = state.as_deref()
+            {
+                self.note_interfaces(element, state);
+            }
+            let vim_id = state.as_mut().and_then(|s| s.vim_id.take());
+            let owned = state.and_then(|s| s.owned.take());
             let started: Vec<GroupTask> = list
                 .iter()
                 .filter(|r| r.status != TaskStatus::Scheduled)
@@ -138,8 +147,7 @@ impl WorkingSet {
                     status: r.status,
                 })
                 .collect();
-            let group =
-                ElementGroup::restore(element.0, element.1, state.vim_id, state.owned, started);
+            let group = ElementGroup::restore(element.0, element.1, vim_id, owned, started);
             self.groups.insert(element, group);
             for mut r in list {
                 let key = r.entry.key;

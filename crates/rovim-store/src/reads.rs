@@ -81,7 +81,9 @@ pub fn get_task(conn: &mut AnyConnection, key: TaskKey) -> Result<Option<TaskRec
         .transpose()
 }
 
-/// The tasks a VimActor must (re)load on start, in creation order.
+/// The tasks a VimActor must (re)load on start, in creation order. A DONE task (its element
+/// live) comes without its params and FIND filter: it will not run again, and parsing them for
+/// every live element cost the start time and memory for nothing.
 pub fn load_unfinished_tasks(
     conn: &mut AnyConnection,
     vim: VimAccountId,
@@ -95,7 +97,16 @@ pub fn load_unfinished_tasks(
             tasks::task_index.asc(),
         ))
         .load::<TaskRow>(conn)?;
-    records(rows)
+    rows.into_iter()
+        .map(|r| {
+            if r.is(TaskStatus::Done) {
+                r.without_params()
+            } else {
+                r
+            }
+        })
+        .map(TaskRecord::try_from)
+        .collect()
 }
 
 /// Every task that ever acted on an item, oldest first.

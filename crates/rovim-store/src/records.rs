@@ -110,6 +110,19 @@ pub(crate) struct TaskRow {
 
 const TASKS: &str = "tasks";
 
+impl TaskRow {
+    /// Leaves out what only an open task needs (its params and FIND filter), unparsed.
+    pub(crate) fn without_params(mut self) -> TaskRow {
+        self.params = None;
+        self.find_filter = None;
+        self
+    }
+
+    pub(crate) fn is(&self, status: TaskStatus) -> bool {
+        self.status == status.as_str()
+    }
+}
+
 impl TryFrom<TaskRow> for TaskRecord {
     type Error = StoreError;
     fn try_from(r: TaskRow) -> Result<Self, StoreError> {

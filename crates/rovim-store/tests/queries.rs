@@ -43,7 +43,14 @@ async fn an_action_is_stored_whole_and_read_back() {
             assert_eq!(t.idempotency_token, new.idempotency_token);
             assert!(!t.created);
         }
-        assert_eq!(load_unfinished_tasks(&mut c, acc.id).unwrap().len(), 3);
+        let open = load_unfinished_tasks(&mut c, acc.id).unwrap();
+        assert_eq!(open.len(), 3);
+        assert!(
+            open.iter()
+                .zip(&s.action.tasks)
+                .all(|(t, new)| t.params == new.params),
+            "an open task is reloaded with its params"
+        );
         assert!(
             load_unfinished_tasks(&mut c, account("other").id)
                 .unwrap()
@@ -189,6 +196,16 @@ async fn outcomes_items_and_counters_are_applied_exactly() {
         // only the DONE task is still unfinished (it is polled); FAILED ones are not reloaded
         let open = load_unfinished_tasks(&mut c, acc.id).unwrap();
         assert_eq!(open.iter().map(|t| t.key).collect::<Vec<_>>(), vec![k(0)]);
+        assert!(s.action.tasks[0].params.is_some());
+        assert_eq!(
+            (open[0].params.as_ref(), open[0].find.as_ref()),
+            (None, None),
+            "a DONE task comes back without what only an open one needs"
+        );
+        assert_eq!(
+            tasks[0].params, s.action.tasks[0].params,
+            "the row keeps them"
+        );
 
         // Some(None) clears a column; None leaves it alone
         let mut b = WriteBatch::default();

@@ -46,7 +46,7 @@ impl VimActor {
     pub(super) fn start_refresh(
         &mut self,
         ctx: &mut Context<Self>,
-        items: &HashMap<ElementKey, crate::working_set::ItemState>,
+        mut items: HashMap<ElementKey, crate::working_set::ItemState>,
     ) {
         let batch_size = self
             .env
@@ -59,7 +59,7 @@ impl VimActor {
             batch_size,
         });
         let live = self.ws.live_elements().into_iter().map(|(element, _)| {
-            let observed = items.get(&element).and_then(|i| i.observed.clone());
+            let observed = items.remove(&element).and_then(|i| i.observed);
             (element, observed)
         });
         let live = self.live.restore(live);

@@ -205,7 +205,7 @@ fn restore_resumes_build_with_a_token_lookup_and_lets_a_delete_supersede_what_wa
         },
     ];
     let mut ws = WorkingSet::new();
-    ws.restore(records, &HashMap::new());
+    ws.restore(records, &mut HashMap::new());
     let out = ws.schedule();
     assert_eq!(out.calls.len(), 1, "{:?}", out.calls);
     assert_eq!(out.calls[0].key, c1);
@@ -252,7 +252,7 @@ fn tasks_restored_at_boot_are_not_admitted_again_from_the_live_queue() {
                 status: TaskStatus::Scheduled,
             },
         ],
-        &HashMap::new(),
+        &mut HashMap::new(),
     );
     let first = ws.schedule();
     assert_eq!(status_of(&first.batch, c), vec![TaskStatus::Superseded]);
