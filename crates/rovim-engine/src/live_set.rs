@@ -252,7 +252,7 @@ impl LiveSet {
             };
             for (iface, sdn_net) in observed.interfaces.iter_mut().zip(sdn_nets) {
                 if let Some(job) = iface.port_job(sdn_net.as_deref()) {
-                    iface.port_pending = true;
+                    iface.port_mut().pending = true;
                     work.push(PortWork {
                         vm: *vm,
                         vm_vim_id: vm_vim_id.clone(),
@@ -284,12 +284,13 @@ impl LiveSet {
             else {
                 continue;
             };
-            iface.port_pending = false;
+            iface.port_mut().pending = false;
             iface.port_tried(made.is_ok(), random());
             match made {
                 Ok(port) => {
-                    iface.port_key = port.as_ref().and(job.new.clone());
-                    iface.sdn_port_id = port.clone();
+                    let state = iface.port_mut();
+                    state.key = port.as_ref().and(job.new.clone());
+                    state.id = port.clone();
                     let u = InterfaceUpdate {
                         sdn_port_id: Some(port),
                         ..Default::default()
@@ -299,8 +300,9 @@ impl LiveSet {
                 Err(e) => {
                     failures.push((job.row, e));
                     if job.old.is_some() {
-                        iface.sdn_port_id = None;
-                        iface.port_key = None;
+                        let state = iface.port_mut();
+                        state.id = None;
+                        state.key = None;
                         let u = InterfaceUpdate {
                             sdn_port_id: Some(None),
                             ..Default::default()

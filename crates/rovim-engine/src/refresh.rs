@@ -49,15 +49,9 @@ pub struct ObservedInterface {
     pub row: ItemId,
     /// The rovim net it sits on (its SDN network, if any, gets this interface's port).
     pub net: Option<ItemId>,
-    pub sdn_port_id: Option<String>,
-    /// What the SDN port was made for.
-    pub port_key: Option<PortKey>,
-    /// An SDN port change for this interface is under way.
-    pub port_pending: bool,
-    /// SDN port creations that failed in a row, and when the next may be tried: failed ones
-    /// back off (1 s doubling to 5 min) instead of being tried at every poll.
-    pub port_failures: u32,
-    pub port_retry_at: Option<tokio::time::Instant>,
+    /// Its SDN port: only a passthrough interface on a net with an SDN network has one, so it
+    /// is boxed (a virtual interface, most of them, carries 8 bytes for it instead of 128).
+    pub port: Option<Box<SdnPort>>,
     pub vim_interface_id: Option<String>,
     pub vim_net_id: Option<String>,
     pub mac_address: Option<String>,
@@ -66,6 +60,20 @@ pub struct ObservedInterface {
     pub pci: Option<String>,
     pub vlan: Option<i32>,
     pub vim_info: Option<InfoHash>,
+}
+
+/// An interface's SDN port as the refresh follows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdnPort {
+    pub id: Option<String>,
+    /// What the port was made for.
+    pub key: Option<PortKey>,
+    /// A change of the port is under way.
+    pub pending: bool,
+    /// Creations that failed in a row, and when the next may be tried: failed ones back off
+    /// (1 s doubling to 5 min) instead of being tried at every poll.
+    pub failures: u32,
+    pub retry_at: Option<tokio::time::Instant>,
 }
 
 /// What an SDN external port is made for.
@@ -248,11 +256,7 @@ impl ObservedInterface {
         ObservedInterface {
             row,
             net: None,
-            sdn_port_id: None,
-            port_key: None,
-            port_pending: false,
-            port_failures: 0,
-            port_retry_at: None,
+            port: None,
             vim_interface_id,
             vim_net_id: None,
             mac_address: None,
@@ -284,11 +288,13 @@ impl ObservedInterface {
         ObservedInterface {
             row: r.id,
             net: r.net,
-            sdn_port_id: r.sdn_port_id.clone(),
-            port_key,
-            port_pending: false,
-            port_failures: 0,
-            port_retry_at: None,
+            port: r.sdn_port_id.as_ref().map(|id| {
+                Box::new(SdnPort {
+                    id: Some(id.clone()),
+                    key: port_key,
+                    ..SdnPort::default()
+                })
+            }),
             vim_interface_id: r.vim_interface_id.clone(),
             vim_net_id: r.vim_net_id.clone(),
             mac_address: r.mac_address.clone(),
@@ -314,20 +320,20 @@ impl ObservedInterface {
 
     /// The change needed for this interface's SDN port, if any; none while one is under way.
     pub fn port_job(&self, sdn_net: Option<&str>) -> Option<PortJob> {
-        if self.port_pending
-            || self
-                .port_retry_at
-                .is_some_and(|t| tokio::time::Instant::now() < t)
-        {
+        let port = self.port.as_deref();
+        if port.is_some_and(|p| {
+            p.pending || p.retry_at.is_some_and(|t| tokio::time::Instant::now() < t)
+        }) {
             return None;
         }
         let wanted = self.wanted_port(sdn_net);
-        match (&self.sdn_port_id, &wanted) {
+        let (id, key) = port.map_or((None, None), |p| (p.id.as_ref(), p.key.as_ref()));
+        match (id, &wanted) {
             (None, None) => None,
-            (Some(_), Some(want)) if self.port_key.as_ref() == Some(want) => None,
+            (Some(_), Some(want)) if key == Some(want) => None,
             _ => Some(PortJob {
                 row: self.row,
-                old: self.sdn_port_id.clone(),
+                old: id.cloned(),
                 new: wanted,
             }),
         }
@@ -335,14 +341,20 @@ impl ObservedInterface {
 
     /// Records the outcome of an SDN port creation: a failure pushes the next try back.
     pub fn port_tried(&mut self, ok: bool, jitter: f64) {
+        let port = self.port_mut();
         if ok {
-            self.port_failures = 0;
-            self.port_retry_at = None;
+            port.failures = 0;
+            port.retry_at = None;
             return;
         }
-        let wait = rovim_core::Backoff::actor_restart().delay(self.port_failures, jitter);
-        self.port_failures = self.port_failures.saturating_add(1);
-        self.port_retry_at = Some(tokio::time::Instant::now() + wait);
+        let wait = rovim_core::Backoff::actor_restart().delay(port.failures, jitter);
+        port.failures = port.failures.saturating_add(1);
+        port.retry_at = Some(tokio::time::Instant::now() + wait);
+    }
+
+    /// The SDN port's state, made when the interface first needs one.
+    pub fn port_mut(&mut self) -> &mut SdnPort {
+        self.port.get_or_insert_default()
     }
 
     fn apply(&mut self, seen: &InterfaceReport) -> Option<InterfaceUpdate> {
@@ -493,8 +505,8 @@ mod tests {
             (job.old.as_deref(), job.new.as_ref().map(|k| k.pci.as_str())),
             (None, Some("0000:81:00.1"))
         );
-        iface.sdn_port_id = Some("port-1".into());
-        iface.port_key = job.new;
+        iface.port_mut().id = Some("port-1".into());
+        iface.port_mut().key = job.new;
         assert_eq!(iface.port_job(Some("sdn-1")), None, "made: nothing to do");
 
         report.interfaces[0].ip_address = Some("10.0.0.77".into());
