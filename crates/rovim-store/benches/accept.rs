@@ -10,12 +10,9 @@ use std::time::Instant;
 
 use rovim_core::{
     Action, ActionId, InterfaceType, ItemId, ItemKind, NetType, TaskKey, TaskParams, VimAccountId,
-    VimType,
 };
-use rovim_store::test_support::{TestDb, postgres, sqlite};
-use rovim_store::{
-    DbWrite, DbWriter, NewAction, NewInterface, NewNet, NewTask, NewVimAccount, NewVm,
-};
+use rovim_store::test_support::{TestDb, postgres, sim_account, sqlite};
+use rovim_store::{DbWrite, DbWriter, NewAction, NewInterface, NewNet, NewTask, NewVm};
 
 const PER_ACTION: u32 = 1_000;
 
@@ -94,20 +91,7 @@ fn workload_action(vim: VimAccountId) -> NewAction {
 async fn run(db: TestDb, actions: usize) {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let w = DbWriter::start(db.store.clone(), 1_024, log);
-    let vim = VimAccountId::generate();
-    w.write(DbWrite::InsertVimAccount(NewVimAccount {
-        id: vim,
-        name: "bench".into(),
-        vim_type: VimType::Sim,
-        url: "sim://".into(),
-        tenant: None,
-        username: None,
-        secret: None,
-        config: serde_json::json!({}),
-        sdn_controller: None,
-    }))
-    .await
-    .unwrap();
+    let vim = sim_account(&w, "bench").await;
     let mut times = Vec::with_capacity(actions);
     let mut rows = 0;
     for _ in 0..actions {

@@ -9,9 +9,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rovim_core::{Action, ActionId, ItemId, ItemKind, TaskKey, TaskStatus, VimAccountId, VimType};
-use rovim_store::test_support::{TestDb, postgres, sqlite};
-use rovim_store::{DbWrite, DbWriter, NewAction, NewTask, NewVimAccount, TaskUpdate, WriteBatch};
+use rovim_core::{Action, ActionId, ItemId, ItemKind, TaskKey, TaskStatus};
+use rovim_store::test_support::{TestDb, postgres, sim_account, sqlite};
+use rovim_store::{DbWrite, DbWriter, NewAction, NewTask, TaskUpdate, WriteBatch};
 
 const PER_ACTION: u32 = 1_000;
 const IN_FLIGHT: usize = 1_024;
@@ -33,20 +33,7 @@ fn main() {
 async fn run(db: TestDb, total: u32) {
     let log = slog::Logger::root(slog::Discard, slog::o!());
     let w = DbWriter::start(db.store.clone(), IN_FLIGHT, log);
-    let vim = VimAccountId::generate();
-    w.write(DbWrite::InsertVimAccount(NewVimAccount {
-        id: vim,
-        name: "bench".into(),
-        vim_type: VimType::Sim,
-        url: "sim://".into(),
-        tenant: None,
-        username: None,
-        secret: None,
-        config: serde_json::json!({}),
-        sdn_controller: None,
-    }))
-    .await
-    .unwrap();
+    let vim = sim_account(&w, "bench").await;
     let mut keys = Vec::with_capacity(total as usize);
     let mut left = total;
     while left > 0 {

@@ -95,3 +95,22 @@ pub fn backends() -> Vec<TestDb> {
     dbs.extend(postgres());
     dbs
 }
+
+/// Registers a sim VIM account named `name` through the writer; returns its id.
+pub async fn sim_account(w: &crate::DbWriter, name: &str) -> rovim_core::VimAccountId {
+    let id = rovim_core::VimAccountId::generate();
+    w.write(crate::DbWrite::InsertVimAccount(crate::NewVimAccount {
+        id,
+        name: name.into(),
+        vim_type: rovim_core::VimType::Sim,
+        url: "sim://".into(),
+        tenant: None,
+        username: None,
+        secret: None,
+        config: serde_json::json!({}),
+        sdn_controller: None,
+    }))
+    .await
+    .expect("insert the sim account");
+    id
+}
