@@ -50,7 +50,7 @@ pub struct ObservedInterface {
     /// The rovim net it sits on (its SDN network, if any, gets this interface's port).
     pub net: Option<ItemId>,
     /// Its SDN port: only a passthrough interface on a net with an SDN network has one, so it
-    /// is boxed (a virtual interface, most of them, carries 8 bytes for it instead of 128).
+    /// is boxed (a virtual interface, most of them, carries 8 bytes for it instead of 120).
     pub port: Option<Box<SdnPort>>,
     pub vim_interface_id: Option<String>,
     pub vim_net_id: Option<String>,
