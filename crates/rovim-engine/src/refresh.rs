@@ -32,6 +32,17 @@ impl InfoHash {
             InfoHash(h.finish())
         })
     }
+
+    /// Follows what the VIM reports now: the text to write when it differs from the one
+    /// remembered (which then becomes it), `None` when it does not.
+    fn follow(remembered: &mut Option<InfoHash>, text: &Option<String>) -> Option<Option<String>> {
+        let hash = InfoHash::of(text.as_deref());
+        if *remembered == hash {
+            return None;
+        }
+        *remembered = hash;
+        Some(text.clone())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,20 +191,20 @@ impl Observed {
     /// SDN network's state when it has one.
     pub fn apply_net(&mut self, report: Option<&NetReport>, sdn: Option<&SdnNetState>) -> Changes {
         match report {
-            None => self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(None)),
+            None => self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(&None)),
             Some(r) => {
                 let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
                 let (status, error) = merge_sdn_status(r.status, r.error_msg.as_deref(), sdn);
-                self.apply_item(status, error, Some(r.vim_info.clone()))
+                self.apply_item(status, error, Some(&r.vim_info))
             }
         }
     }
 
     pub fn apply_vm(&mut self, report: Option<&VmReport>) -> Changes {
         let Some(r) = report else {
-            return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(None));
+            return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(&None));
         };
-        let mut changes = self.apply_item(r.status, r.error_msg.clone(), Some(r.vim_info.clone()));
+        let mut changes = self.apply_item(r.status, r.error_msg.clone(), Some(&r.vim_info));
         for seen in &r.interfaces {
             let Some(known) = self
                 .interfaces
@@ -223,7 +234,7 @@ impl Observed {
         &mut self,
         status: ItemStatus,
         error_msg: Option<String>,
-        vim_info: Option<Option<String>>,
+        vim_info: Option<&Option<String>>,
     ) -> Changes {
         let mut u = ItemUpdate::default();
         if self.status != Some(status) {
@@ -235,11 +246,7 @@ impl Observed {
             self.error_msg = error_msg;
         }
         if let Some(text) = vim_info {
-            let hash = InfoHash::of(text.as_deref());
-            if self.vim_info != hash {
-                u.vim_info = Some(text);
-                self.vim_info = hash;
-            }
+            u.vim_info = InfoHash::follow(&mut self.vim_info, text);
         }
         let changed = u != ItemUpdate::default();
         Changes {
@@ -276,22 +283,20 @@ impl ObservedInterface {
     }
 
     fn of_row(r: &InterfaceRecord) -> ObservedInterface {
-        // A port made by an earlier run was made for what the row holds.
-        let port_key = r.sdn_port_id.as_ref().and_then(|_| {
-            Some(PortKey {
-                compute_node: r.compute_node.clone()?,
-                pci: r.pci.clone()?,
-                vlan: r.vlan,
-                mac: r.mac_address.clone(),
-            })
-        });
         ObservedInterface {
             row: r.id,
             net: r.net,
+            // A port made by an earlier run was made for what the row holds.
             port: r.sdn_port_id.as_ref().map(|id| {
+                let key = r.compute_node.clone().zip(r.pci.clone());
                 Box::new(SdnPort {
                     id: Some(id.clone()),
-                    key: port_key,
+                    key: key.map(|(compute_node, pci)| PortKey {
+                        compute_node,
+                        pci,
+                        vlan: r.vlan,
+                        mac: r.mac_address.clone(),
+                    }),
                     ..SdnPort::default()
                 })
             }),
@@ -379,11 +384,7 @@ impl ObservedInterface {
         );
         field(&mut self.pci, &seen.pci, &mut u.pci);
         field(&mut self.vlan, &seen.vlan.map(i32::from), &mut u.vlan);
-        let hash = InfoHash::of(seen.vim_info.as_deref());
-        if self.vim_info != hash {
-            self.vim_info = hash;
-            u.vim_info = Some(seen.vim_info.clone());
-        }
+        u.vim_info = InfoHash::follow(&mut self.vim_info, &seen.vim_info);
         (u != InterfaceUpdate::default()).then_some(u)
     }
 }

@@ -68,7 +68,7 @@ pub fn item_states(
         let state = ItemState {
             owned: n.owned(),
             observed: Some(Observed::of_net(&n)),
-            vim_id: n.vim_id.clone(),
+            vim_id: n.vim_id,
         };
         out.insert((ItemKind::Net, n.id), state);
     }
@@ -76,7 +76,7 @@ pub fn item_states(
         let state = ItemState {
             owned: v.owned(),
             observed: Some(Observed::of_vm(&v)),
-            vim_id: v.vim_id.clone(),
+            vim_id: v.vim_id,
         };
         out.insert((ItemKind::Vm, v.id), state);
     }

@@ -119,10 +119,9 @@ impl VimActor {
             });
             match booted {
                 Err(failure) => act.fail(ctx, failure.exit, failure.reason),
-                Ok(Booted { env, tasks, items }) => {
+                Ok(Booted { env, tasks, mut items }) => {
                     act.env = Some(Arc::new(env));
                     info!(act.log, "VimActor up"; "tasks" => tasks.len(), "generation" => act.generation);
-                    let mut items = items;
                     act.ws.restore(tasks, &mut items);
                     act.start_refresh(ctx, items);
                     act.reports.up.do_send(ActorUp { vim: act.account.id, generation: act.generation });

@@ -128,15 +128,14 @@ impl WorkingSet {
         }
         for element in order {
             let list = by_element.remove(&element).unwrap_or_default();
-            let mut state = items.get_mut(&element);
-            // Only a create still to run pairs the VIM's ports with the rows.
-            if list.iter().any(|r| r.status.is_open())
-                && let Some(state) = state.as_deref()
-            {
-                self.note_interfaces(element, state);
+            let (mut vim_id, mut owned) = (None, None);
+            if let Some(state) = items.get_mut(&element) {
+                // Only a create still to run pairs the VIM's ports with the rows.
+                if list.iter().any(|r| r.status.is_open()) {
+                    self.note_interfaces(element, state);
+                }
+                (vim_id, owned) = (state.vim_id.take(), state.owned.take());
             }
-            let vim_id = state.as_mut().and_then(|s| s.vim_id.take());
-            let owned = state.and_then(|s| s.owned.take());
             let started: Vec<GroupTask> = list
                 .iter()
                 .filter(|r| r.status != TaskStatus::Scheduled)

@@ -176,7 +176,7 @@ pub(crate) fn iface_type_str(t: InterfaceType) -> String {
 /// transaction.
 pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(), StoreError> {
     let stamp = Stamp::now();
-    let (t, st) = (stamp.time(), &stamp);
+    let st = &stamp;
     diesel::insert_into(actions::table)
         .values((
             actions::id.eq(a.id.to_string()),
@@ -184,8 +184,8 @@ pub(crate) fn insert_action(conn: &mut AnyConnection, a: &NewAction) -> Result<(
             actions::number_tasks.eq(a.tasks.len() as i32),
             actions::number_done.eq(0),
             actions::number_failed.eq(0),
-            actions::created_at.eq(t),
-            actions::modified_at.eq(t),
+            actions::created_at.eq(stamp.time()),
+            actions::modified_at.eq(stamp.time()),
         ))
         .execute(conn)?;
     let nets: Vec<NetInsert> = a

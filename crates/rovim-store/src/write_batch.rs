@@ -8,6 +8,7 @@
 //! (a task admitted twice, a result delivered twice): exactness by construction, not by care.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -19,6 +20,7 @@ use rovim_core::{
 use crate::batch_update::{Shape, Value, execute, execute_tasks, generations};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
+use crate::reads::OPEN;
 use crate::schema::{actions, tasks, vim_accounts};
 use crate::stamp::Stamp;
 
@@ -156,22 +158,20 @@ pub(crate) fn apply_batches(
         .enumerate()
         .flat_map(|(w, b)| b.tasks.iter().map(move |(k, u)| (*k, (w, u))));
     for generation in generations(tasks) {
-        let mut by_shape: BTreeMap<Vec<&'static str>, Vec<(TaskKey, usize, &TaskUpdate)>> =
-            BTreeMap::new();
+        let mut by_shape: BTreeMap<Vec<&'static str>, TaskRows> = BTreeMap::new();
         for (key, (w, u)) in generation {
-            by_shape
-                .entry(task_columns(u))
-                .or_default()
-                .push((key, w, u));
+            let change = task_change(key, u);
+            let (rows, values) = by_shape.entry(change.columns).or_default();
+            rows.push((key, w, u));
+            values.push(change.values);
         }
-        for (columns, rows) in by_shape {
+        for (columns, (rows, values)) in by_shape {
             let shape = Shape {
                 table: "tasks",
                 keys: &["action_id", "task_index"],
                 columns,
-                guard: Some(OPEN_GUARD),
+                guard: Some(OPEN_GUARD.as_str()),
             };
-            let values: Vec<Vec<Value>> = rows.iter().map(|(k, _, u)| task_values(*k, u)).collect();
             let changed: HashSet<(String, i32)> = execute_tasks(conn, &shape, &values, &t)?
                 .into_iter()
                 .map(|c| (c.action_id, c.task_index))
@@ -241,56 +241,37 @@ pub(crate) fn apply_batches(
     Ok(applied)
 }
 
+/// The task updates of one shape (with the batch each came from) and their rows' values.
+type TaskRows<'a> = (Vec<(TaskKey, usize, &'a TaskUpdate)>, Vec<Vec<Value>>);
+
 /// A task's open statuses, as a condition on its row.
-const OPEN_GUARD: &str = "status IN ('SCHEDULED', 'BUILD')";
+static OPEN_GUARD: LazyLock<String> =
+    LazyLock::new(|| format!("status IN ('{}')", OPEN.join("', '")));
 
-/// The columns a task update sets, in the order of [`task_values`].
-fn task_columns(u: &TaskUpdate) -> Vec<&'static str> {
-    let mut c = Vec::new();
-    let mut put = |present: bool, name| {
-        if present {
-            c.push(name);
-        }
-    };
-    put(u.status.is_some(), "status");
-    put(u.vim_id.is_some(), "vim_id");
-    put(u.error_msg.is_some(), "error_msg");
-    put(u.created.is_some(), "created");
-    put(u.created_items.is_some(), "created_items");
-    put(u.attempts.is_some(), "attempts");
-    put(u.next_attempt_at.is_some(), "next_attempt_at");
-    c.push("modified_at");
-    c
-}
-
-fn task_values(key: TaskKey, u: &TaskUpdate) -> Vec<Value> {
-    let mut v = vec![
+/// A task update as a row change keyed by the task (status, VIM id, error, creation, tries).
+fn task_change(key: TaskKey, u: &TaskUpdate) -> RowChange {
+    let mut row = RowChange::keyed(vec![
         Value::Text(Some(key.action.to_string())),
         Value::Int(Some(key.index as i32)),
-    ];
-    if let Some(s) = u.status {
-        v.push(Value::Text(Some(s.as_str().to_owned())));
-    }
-    if let Some(id) = &u.vim_id {
-        v.push(Value::Text(id.clone()));
-    }
-    if let Some(e) = cut(u.error_msg.clone()) {
-        v.push(Value::Text(e));
-    }
+    ]);
+    row.text("status", &u.status.map(|s| Some(s.as_str().to_owned())));
+    row.text("vim_id", &u.vim_id);
+    row.text("error_msg", &cut(u.error_msg.clone()));
     if let Some(c) = u.created {
-        v.push(Value::Bool(c));
+        row.set("created", Value::Bool(c));
     }
-    if let Some(items) = items_json(u.created_items.clone()) {
-        v.push(Value::Text(Some(items)));
-    }
+    row.text(
+        "created_items",
+        &items_json(u.created_items.clone()).map(Some),
+    );
     if let Some(a) = u.attempts {
-        v.push(Value::Int(Some(a)));
+        row.set("attempts", Value::Int(Some(a)));
     }
     if let Some(at) = u.next_attempt_at {
-        v.push(Value::NullableTime(at));
+        row.set("next_attempt_at", Value::NullableTime(at));
     }
-    v.push(Value::Now);
-    v
+    row.set("modified_at", Value::Now);
+    row
 }
 
 /// `FINISHED` also applies to a `DONE` task (its element was deleted), counting nothing.
@@ -375,18 +356,22 @@ fn update_interfaces<'a>(
     update_rows(conn, "interfaces", changes, t)
 }
 
-/// The columns one row's change sets, and the values: its id first.
+/// The columns one row's change sets, and the values: its key first.
 struct RowChange {
     columns: Vec<&'static str>,
     values: Vec<Value>,
 }
 
 impl RowChange {
-    fn of(id: ItemId) -> RowChange {
+    fn keyed(key: Vec<Value>) -> RowChange {
         RowChange {
             columns: Vec::new(),
-            values: vec![Value::Text(Some(id.to_string()))],
+            values: key,
         }
+    }
+
+    fn of(id: ItemId) -> RowChange {
+        RowChange::keyed(vec![Value::Text(Some(id.to_string()))])
     }
 
     fn set(&mut self, column: &'static str, value: Value) {
