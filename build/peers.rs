@@ -24,6 +24,7 @@ pub fn missing() -> Vec<&'static str> {
         "rovim_no_keystone",
         "rovim_no_neutron_auth",
         "rovim_no_pg_ctl",
+        "rovim_no_pg",
         "rovim_no_openapi_validator",
         "rovim_no_kubernetes_validate",
         "rovim_no_systemd_analyze",
@@ -50,6 +51,9 @@ pub fn missing() -> Vec<&'static str> {
     }
     if !set("ROVIM_TEST_NEUTRON_AUTH_URL") {
         out.push("rovim_no_neutron_auth");
+    }
+    if !set("ROVIM_TEST_DATABASE_URL") {
+        out.push("rovim_no_pg");
     }
     if !(set("ROVIM_TEST_PG_CTL") && set("ROVIM_TEST_DATABASE_URL")) {
         out.push("rovim_no_pg_ctl");

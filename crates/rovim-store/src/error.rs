@@ -12,6 +12,13 @@ pub enum StoreError {
     Open { url: String, reason: String },
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// The database was migrated by a newer rovim: running on it could corrupt what the newer
+    /// version wrote.
+    #[error(
+        "the database schema is newer than this rovim: it has migration {found}, this version \
+         knows up to {known}; run the newer rovim (or restore a backup taken before the upgrade)"
+    )]
+    SchemaNewer { found: String, known: String },
     #[error("corrupt row in {table}.{column}: {reason}")]
     Corrupt {
         table: &'static str,

@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
 use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -11,6 +12,43 @@ use crate::error::StoreError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// The PostgreSQL advisory lock key the migrations run under ("rovim-mi" in ASCII): one per
+/// database, so concurrent test schemas in one database migrate one after the other.
+const MIGRATION_LOCK: i64 = 0x726f_7669_6d2d_6d69;
+
+/// Applies `source`'s pending migrations on `c` after checking that every migration already
+/// applied is one this build knows.
+fn migrate_one<DB, C>(c: &mut C, source: EmbeddedMigrations) -> Result<Vec<String>, StoreError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let known: Vec<String> = MigrationSource::<DB>::migrations(&source)
+        .map_err(|e| StoreError::Migration(e.to_string()))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let applied = c
+        .applied_migrations()
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    if let Some(unknown) = applied
+        .iter()
+        .map(|v| v.to_string())
+        .filter(|v| !known.contains(v))
+        .max()
+    {
+        return Err(StoreError::SchemaNewer {
+            found: unknown,
+            known: known.into_iter().max().unwrap_or_default(),
+        });
+    }
+    let now = c
+        .run_pending_migrations(source)
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(now.into_iter().map(|v| v.to_string()).collect())
+}
 
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
@@ -156,15 +194,24 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
-    /// Applies pending migrations; returns the versions applied now.
+    /// Applies pending migrations; returns the versions applied now. On PostgreSQL the
+    /// migrations run under an advisory lock, so instances started together on a fresh database
+    /// apply them once instead of racing (the loser used to fail on a duplicate `pg_type`
+    /// entry); a database migrated by a newer rovim is refused, never run on.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;
         let applied = match &mut *conn {
-            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        }
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(applied.into_iter().map(|v| v.to_string()).collect())
+            AnyConnection::Sqlite(c) => migrate_one(c, SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let applied = migrate_one(c, POSTGRES_MIGRATIONS);
+                // Released by the session's end anyway if this fails (a broken connection is
+                // dropped by the pool, not reused).
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                applied
+            }
+        }?;
+        Ok(applied)
     }
 
     /// The newest applied migration version, e.g. `20261124000001`.

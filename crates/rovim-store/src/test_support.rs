@@ -62,6 +62,24 @@ pub fn sqlite() -> TestDb {
 /// A fresh schema in the PostgreSQL test database, or `None` (with a note on stderr) when
 /// `ROVIM_TEST_DATABASE_URL` is unset outside CI.
 pub fn postgres() -> Option<TestDb> {
+    let EmptyPg { url, guard } = postgres_empty()?;
+    let store = Store::open(&url).expect("open PostgreSQL test schema");
+    Some(TestDb {
+        store,
+        url,
+        _guard: guard,
+    })
+}
+
+/// A PostgreSQL schema with nothing in it, not even migrations: for tests of what happens at
+/// first start. Dropped with the value.
+pub struct EmptyPg {
+    pub url: String,
+    guard: Guard,
+}
+
+/// An empty schema in the PostgreSQL test database; `None` as for [`postgres`].
+pub fn postgres_empty() -> Option<EmptyPg> {
     let admin_url = match std::env::var(PG_URL_VAR) {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -81,11 +99,9 @@ pub fn postgres() -> Option<TestDb> {
         .expect("create test schema");
     let sep = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
-    let store = Store::open(&url).expect("open PostgreSQL test schema");
-    Some(TestDb {
-        store,
+    Some(EmptyPg {
         url,
-        _guard: Guard::Postgres { admin_url, schema },
+        guard: Guard::Postgres { admin_url, schema },
     })
 }
 
