@@ -157,6 +157,56 @@ fn a_public_address_without_tokens_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
 }
 
+/// Issue 14: two `rovim serve` on one SQLite file were two writers running the same tasks. The
+/// second now refuses, naming the holder and the way out; after a kill -9 of the first the
+/// file is free again (the kernel dropped the lock), nothing stale is left behind.
+#[tokio::test]
+async fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db").to_string_lossy().into_owned();
+    let mut first = serve(&db);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--database-url", &db, "serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("a second serve on the same SQLite file is running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = child.wait_with_output().unwrap();
+    assert!(!second.status.success(), "a second serve started");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!(
+            "in use by another rovim (pid {}",
+            first.child.id()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("PostgreSQL"), "{err}");
+    assert!(
+        second.stdout.is_empty(),
+        "the refused serve listened: {:?}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    // The first one still serves.
+    let ready = support::http()
+        .get(format!("{}/readyz", first.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let _again = serve(&db);
+}
+
 const CLI_TOKEN: &str = "cli-token-0123456789abcdef";
 
 /// Issue 11: `ROVIM_API_TOKENS=""` on a public address used to mean "a token is configured"

@@ -10,7 +10,7 @@
 //! [`schema`], [`new_action`] (what a submission inserts), [`write_batch`] (engine updates),
 //! [`accounts`] (VIM accounts, SDN controllers), [`sealing`] and [`secrets`] (passwords sealed
 //! at rest with the operator's key), [`records`] and [`reads`] (typed reads),
-//! [`db_actor`] (the writer), [`introspect`] (catalog), `test_support` and `invariants` (the
+//! [`db_actor`] (the writer), [`instance_lock`] (one `serve` per SQLite file), [`introspect`] (catalog), `test_support` and `invariants` (the
 //! checker every test runs; feature-gated).
 #![forbid(unsafe_code)]
 
@@ -19,6 +19,7 @@ mod batch_update;
 mod connection;
 pub mod db_actor;
 pub mod error;
+pub mod instance_lock;
 pub mod introspect;
 #[cfg(feature = "test-support")]
 pub mod invariants;
@@ -41,6 +42,7 @@ pub use accounts::{
 pub use connection::{AnyConnection, Backend, redact_url};
 pub use db_actor::{DbStats, DbWrite, DbWriter};
 pub use error::StoreError;
+pub use instance_lock::InstanceLock;
 pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};
 pub use records::{ActionRecord, InterfaceRecord, NetRecord, TaskRecord, VmRecord};
 pub use sealing::{SealError, SecretKey, SecretOwner};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use rovim_api::{ApiState, Tokens, configure};
 use rovim_engine::{Connectors, Engine};
-use rovim_store::{Store, redact_url};
+use rovim_store::{InstanceLock, Store, redact_url};
 
 use crate::config::ServiceConfig;
 
@@ -24,6 +24,9 @@ pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> an
             "refusing to listen on {addr} without authentication: set auth.tokens (or ROVIM_API_TOKENS)"
         );
     }
+    // Before the database is opened: a second instance on a SQLite file must not even migrate.
+    let _instance = InstanceLock::acquire(&database_url)
+        .with_context(|| format!("opening {}", redact_url(&database_url)))?;
     let store = Store::open(&database_url)
         .with_context(|| format!("opening {}", redact_url(&database_url)))?
         .with_key(config.secret_key()?);
