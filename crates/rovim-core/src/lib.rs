@@ -26,6 +26,7 @@
 //! - [`vim_account`]: VIM types and account statuses.
 //! - [`vim_url`]: what a VIM account's (or SDN controller's) URL may be.
 //! - [`backoff`]: a validated exponential backoff with jitter.
+//! - [`lease_plan`]: how the VIM accounts are shared between the instances of one database.
 //!
 //! `BUG-n` in comments: a defect of the reference implementation that rovim fixes, listed in
 //! `docs/reference-bugs.md`.
@@ -38,6 +39,7 @@ pub mod find;
 pub mod group;
 pub mod ids;
 pub mod item_status;
+pub mod lease_plan;
 pub mod name;
 pub mod panic_text;
 pub mod params;

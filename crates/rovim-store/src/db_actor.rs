@@ -20,7 +20,9 @@ use crate::accounts::{
 };
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
+use crate::leases::{Fence, stale_fences};
 use crate::new_action::{NewAction, insert_action};
+use crate::notify;
 use crate::store::Store;
 use crate::write_batch::{Applied, WriteBatch, apply_batches};
 use rovim_core::{SdnControllerId, VimAccountId};
@@ -41,6 +43,13 @@ pub enum DbWrite {
 }
 
 impl DbWrite {
+    fn fence(&self) -> Option<&Fence> {
+        match self {
+            DbWrite::Batch(b) => b.fence.as_ref(),
+            _ => None,
+        }
+    }
+
     fn apply(&self, conn: &mut AnyConnection) -> Result<Applied, StoreError> {
         match self {
             DbWrite::Batch(b) => return Ok(apply_batches(conn, &[b])?.remove(0)),
@@ -128,11 +137,21 @@ impl DbActor {
                     .collect();
             }
         };
-        let all = conn.transaction::<_, StoreError, _>(|c| apply_all(c, items));
+        let instance = self.store.instance().cloned();
+        let all = conn.transaction::<_, StoreError, _>(|c| {
+            let results = apply_all(c, items)?;
+            notify::after(
+                c,
+                instance.as_deref(),
+                items.iter().map(|p| &p.write),
+                &results,
+            )?;
+            Ok(results)
+        });
         let results = match all {
-            Ok(applied) => {
+            Ok(results) => {
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                applied.into_iter().map(Ok).collect()
+                results
             }
             Err(e) if items.len() == 1 => vec![Err(e)],
             Err(e) => {
@@ -141,7 +160,11 @@ impl DbActor {
                     .iter()
                     .map(|p| {
                         self.stats.commits.fetch_add(1, Ordering::Relaxed);
-                        conn.transaction::<_, StoreError, _>(|c| p.write.apply(c))
+                        conn.transaction::<_, StoreError, _>(|c| {
+                            let mut results = apply_all(c, std::slice::from_ref(p))?;
+                            notify::after(c, instance.as_deref(), [&p.write], &results)?;
+                            results.remove(0)
+                        })
                     })
                     .collect()
             }
@@ -154,24 +177,51 @@ impl DbActor {
 }
 
 /// Applies the writes in order; each run of consecutive batches as one (a statement per table
-/// and shape of change for the whole run, see [`apply_batches`]).
-fn apply_all(conn: &mut AnyConnection, items: &[Pending]) -> Result<Vec<Applied>, StoreError> {
-    let mut out = Vec::with_capacity(items.len());
+/// and shape of change for the whole run, see [`apply_batches`]). A write whose fence no longer
+/// holds is refused ([`StoreError::Fenced`]) and the others still apply.
+fn apply_all(
+    conn: &mut AnyConnection,
+    items: &[Pending],
+) -> Result<Vec<Result<Applied, StoreError>>, StoreError> {
+    let fences: Vec<&Fence> = items.iter().filter_map(|p| p.write.fence()).collect();
+    let stale = stale_fences(conn, &fences)?;
+    let mut out: Vec<Result<Applied, StoreError>> = Vec::with_capacity(items.len());
     let mut run: Vec<&WriteBatch> = Vec::new();
+    let mut run_at: Vec<usize> = Vec::new();
     for p in items {
-        if let DbWrite::Batch(b) = &p.write {
-            run.push(b);
+        if let Some(f) = p.write.fence()
+            && stale.contains(&f)
+        {
+            out.push(Err(StoreError::Fenced { vim: f.vim }));
             continue;
         }
-        if !run.is_empty() {
-            out.extend(apply_batches(conn, &std::mem::take(&mut run))?);
+        if let DbWrite::Batch(b) = &p.write {
+            run.push(b);
+            run_at.push(out.len());
+            out.push(Ok(Applied::default()));
+            continue;
         }
-        out.push(p.write.apply(conn)?);
+        flush_run(conn, &mut run, &mut run_at, &mut out)?;
+        out.push(Ok(p.write.apply(conn)?));
     }
-    if !run.is_empty() {
-        out.extend(apply_batches(conn, &run)?);
-    }
+    flush_run(conn, &mut run, &mut run_at, &mut out)?;
     Ok(out)
+}
+
+fn flush_run(
+    conn: &mut AnyConnection,
+    run: &mut Vec<&WriteBatch>,
+    run_at: &mut Vec<usize>,
+    out: &mut [Result<Applied, StoreError>],
+) -> Result<(), StoreError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    for (at, applied) in run_at.drain(..).zip(apply_batches(conn, run)?) {
+        out[at] = Ok(applied);
+    }
+    run.clear();
+    Ok(())
 }
 
 impl Handler<Flush> for DbActor {

@@ -1,6 +1,6 @@
 //! The one error type of the store.
 
-use rovim_core::UnknownValue;
+use rovim_core::{UnknownValue, VimAccountId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +32,10 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// The write's account is no longer leased to its writer at the epoch it started with:
+    /// another instance runs it now. Nothing was committed.
+    #[error("VIM account {vim} is run by another instance now (lease lost); the write was refused")]
+    Fenced { vim: VimAccountId },
     /// A read could not run (its blocking thread panicked or the runtime is stopping).
     #[error("database read failed: {0}")]
     Read(String),

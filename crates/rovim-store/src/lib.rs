@@ -10,7 +10,7 @@
 //! [`schema`], [`new_action`] (what a submission inserts), [`write_batch`] (engine updates),
 //! [`accounts`] (VIM accounts, SDN controllers), [`sealing`] and [`secrets`] (passwords sealed
 //! at rest with the operator's key), [`records`] and [`reads`] (typed reads),
-//! [`db_actor`] (the writer), [`instance_lock`] (one `serve` per SQLite file), [`introspect`] (catalog), `test_support` and `invariants` (the
+//! [`db_actor`] (the writer), [`leases`] (instances and who runs each account), [`instance_lock`] (one `serve` per SQLite file), [`introspect`] (catalog), `test_support` and `invariants` (the
 //! checker every test runs; feature-gated).
 #![forbid(unsafe_code)]
 
@@ -23,7 +23,9 @@ pub mod instance_lock;
 pub mod introspect;
 #[cfg(feature = "test-support")]
 pub mod invariants;
+pub mod leases;
 pub mod new_action;
+pub mod notify;
 pub mod reads;
 pub mod records;
 pub mod schema;

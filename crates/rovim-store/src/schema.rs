@@ -126,6 +126,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        address -> Text,
+        version -> Text,
+        lock_key -> BigInt,
+        started_at -> Timestamp,
+        heartbeat_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    vim_leases (vim_account_id) {
+        vim_account_id -> Text,
+        owner -> Nullable<Text>,
+        epoch -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(tasks -> actions (action_id));
 diesel::joinable!(tasks -> vim_accounts (vim_account_id));
 diesel::joinable!(interfaces -> vms (vm_id));
@@ -139,4 +159,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     nets,
     vms,
     interfaces,
+    instances,
+    vim_leases,
 );

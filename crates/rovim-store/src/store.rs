@@ -98,6 +98,9 @@ pub struct Store {
     url: String,
     /// The key secrets are sealed with (see [`crate::secrets`]).
     pub(crate) key: Option<std::sync::Arc<crate::sealing::SecretKey>>,
+    /// The instance this process registers as (see [`crate::leases`]): named in what its
+    /// commits announce to the others.
+    instance: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -156,6 +159,7 @@ impl Store {
             backend,
             url: url.to_owned(),
             key: None,
+            instance: None,
         };
         store.migrate()?;
         if backend == Backend::Sqlite {
@@ -180,6 +184,16 @@ impl Store {
         Ok(store)
     }
 
+    /// This process's instance id, for what its commits announce to other instances.
+    pub fn with_instance(mut self, id: &str) -> Store {
+        self.instance = Some(id.into());
+        self
+    }
+
+    pub fn instance(&self) -> Option<&std::sync::Arc<str>> {
+        self.instance.as_ref()
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -192,6 +206,23 @@ impl Store {
     /// A pooled connection.
     pub fn conn(&self) -> Result<DbConn, StoreError> {
         Ok(self.pool.get()?)
+    }
+
+    /// A connection of its own, outside the pool, for a session that must last (the instance's
+    /// liveness lock, `LISTEN`).
+    pub fn dedicated_conn(&self) -> Result<AnyConnection, StoreError> {
+        let url = match self.backend {
+            Backend::Sqlite => sqlite_path(&self.url),
+            Backend::Postgres => &self.url,
+        };
+        let mut conn = AnyConnection::establish(url).map_err(|e| StoreError::Open {
+            url: redact_url(&self.url),
+            reason: e.to_string(),
+        })?;
+        if let AnyConnection::Sqlite(c) = &mut conn {
+            c.batch_execute(crate::connection::SQLITE_CONNECTION_PRAGMAS)?;
+        }
+        Ok(conn)
     }
 
     /// Applies pending migrations; returns the versions applied now. On PostgreSQL the

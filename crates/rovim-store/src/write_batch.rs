@@ -20,6 +20,7 @@ use rovim_core::{
 use crate::batch_update::{Shape, Value, execute, execute_tasks, generations};
 use crate::connection::AnyConnection;
 use crate::error::StoreError;
+use crate::leases::Fence;
 use crate::reads::OPEN;
 use crate::schema::{actions, tasks, vim_accounts};
 use crate::stamp::Stamp;
@@ -80,6 +81,9 @@ pub struct WriteBatch {
     pub vms: Vec<(ItemId, ItemUpdate)>,
     pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
     pub accounts: Vec<(VimAccountId, AccountStatusUpdate)>,
+    /// Committed only while the account's lease still reads so (see [`crate::leases`]); `None`
+    /// for writes that need no lease.
+    pub fence: Option<Fence>,
 }
 
 impl WriteBatch {
@@ -100,8 +104,12 @@ impl WriteBatch {
             + self.accounts.len()
     }
 
-    /// Appends another batch.
+    /// Appends another batch (of the same writer: the fence stays this one's, or becomes the
+    /// other's if this had none).
     pub fn extend(&mut self, other: WriteBatch) {
+        if self.fence.is_none() {
+            self.fence = other.fence;
+        }
         self.tasks.extend(other.tasks);
         self.nets.extend(other.nets);
         self.vms.extend(other.vms);

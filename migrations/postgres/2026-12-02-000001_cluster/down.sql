@@ -1,0 +1,2 @@
+DROP TABLE vim_leases;
+DROP TABLE instances;
