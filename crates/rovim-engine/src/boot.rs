@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rovim_store::leases::Fence;
 use rovim_store::{VimAccount, reads};
 use rovim_vim::VimError;
 use tokio::sync::Semaphore;
@@ -40,7 +41,11 @@ impl BootFailure {
     }
 }
 
-pub async fn boot(account: VimAccount, shared: Shared) -> Result<Booted, BootFailure> {
+pub async fn boot(
+    account: VimAccount,
+    fence: Fence,
+    shared: Shared,
+) -> Result<Booted, BootFailure> {
     let connector = shared
         .connectors
         .connect(&account)
@@ -77,12 +82,13 @@ pub async fn boot(account: VimAccount, shared: Shared) -> Result<Booted, BootFai
     })
     .await
     .map_err(|e| BootFailure::new(ActorExit::Database, e.to_string()))?;
-    let env = call_env(&account, &shared, connector);
+    let env = call_env(&account, fence, &shared, connector);
     Ok(Booted { env, tasks, items })
 }
 
 fn call_env(
     account: &VimAccount,
+    fence: Fence,
     shared: &Shared,
     connector: Arc<dyn rovim_vim::VimConnector>,
 ) -> CallEnv {
@@ -107,5 +113,7 @@ fn call_env(
         }),
         metrics: shared.metrics.clone(),
         vim_label: account.id.to_string(),
+        fence,
+        lease: shared.keeper.clock.clone(),
     }
 }

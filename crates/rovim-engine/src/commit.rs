@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use actix::Recipient;
 use rovim_core::TaskKey;
+use rovim_store::leases::Fence;
 use rovim_store::{DbWrite, DbWriter, StoreError, WriteBatch};
 
 use crate::action_watch::ActionWatch;
@@ -22,13 +23,16 @@ pub struct SettledSink {
     pub metrics: Arc<Metrics>,
     pub log: slog::Logger,
     pub watch: Arc<ActionWatch>,
+    /// The lease the writes are made under.
+    pub fence: Fence,
 }
 
 pub async fn commit(
     sink: SettledSink,
-    batch: WriteBatch,
+    mut batch: WriteBatch,
     settled: Vec<TaskSnapshot>,
 ) -> Result<(), StoreError> {
+    batch.fence = Some(sink.fence.clone());
     let applied = sink.writer.write(DbWrite::Batch(batch)).await?;
     let committed: HashSet<TaskKey> = applied.settled.iter().map(|(k, _)| *k).collect();
     let settled: Vec<_> = settled

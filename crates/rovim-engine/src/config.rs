@@ -40,6 +40,36 @@ pub struct EngineConfig {
     /// Threads the VimActors run on (0: one per core).
     pub arbiters: usize,
     pub refresh: RefreshConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Several instances on one PostgreSQL database (SQLite serves one instance: there the
+/// instance simply holds every account).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// How often an instance renews its leases (and heartbeats, and rebalances).
+    pub renew_secs: f64,
+    /// How long a lease lasts unrenewed: a paused or cut-off instance's accounts are taken
+    /// over this long after its last renewal (a dead one's at once).
+    pub lease_secs: f64,
+    /// How often each VimActor looks for new tasks stored by other instances, in case a
+    /// notification was missed (they normally arrive within milliseconds).
+    pub poll_secs: f64,
+    /// The address other instances and operators see for this one's API (default: the
+    /// address it listens on).
+    pub advertise: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            renew_secs: 3.0,
+            lease_secs: 10.0,
+            poll_secs: 10.0,
+            advertise: None,
+        }
+    }
 }
 
 /// How live elements are polled (DESIGN §5).
@@ -116,6 +146,7 @@ impl Default for EngineConfig {
             db_max_in_flight: 4096,
             arbiters: 0,
             refresh: RefreshConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -162,6 +193,20 @@ impl EngineConfig {
             return bad("call_timeout_secs", "must be a positive number");
         }
         self.refresh.policy()?;
+        let c = &self.cluster;
+        let positive = |s: f64| s > 0.0 && s.is_finite();
+        if !positive(c.renew_secs) {
+            return bad("cluster.renew_secs", "must be a positive number");
+        }
+        if !(positive(c.lease_secs) && c.lease_secs >= 2.0 * c.renew_secs) {
+            return bad(
+                "cluster.lease_secs",
+                "must be at least twice cluster.renew_secs (a lease must survive a late renewal)",
+            );
+        }
+        if !positive(c.poll_secs) {
+            return bad("cluster.poll_secs", "must be a positive number");
+        }
         self.retry_backoff()?;
         self.restart_backoff()?;
         self.auth_retry_backoff()?;
@@ -234,5 +279,17 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(e.key, "rate_limit_qps");
+        let e = EngineConfig {
+            cluster: ClusterConfig {
+                renew_secs: 3.0,
+                lease_secs: 5.0,
+                ..ClusterConfig::default()
+            },
+            ..EngineConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.key, "cluster.lease_secs");
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 }

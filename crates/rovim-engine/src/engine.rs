@@ -14,6 +14,7 @@ use rovim_store::{
 use rovim_vim::SimSettings;
 
 use crate::arbiters::ArbiterPool;
+use crate::cluster::{self, KeeperReports};
 use crate::config::EngineConfig;
 use crate::connectors::Connectors;
 use crate::db_lookup::DbLookup;
@@ -75,6 +76,17 @@ impl Engine {
         }
         let sdn = SdnActor::new(sdn_connectors).start();
         let metrics = Arc::new(Metrics::new());
+        let joined = {
+            let (store, cluster, metrics, log) = (
+                store.clone(),
+                config.cluster.clone(),
+                metrics.clone(),
+                log.clone(),
+            );
+            tokio::task::spawn_blocking(move || cluster::join(&store, &cluster, metrics, &log))
+                .await
+                .map_err(|e| StoreError::Read(e.to_string()))??
+        };
         let refresh = RefreshScheduler::new(metrics.clone()).start();
         let arbiters = Arc::new(ArbiterPool::new(config.arbiters));
         let shared = Shared {
@@ -88,8 +100,15 @@ impl Engine {
             log,
             watch: Arc::default(),
             arbiters,
+            keeper: joined.keeper.clone(),
         };
-        let supervisor = Supervisor::new(shared.clone(), accounts).start();
+        let supervisor = Supervisor::new(shared.clone(), accounts, &joined.first.held).start();
+        joined.run(KeeperReports {
+            round: supervisor.clone().recipient(),
+            work: supervisor.clone().recipient(),
+            settled: supervisor.clone().recipient(),
+            relistened: supervisor.clone().recipient(),
+        });
         Ok(Engine { supervisor, shared })
     }
 
@@ -339,16 +358,26 @@ impl Engine {
         Ok(self.supervisor.send(GetAccountStates).await?)
     }
 
-    /// Stops every actor and waits until the DbActor has committed what was queued.
+    /// Stops every actor, waits until the DbActor has committed what was queued, then hands
+    /// this instance's leases back (other instances take its accounts at once).
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.supervisor.send(Shutdown).await?;
         self.shared.writer.ping().await?;
+        self.shared.keeper.leave().await;
         Ok(())
+    }
+
+    /// This instance's id among the instances sharing the database.
+    pub fn instance_id(&self) -> &str {
+        &self.shared.keeper.id
     }
 }
 
 /// The account with its password opened (it is sealed in the database when a key is given).
-fn opened_account(store: &Store, mut account: VimAccount) -> Result<VimAccount, EngineError> {
+pub(crate) fn opened_account(
+    store: &Store,
+    mut account: VimAccount,
+) -> Result<VimAccount, EngineError> {
     if let Some(secret) = &account.secret {
         let owner = SecretOwner::VimAccount(account.id);
         account.secret = Some(store.open_secret(owner, secret)?);

@@ -28,6 +28,7 @@ mod action_watch;
 mod arbiters;
 mod boot;
 mod calls;
+mod cluster;
 mod commit;
 mod config;
 mod connectors;
@@ -57,7 +58,7 @@ mod vim_actor;
 mod vim_call;
 mod working_set;
 
-pub use config::{ConfigError, EngineConfig, RefreshConfig};
+pub use config::{ClusterConfig, ConfigError, EngineConfig, RefreshConfig};
 pub use connectors::Connectors;
 pub use engine::{Engine, Submitted};
 pub use error::EngineError;

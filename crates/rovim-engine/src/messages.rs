@@ -24,6 +24,12 @@ pub struct Enqueue {
 #[rtype(result = "()")]
 pub struct ForeignSettled(pub Vec<TaskSnapshot>);
 
+/// Asks a VimActor to load tasks another instance stored for it: those of one action (it
+/// was told of them), or every new one (a notification may have been missed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LoadNew(pub Option<rovim_core::ActionId>);
+
 /// Asks a VimActor to stop (account removed or reloaded, engine shutting down).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -69,6 +75,9 @@ pub enum ActorExit {
     Database,
     /// It panicked (actix does not restart a panicked actor by itself).
     Panicked,
+    /// Its instance's lease on the account is gone (another instance runs it, or this one
+    /// could not renew in time): not restarted unless the lease comes back.
+    LeaseLost,
 }
 
 impl ActorExit {
@@ -80,6 +89,17 @@ impl ActorExit {
             ActorExit::AuthRefused => "auth_refused",
             ActorExit::Database => "database",
             ActorExit::Panicked => "panicked",
+            ActorExit::LeaseLost => "lease_lost",
+        }
+    }
+}
+
+impl ActorExit {
+    /// How an actor whose database write failed with `e` ends.
+    pub fn of_store_error(e: &rovim_store::StoreError) -> ActorExit {
+        match e {
+            rovim_store::StoreError::Fenced { .. } => ActorExit::LeaseLost,
+            _ => ActorExit::Database,
         }
     }
 }

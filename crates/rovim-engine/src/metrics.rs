@@ -32,6 +32,12 @@ pub struct Metrics {
     pub restarts: IntCounterVec,
     /// How VimActors ended, by VIM account and exit kind.
     pub exits: IntCounterVec,
+    /// VIM accounts whose lease this instance holds.
+    pub leases_held: prometheus::IntGauge,
+    /// Leases this instance took (free, expired or from a dead instance).
+    pub takeovers: IntCounter,
+    /// How long a lease round (heartbeat, renewal, rebalance) takes.
+    pub lease_renewal: Histogram,
     db_commits: IntCounter,
     db_writes: IntCounter,
     db_rows: IntCounter,
@@ -91,6 +97,26 @@ impl Metrics {
             &["vim", "exit"],
         )
         .expect("valid metric");
+        let leases_held = prometheus::IntGauge::new(
+            "leases_held",
+            "VIM accounts whose lease this instance holds",
+        )
+        .expect("valid metric");
+        let takeovers = IntCounter::new(
+            "lease_takeovers_total",
+            "Leases this instance took: free, expired or from a departed instance",
+        )
+        .expect("valid metric");
+        let lease_renewal = Histogram::with_opts(
+            HistogramOpts::new(
+                "lease_renewal_seconds",
+                "Duration of a lease round (heartbeat, renewal, rebalance)",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )
+        .expect("valid metric");
         let db_commits =
             IntCounter::new("db_commits_total", "Transactions committed by the DbActor")
                 .expect("valid metric");
@@ -134,6 +160,9 @@ impl Metrics {
             Box::new(refresh_lag.clone()),
             Box::new(restarts.clone()),
             Box::new(exits.clone()),
+            Box::new(leases_held.clone()),
+            Box::new(takeovers.clone()),
+            Box::new(lease_renewal.clone()),
             Box::new(db_commits.clone()),
             Box::new(db_writes.clone()),
             Box::new(db_rows.clone()),
@@ -165,6 +194,9 @@ impl Metrics {
             refresh_lag,
             restarts,
             exits,
+            leases_held,
+            takeovers,
+            lease_renewal,
             db_commits,
             db_writes,
             db_commit_seconds,

@@ -28,6 +28,8 @@ pub struct Shared {
     pub watch: Arc<crate::action_watch::ActionWatch>,
     /// Where VimActors start.
     pub arbiters: Arc<crate::arbiters::ArbiterPool>,
+    /// This instance's membership: its id, its leases' validity, lease rounds on demand.
+    pub keeper: crate::cluster::Keeper,
 }
 
 /// Runs a read on a blocking thread with a pooled connection.

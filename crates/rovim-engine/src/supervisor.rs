@@ -2,6 +2,11 @@
 //! restarted with exponential backoff and jitter when one fails, with the account's status
 //! (STARTING, ENABLED, or ERROR with the reason, and the restart count) written to the database. It also
 //! routes submitted actions to their actors and settled tasks to the actors that wait on them.
+//!
+//! It runs only the accounts whose lease this instance holds (see `cluster.rs`): each
+//! [`LeaseRound`] starts the actors of accounts gained (or re-gained at a new epoch) and stops
+//! those of accounts lost. Work and settlements announced by other instances come in as
+//! [`RemoteWork`] and [`RemoteSettled`].
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,14 +14,19 @@ use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
 use rand::Rng;
 use rovim_core::{AccountStatus, Backoff, ItemKind, TaskKey, VimAccountId};
-use rovim_store::{AccountStatusUpdate, DbWrite, NewAction, VimAccount, WriteBatch};
+use rovim_store::leases::{Fence, Lease};
+use rovim_store::{
+    AccountStatusUpdate, DbWrite, NewAction, StoreError, VimAccount, WriteBatch, accounts, reads,
+};
 use slog::{info, warn};
 
+use crate::cluster::{LeaseRound, Relistened, RemoteSettled, RemoteWork};
+use crate::engine::opened_account;
 use crate::error::EngineError;
 use crate::messages::*;
 use crate::refresh::Observed;
-use crate::shared::Shared;
-use crate::task_entry::{ElementKey, TaskEntry};
+use crate::shared::{Shared, read};
+use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_actor::VimActor;
 use crate::working_set::ItemState;
 
@@ -31,6 +41,10 @@ struct Slot {
     error: Option<String>,
     running: bool,
     last_exit: Option<ActorExit>,
+    /// The epoch of this instance's lease on the account, while it holds one.
+    lease: Option<i64>,
+    /// A restart after a failure is scheduled (a lease round must not start it sooner).
+    restart_pending: bool,
 }
 
 impl Slot {
@@ -46,6 +60,8 @@ impl Slot {
             restarts: 0,
             running: false,
             last_exit: None,
+            lease: None,
+            restart_pending: false,
         }
     }
 }
@@ -62,7 +78,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(shared: Shared, accounts: Vec<VimAccount>) -> Supervisor {
+    /// `leases`: what this instance's first lease round gave it.
+    pub fn new(shared: Shared, accounts: Vec<VimAccount>, leases: &[Lease]) -> Supervisor {
         let backoff = shared
             .config
             .restart_backoff()
@@ -71,7 +88,15 @@ impl Supervisor {
             .config
             .auth_retry_backoff()
             .unwrap_or_else(|_| Backoff::actor_restart());
-        let slots = accounts.into_iter().map(|a| (a.id, Slot::new(a))).collect();
+        let epochs: HashMap<VimAccountId, i64> = leases.iter().map(|l| (l.vim, l.epoch)).collect();
+        let slots = accounts
+            .into_iter()
+            .map(|a| {
+                let mut slot = Slot::new(a);
+                slot.lease = epochs.get(&slot.account.id).copied();
+                (slot.account.id, slot)
+            })
+            .collect();
         Supervisor {
             shared,
             backoff,
@@ -98,10 +123,19 @@ impl Supervisor {
         let Some(slot) = self.slots.get_mut(&vim) else {
             return;
         };
+        let Some(epoch) = slot.lease else {
+            return; // another instance runs it
+        };
+        slot.restart_pending = false;
+        let fence = Fence {
+            vim,
+            owner: self.shared.keeper.id.clone(),
+            epoch,
+        };
         let (account, shared) = (slot.account.clone(), self.shared.clone());
         let arbiter = self.shared.arbiters.pick();
         slot.addr = Some(VimActor::start_in_arbiter(&arbiter, move |_| {
-            VimActor::new(account, generation, shared, reports)
+            VimActor::new(account, generation, fence, shared, reports)
         }));
         slot.generation = generation;
         slot.running = false;
@@ -128,14 +162,25 @@ impl Supervisor {
         update: AccountStatusUpdate,
         ctx: &mut Context<Self>,
     ) {
+        // Only the owner writes an account's status, and only while it is the owner.
+        let Some(epoch) = self.slots.get(&vim).and_then(|s| s.lease) else {
+            return;
+        };
         let writer = self.shared.writer.clone();
         let log = self.shared.log.clone();
         let batch = WriteBatch {
             accounts: vec![(vim, update)],
+            fence: Some(Fence {
+                vim,
+                owner: self.shared.keeper.id.clone(),
+                epoch,
+            }),
             ..WriteBatch::default()
         };
         ctx.spawn(wrap_future::<_, Self>(async move {
-            if let Err(e) = writer.write(DbWrite::Batch(batch)).await {
+            if let Err(e) = writer.write(DbWrite::Batch(batch)).await
+                && !matches!(e, StoreError::Fenced { .. })
+            {
                 warn!(log, "cannot record the VIM account's status"; "vim" => vim.to_string(), "error" => e.to_string());
             }
         }));
@@ -247,6 +292,14 @@ impl Handler<ActorDown> for Supervisor {
         slot.addr = None;
         slot.running = false;
         slot.last_exit = Some(msg.exit);
+        if msg.exit == ActorExit::LeaseLost {
+            // Not a failure of the account: another instance runs it now (or this one will
+            // again at a new epoch, after the next round says so).
+            info!(self.shared.log, "VimActor stood down: lease lost"; "vim" => msg.vim.to_string());
+            slot.lease = None;
+            self.shared.keeper.round_now();
+            return;
+        }
         let vim = msg.vim.to_string();
         let metrics = &self.shared.metrics;
         metrics.restarts.with_label_values(&[&vim]).inc();
@@ -272,6 +325,9 @@ impl Handler<ActorDown> for Supervisor {
             restarts: 1,
         };
         self.write_status(msg.vim, update, ctx);
+        if let Some(slot) = self.slots.get_mut(&msg.vim) {
+            slot.restart_pending = true;
+        }
         let (vim, generation) = (msg.vim, msg.generation);
         ctx.run_later(delay, move |act, ctx| {
             // Only if nothing (a reload, a removal) replaced that incarnation meanwhile.
@@ -296,12 +352,11 @@ impl Handler<Watch> for Supervisor {
     }
 }
 
-impl Handler<Settled> for Supervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Settled, _ctx: &mut Context<Self>) {
+impl Supervisor {
+    /// Hands settlements to the actors that watch them (each watcher once).
+    fn forward(&mut self, snaps: Vec<TaskSnapshot>) {
         let mut by_vim: HashMap<VimAccountId, Vec<_>> = HashMap::new();
-        for snap in msg.0 {
+        for snap in snaps {
             if let Some(vims) = self.watchers.remove(&snap.key) {
                 for vim in vims {
                     by_vim.entry(vim).or_default().push(snap.clone());
@@ -314,6 +369,158 @@ impl Handler<Settled> for Supervisor {
             }
         }
     }
+
+    /// Reads the watched tasks among `keys` and forwards those that are settled (tasks settled
+    /// on another instance: only their keys were announced).
+    fn forward_stored(&mut self, keys: Vec<TaskKey>, ctx: &mut Context<Self>) {
+        let keys: Vec<TaskKey> = keys
+            .into_iter()
+            .filter(|k| self.watchers.contains_key(k))
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let fetch = read(&self.shared.store, move |c| {
+            let mut out = Vec::new();
+            for key in keys {
+                if let Some(r) = reads::get_task(c, key)?
+                    && !r.status.is_open()
+                {
+                    out.push(TaskSnapshot::of_record(&r));
+                }
+            }
+            Ok(out)
+        });
+        ctx.spawn(wrap_future::<_, Self>(fetch).map(|res, act, _ctx| match res {
+            Ok(snaps) => act.forward(snaps),
+            Err(e) => {
+                warn!(act.shared.log, "cannot read tasks settled by another instance"; "error" => %e)
+            }
+        }));
+    }
+}
+
+impl Handler<Settled> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Settled, _ctx: &mut Context<Self>) {
+        self.forward(msg.0);
+    }
+}
+
+impl Handler<RemoteSettled> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoteSettled, ctx: &mut Context<Self>) {
+        self.forward_stored(msg.0, ctx);
+    }
+}
+
+impl Handler<RemoteWork> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoteWork, _ctx: &mut Context<Self>) {
+        if let Some(addr) = self.slots.get(&msg.vim).and_then(|s| s.addr.as_ref()) {
+            addr.do_send(LoadNew(Some(msg.action)));
+        }
+    }
+}
+
+impl Handler<Relistened> for Supervisor {
+    type Result = ();
+
+    /// Notifications sent while the connection was down are lost: look for what they said.
+    fn handle(&mut self, _: Relistened, ctx: &mut Context<Self>) {
+        for slot in self.slots.values() {
+            if let Some(addr) = &slot.addr {
+                addr.do_send(LoadNew(None));
+            }
+        }
+        let watched: Vec<TaskKey> = self.watchers.keys().copied().collect();
+        self.forward_stored(watched, ctx);
+    }
+}
+
+impl Handler<LeaseRound> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaseRound, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            return;
+        }
+        let held: HashMap<VimAccountId, i64> =
+            msg.0.held.iter().map(|l| (l.vim, l.epoch)).collect();
+        let ids: Vec<VimAccountId> = self.slots.keys().copied().collect();
+        for vim in ids {
+            let Some(slot) = self.slots.get_mut(&vim) else {
+                continue;
+            };
+            match (slot.lease, held.get(&vim).copied()) {
+                (Some(_), None) => {
+                    info!(self.shared.log, "VIM account handed over: another instance runs it"; "vim" => vim.to_string());
+                    slot.lease = None;
+                    slot.restart_pending = false;
+                    self.stop_actor(vim);
+                }
+                (old, Some(epoch)) if old != Some(epoch) => {
+                    info!(self.shared.log, "VIM account taken over"; "vim" => vim.to_string(), "epoch" => epoch);
+                    slot.lease = Some(epoch);
+                    self.stop_actor(vim);
+                    self.spawn_actor(vim, ctx);
+                }
+                (Some(_), Some(_)) if slot.addr.is_none() && !slot.restart_pending => {
+                    self.spawn_actor(vim, ctx);
+                }
+                _ => {}
+            }
+        }
+        // Accounts registered through another instance: read them, then run them.
+        let unknown: Vec<(VimAccountId, i64)> = held
+            .into_iter()
+            .filter(|(vim, _)| !self.slots.contains_key(vim))
+            .collect();
+        if unknown.is_empty() {
+            return;
+        }
+        let store = self.shared.store.clone();
+        let fetch = read(&self.shared.store, move |c| {
+            let mut out = Vec::new();
+            for (id, epoch) in unknown {
+                match accounts::get_vim_account(c, id) {
+                    Ok(a) => out.push((a, epoch)),
+                    Err(StoreError::NotFound { .. }) => {} // removed meanwhile
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        });
+        ctx.spawn(wrap_future::<_, Self>(fetch).map(move |res, act, ctx| {
+            let found = match res {
+                Ok(found) => found,
+                Err(e) => {
+                    warn!(act.shared.log, "cannot read VIM accounts leased to this instance"; "error" => %e);
+                    return;
+                }
+            };
+            for (account, epoch) in found {
+                let id = account.id;
+                if act.slots.contains_key(&id) {
+                    continue;
+                }
+                match opened_account(&store, account) {
+                    Ok(account) => {
+                        let mut slot = Slot::new(account);
+                        slot.lease = Some(epoch);
+                        act.slots.insert(id, slot);
+                        act.spawn_actor(id, ctx);
+                    }
+                    Err(e) => {
+                        warn!(act.shared.log, "cannot open a VIM account's secret"; "vim" => id.to_string(), "error" => %e)
+                    }
+                }
+            }
+        }));
+    }
 }
 
 impl Handler<AddAccount> for Supervisor {
@@ -321,9 +528,14 @@ impl Handler<AddAccount> for Supervisor {
 
     fn handle(&mut self, msg: AddAccount, ctx: &mut Context<Self>) {
         let id = msg.0.id;
+        let lease = self.slots.get(&id).and_then(|s| s.lease);
         self.stop_actor(id);
-        self.slots.insert(id, Slot::new(msg.0));
+        let mut slot = Slot::new(msg.0);
+        slot.lease = lease;
+        self.slots.insert(id, slot);
         self.spawn_actor(id, ctx);
+        // A new account is leased by whichever instance's round comes first: this one's, now.
+        self.shared.keeper.round_now();
     }
 }
 

@@ -18,6 +18,7 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 use rovim_core::{Outcome, TaskKey};
 use rovim_store::VimAccount;
+use rovim_store::leases::Fence;
 use slog::{debug, info, o, warn};
 use tokio::task::AbortHandle;
 
@@ -35,6 +36,7 @@ use crate::working_set::{ItemState, Outbox, WorkingSet};
 
 mod live;
 mod lookups;
+mod remote;
 
 /// How often a net DELETE waiting for VM DELETEs looks again, besides being woken by them.
 const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(500);
@@ -42,6 +44,8 @@ const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(
 pub struct VimActor {
     account: VimAccount,
     generation: u64,
+    /// The lease it runs under: all its writes carry it.
+    fence: Fence,
     shared: Shared,
     reports: Reports,
     log: slog::Logger,
@@ -58,10 +62,18 @@ pub struct VimActor {
     queued: VecDeque<CallOrder>,
     live: LiveSet,
     notice: StopNotice,
+    /// What it settled while loads of other instances' tasks were under way.
+    loads: remote::LoadLog,
 }
 
 impl VimActor {
-    pub fn new(account: VimAccount, generation: u64, shared: Shared, reports: Reports) -> VimActor {
+    pub fn new(
+        account: VimAccount,
+        generation: u64,
+        fence: Fence,
+        shared: Shared,
+        reports: Reports,
+    ) -> VimActor {
         let log = shared
             .log
             .new(o!("vim" => account.id.to_string(), "vim_name" => account.name.clone()));
@@ -77,6 +89,7 @@ impl VimActor {
         VimActor {
             account,
             generation,
+            fence,
             shared,
             reports,
             log,
@@ -89,6 +102,7 @@ impl VimActor {
             queued: VecDeque::new(),
             live: LiveSet::new(policy, first_poll),
             notice,
+            loads: remote::LoadLog::default(),
         }
     }
 
@@ -109,7 +123,11 @@ impl VimActor {
     }
 
     fn boot(&mut self, ctx: &mut Context<Self>) {
-        let start = tokio::spawn(boot::boot(self.account.clone(), self.shared.clone()));
+        let start = tokio::spawn(boot::boot(
+            self.account.clone(),
+            self.fence.clone(),
+            self.shared.clone(),
+        ));
         ctx.spawn(wrap_future::<_, Self>(start).map(|res, act, ctx| {
             let booted = res.unwrap_or_else(|e| {
                 Err(BootFailure {
@@ -128,6 +146,7 @@ impl VimActor {
                     act.admitting = false;
                     act.pump(ctx);
                     act.admit_pending(ctx);
+                    act.poll_new(ctx);
                 }
             }
         }));
@@ -182,6 +201,7 @@ impl VimActor {
             net_users,
             recheck,
         } = self.ws.schedule();
+        self.loads.note_settled(settled.iter().map(|s| s.key));
         for query in net_users {
             self.ask_net_users(query, ctx);
         }
@@ -202,13 +222,14 @@ impl VimActor {
                 metrics: self.shared.metrics.clone(),
                 log: self.log.clone(),
                 watch: self.shared.watch.clone(),
+                fence: self.fence.clone(),
             };
             let write = commit::commit(sink, batch, settled);
             ctx.spawn(wrap_future::<_, Self>(write).map(|res, act, ctx| {
                 if let Err(e) = res {
                     act.fail(
                         ctx,
-                        ActorExit::Database,
+                        ActorExit::of_store_error(&e),
                         format!("cannot write to the database: {e}"),
                     );
                 }

@@ -15,6 +15,7 @@ use rovim_core::{
     find_outcome, retry_decision,
 };
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
+use rovim_store::leases::Fence;
 use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
     CreateFailure, Created, TokenMatch, VimConnector, VimError, VmRequest, human_duration,
@@ -22,6 +23,7 @@ use rovim_vim::{
 use tokio::sync::Semaphore;
 
 use crate::calls::{CallOrder, CallResult, ItemReport, NetTarget};
+use crate::cluster::LeaseClock;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::sdn_actor::{CreateNet, DeleteNetAndPorts, DeletePort, SdnLink};
@@ -47,6 +49,10 @@ pub struct CallEnv {
     pub metrics: Arc<Metrics>,
     /// The VIM account id, as a metrics label.
     pub vim_label: String,
+    /// The lease the actor runs under: every write carries it.
+    pub fence: Fence,
+    /// Whether the lease may still be relied on: no VIM call once it may not.
+    pub lease: LeaseClock,
 }
 
 /// A step of a call that may be retried.
@@ -102,6 +108,9 @@ pub enum CallAbort {
     /// actor reloads rather than call the VIM for it.
     #[error("task {0} is settled in the database already; reloading")]
     Stale(rovim_core::TaskKey),
+    /// The instance has not renewed its leases in time: another may run the account now.
+    #[error("the lease on the VIM account was not renewed in time; standing down")]
+    LeaseLost,
 }
 
 impl CallAbort {
@@ -110,7 +119,9 @@ impl CallAbort {
         use crate::messages::ActorExit;
         match self {
             CallAbort::VimDown(_) => ActorExit::VimDown,
-            CallAbort::Db(_) | CallAbort::Stale(_) => ActorExit::Database,
+            CallAbort::Db(e) => ActorExit::of_store_error(e),
+            CallAbort::Stale(_) => ActorExit::Database,
+            CallAbort::LeaseLost => ActorExit::LeaseLost,
         }
     }
 }
@@ -124,10 +135,9 @@ impl CallAbort {
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
     let stopping = || CallAbort::VimDown(VimError::Connection("the VimActor is stopping".into()));
     if !order.before.is_empty() {
-        let applied = env
-            .writer
-            .write(DbWrite::Batch(order.before.clone()))
-            .await?;
+        let mut before = order.before.clone();
+        before.fence = Some(env.fence.clone());
+        let applied = env.writer.write(DbWrite::Batch(before)).await?;
         if applied.stale.contains(&order.key) {
             return Err(CallAbort::Stale(order.key));
         }
@@ -146,6 +156,9 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
         let Ok(slot) = env.permits.acquire().await else {
             return Err(stopping());
         };
+        if !env.lease.valid() {
+            return Err(CallAbort::LeaseLost);
+        }
         let step = attempt(&env, &order, recovering).await;
         drop(slot);
         let (error, left) = match step {

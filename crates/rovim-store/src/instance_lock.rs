@@ -37,7 +37,12 @@ impl InstanceLock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| fail(format!("cannot open the lock file {path}: {e}")))?;
+            .map_err(|e| {
+                fail(format!(
+                    "cannot open the lock file {path}: {e} ({})",
+                    crate::store::SQLITE_ACCESS
+                ))
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -23,6 +23,16 @@ pub const LEASES: &str = "rovim_leases";
 /// PostgreSQL refuses payloads of 8,000 bytes and more.
 const MAX_PAYLOAD: usize = 7_000;
 
+/// Subscribes the connection to every channel (PostgreSQL; nothing on SQLite).
+pub fn listen(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(_) = conn {
+        for channel in [WORK, SETTLED, LEASES] {
+            diesel::sql_query(format!("LISTEN {channel}")).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
 /// Sends one notification (PostgreSQL; nothing on SQLite).
 pub(crate) fn send(
     conn: &mut AnyConnection,

@@ -109,6 +109,30 @@ pub fn load_unfinished_tasks(
         .collect()
 }
 
+/// The SCHEDULED tasks of an account (of one action, or all), oldest first: work another
+/// instance stored for it.
+pub fn new_tasks(
+    conn: &mut AnyConnection,
+    vim: VimAccountId,
+    action: Option<ActionId>,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    let mut query = tasks::table
+        .filter(tasks::vim_account_id.eq(vim.to_string()))
+        .filter(tasks::status.eq(TaskStatus::Scheduled.as_str()))
+        .into_boxed();
+    if let Some(action) = action {
+        query = query.filter(tasks::action_id.eq(action.to_string()));
+    }
+    let rows = query
+        .order((
+            tasks::created_at.asc(),
+            tasks::action_id.asc(),
+            tasks::task_index.asc(),
+        ))
+        .load::<TaskRow>(conn)?;
+    records(rows)
+}
+
 /// Every task that ever acted on an item, oldest first.
 pub fn tasks_of_item(
     conn: &mut AnyConnection,

@@ -81,7 +81,7 @@ fn create_private(path: &str) -> std::io::Result<()> {
 }
 
 /// What an SQLite open or write failure at start usually means.
-const SQLITE_ACCESS: &str = "the database cannot be written: a read-only disk, or no write \
+pub(crate) const SQLITE_ACCESS: &str = "the database cannot be written: a read-only disk, or no write \
      permission on the file or its directory (SQLite makes -wal and -shm files beside it)";
 
 /// How long a caller waits for a pooled connection before the database counts as unavailable.
@@ -245,7 +245,7 @@ impl Store {
         Ok(applied)
     }
 
-    /// The newest applied migration version, e.g. `20261124000001`.
+    /// The newest applied migration version, e.g. `20261202000001`.
     pub fn schema_version(&self) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn()?;
         let versions = match &mut *conn {

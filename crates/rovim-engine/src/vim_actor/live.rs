@@ -21,10 +21,11 @@ use crate::vim_call::RefreshAnswer;
 
 impl VimActor {
     /// Writes a batch; a failure stops the actor (its successor reloads what was committed).
-    fn write(&mut self, batch: rovim_store::WriteBatch, ctx: &mut Context<Self>) {
+    fn write(&mut self, mut batch: rovim_store::WriteBatch, ctx: &mut Context<Self>) {
         if batch.is_empty() {
             return;
         }
+        batch.fence = Some(self.fence.clone());
         let writer = self.shared.writer.clone();
         ctx.spawn(
             wrap_future::<_, Self>(async move { writer.write(DbWrite::Batch(batch)).await }).map(
@@ -32,7 +33,7 @@ impl VimActor {
                     if let Err(e) = res {
                         act.fail(
                             ctx,
-                            ActorExit::Database,
+                            ActorExit::of_store_error(&e),
                             format!("cannot write to the database: {e}"),
                         );
                     }

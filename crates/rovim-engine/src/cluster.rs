@@ -1,0 +1,354 @@
+//! This instance's part in sharing the VIM accounts of one database (issue 14): it registers,
+//! keeps its liveness lock, runs a lease round every `cluster.renew_secs` (and at once when
+//! another instance hands accounts back, or when an account is added here), and passes on what
+//! other instances announce (new work, settled tasks). All of it on one dedicated connection
+//! and one plain thread (the `Keeper`), outside the actors: the rules are in
+//! `rovim_store::leases` and `rovim_core::lease_plan`; the Supervisor acts on each [`Round`].
+//!
+//! The leases' local validity ([`LeaseClock`]) lets a VimActor refuse to call its VIM once its
+//! instance has not renewed for nearly a lease (a paused or cut-off instance): by then another
+//! instance may run the account. Its writes are refused by the fence in any case.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use actix::{Message, Recipient};
+use rovim_core::{ActionId, TaskKey, VimAccountId};
+use rovim_store::leases::{self, Member, Round};
+use rovim_store::{AnyConnection, Backend, Store, StoreError, notify};
+use slog::{info, warn};
+
+use crate::config::ClusterConfig;
+use crate::metrics::Metrics;
+
+/// A lease round's result, for the Supervisor.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct LeaseRound(pub Round);
+
+/// Another instance stored tasks of `vim` in `action`.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RemoteWork {
+    pub vim: VimAccountId,
+    pub action: ActionId,
+}
+
+/// Tasks settled by another instance (watchers here may wait on them).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RemoteSettled(pub Vec<TaskKey>);
+
+/// The connection to the database was made again: notifications may have been missed.
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct Relistened;
+
+/// Where the keeper reports (the Supervisor).
+pub struct KeeperReports {
+    pub round: Recipient<LeaseRound>,
+    pub work: Recipient<RemoteWork>,
+    pub settled: Recipient<RemoteSettled>,
+    pub relistened: Recipient<Relistened>,
+}
+
+/// Until when this instance's leases are surely its own, by the local monotonic clock.
+#[derive(Clone, Debug)]
+pub struct LeaseClock {
+    base: Instant,
+    /// Milliseconds after `base`; `u64::MAX` when not enforced (SQLite: one instance).
+    until_ms: Arc<AtomicU64>,
+}
+
+impl LeaseClock {
+    fn new(enforced: bool) -> LeaseClock {
+        LeaseClock {
+            base: Instant::now(),
+            until_ms: Arc::new(AtomicU64::new(if enforced { 0 } else { u64::MAX })),
+        }
+    }
+
+    /// Whether the leases may still be relied on.
+    pub fn valid(&self) -> bool {
+        let until = self.until_ms.load(Ordering::Relaxed);
+        until == u64::MAX || (self.base.elapsed().as_millis() as u64) < until
+    }
+
+    /// A round that started at `at` renewed the leases for `lease`; a margin of a tenth is
+    /// kept for the database's and this clock's differences.
+    fn renewed(&self, at: Instant, lease: Duration) {
+        if self.until_ms.load(Ordering::Relaxed) == u64::MAX {
+            return;
+        }
+        let until = at.duration_since(self.base) + lease.mul_f64(0.9);
+        self.until_ms
+            .store(until.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+enum Command {
+    RoundNow,
+    /// Hand every lease back, leave the member list, and stop.
+    Leave(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The handle to the keeper thread.
+#[derive(Clone)]
+pub struct Keeper {
+    tx: Sender<Command>,
+    pub id: Arc<str>,
+    pub clock: LeaseClock,
+    /// Live instances at the last round (this one included).
+    pub live: Arc<AtomicUsize>,
+}
+
+impl Keeper {
+    /// Asks for a lease round now (an account was added here, or an actor lost its lease).
+    pub fn round_now(&self) {
+        let _ = self.tx.send(Command::RoundNow);
+    }
+
+    /// Hands every lease back and stops the keeper (a planned stop); waits until done.
+    pub async fn leave(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Command::Leave(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// A joined instance whose keeper thread is not started yet (it needs the Supervisor).
+pub struct Joined {
+    pub keeper: Keeper,
+    pub first: Round,
+    rx: Receiver<Command>,
+    conn: AnyConnection,
+    member: Member,
+    store: Store,
+    config: ClusterConfig,
+    log: slog::Logger,
+    metrics: Arc<Metrics>,
+}
+
+/// This instance's id: the host's name (a pod's name in Kubernetes) and a random part, new at
+/// every start.
+pub fn instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "rovim".into());
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}", &suffix[..8])
+}
+
+fn connect(store: &Store, member: &Member) -> Result<AnyConnection, StoreError> {
+    let mut conn = store.dedicated_conn()?;
+    leases::hold_liveness(&mut conn, member)?;
+    notify::listen(&mut conn)?;
+    Ok(conn)
+}
+
+/// Registers this instance and runs its first lease round (blocking: call it off the runtime).
+pub fn join(
+    store: &Store,
+    config: &ClusterConfig,
+    metrics: Arc<Metrics>,
+    log: &slog::Logger,
+) -> Result<Joined, StoreError> {
+    let id = store
+        .instance()
+        .map(|i| i.to_string())
+        .unwrap_or_else(instance_id);
+    let member = Member {
+        id: id.clone(),
+        address: config.advertise.clone().unwrap_or_default(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        lock_key: i64::from(rand::random::<u32>() >> 1),
+    };
+    let clock = LeaseClock::new(store.backend() == Backend::Postgres);
+    let mut conn = connect(store, &member)?;
+    let started = Instant::now();
+    let first = leases::lease_round(&mut conn, &member, config.lease_secs)?;
+    clock.renewed(started, Duration::from_secs_f64(config.lease_secs));
+    let (tx, rx) = channel();
+    let log = log.new(slog::o!("instance" => id.clone()));
+    info!(log, "joined"; "accounts" => first.held.len(), "of" => first.accounts,
+        "live_instances" => first.live_instances);
+    Ok(Joined {
+        keeper: Keeper {
+            tx,
+            id: id.into(),
+            clock,
+            live: Arc::new(AtomicUsize::new(first.live_instances)),
+        },
+        first,
+        rx,
+        conn,
+        member,
+        store: store.clone(),
+        config: config.clone(),
+        log,
+        metrics,
+    })
+}
+
+impl Joined {
+    /// Starts the keeper thread, reporting to `reports`.
+    pub fn run(self, reports: KeeperReports) -> Keeper {
+        let keeper = self.keeper.clone();
+        std::thread::Builder::new()
+            .name("rovim-keeper".into())
+            .spawn(move || self.keep(reports))
+            .expect("spawn the keeper thread");
+        keeper
+    }
+
+    fn keep(self, reports: KeeperReports) {
+        let Joined {
+            keeper,
+            rx,
+            conn,
+            member,
+            store,
+            config,
+            log,
+            metrics,
+            ..
+        } = self;
+        let renew = Duration::from_secs_f64(config.renew_secs);
+        let lease = Duration::from_secs_f64(config.lease_secs);
+        // PostgreSQL's notifications are read by polling the connection (libpq's way).
+        let tick = match store.backend() {
+            Backend::Postgres => Duration::from_millis(20),
+            Backend::Sqlite => renew,
+        };
+        let mut conn = Some(conn);
+        let mut next_round = Instant::now() + renew;
+        loop {
+            match rx.recv_timeout(tick) {
+                Ok(Command::RoundNow) => next_round = Instant::now(),
+                Ok(Command::Leave(done)) => {
+                    if let Some(c) = conn.as_mut() {
+                        match leases::leave(c, &member.id) {
+                            Ok(n) => info!(log, "left: leases handed back"; "accounts" => n),
+                            Err(e) => {
+                                warn!(log, "cannot hand the leases back; they expire instead"; "error" => %e)
+                            }
+                        }
+                    }
+                    let _ = done.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // The engine is gone without a planned stop: as after a crash, the leases
+                // are free once this connection closes.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if conn.is_none() {
+                match connect(&store, &member) {
+                    Ok(c) => {
+                        info!(log, "reconnected to the database");
+                        conn = Some(c);
+                        next_round = Instant::now();
+                        let _ = reports.relistened.try_send(Relistened);
+                    }
+                    Err(e) => {
+                        warn!(log, "cannot reach the database; retrying"; "error" => %e);
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            if let AnyConnection::Postgresql(pg) = c {
+                let mut broken = false;
+                let mut notes = Vec::new();
+                for n in pg.notifications_iter() {
+                    match n {
+                        Ok(n) => notes.push(n),
+                        Err(e) => {
+                            warn!(log, "lost the database connection"; "error" => %e);
+                            broken = true;
+                            break;
+                        }
+                    }
+                }
+                for n in notes {
+                    if deliver(&n.channel, &n.payload, &member.id, &reports) {
+                        next_round = Instant::now();
+                    }
+                }
+                if broken {
+                    conn = None;
+                    continue;
+                }
+            }
+            if Instant::now() < next_round {
+                continue;
+            }
+            let started = Instant::now();
+            match leases::lease_round(c, &member, config.lease_secs) {
+                Ok(round) => {
+                    keeper.clock.renewed(started, lease);
+                    keeper.live.store(round.live_instances, Ordering::Relaxed);
+                    metrics
+                        .lease_renewal
+                        .observe(started.elapsed().as_secs_f64());
+                    metrics.leases_held.set(round.held.len() as i64);
+                    metrics.takeovers.inc_by(round.claimed.len() as u64);
+                    if !round.claimed.is_empty() || !round.released.is_empty() {
+                        info!(log, "leases changed"; "claimed" => round.claimed.len(),
+                            "released" => round.released.len(), "held" => round.held.len(),
+                            "live_instances" => round.live_instances);
+                    }
+                    if reports.round.try_send(LeaseRound(round)).is_err() {
+                        return; // the Supervisor is gone
+                    }
+                }
+                Err(e) => {
+                    warn!(log, "lease round failed"; "error" => %e);
+                    conn = None;
+                }
+            }
+            next_round = started + renew;
+        }
+    }
+}
+
+/// Passes one notification on; true when it asks for a lease round now.
+fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> bool {
+    let Some((from, rest)) = payload.split_once(' ').or(Some((payload, ""))) else {
+        return false;
+    };
+    if from == me {
+        return false;
+    }
+    match channel {
+        notify::LEASES => true,
+        notify::WORK => {
+            let mut parts = rest.split(' ');
+            if let (Some(Ok(vim)), Some(Ok(action))) =
+                (parts.next().map(str::parse), parts.next().map(str::parse))
+            {
+                let _ = reports.work.try_send(RemoteWork { vim, action });
+            }
+            false
+        }
+        notify::SETTLED => {
+            let keys: Vec<TaskKey> = rest.split(',').filter_map(|k| k.parse().ok()).collect();
+            if !keys.is_empty() {
+                let _ = reports.settled.try_send(RemoteSettled(keys));
+            }
+            false
+        }
+        _ => false,
+    }
+}
