@@ -62,6 +62,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                             .configure(routes::sdn::routes)
                             .configure(routes::actions::routes)
                             .configure(routes::items::routes)
+                            .configure(routes::instances::routes)
                             .default_service(web::to(routes::health::not_found)),
                     )
                     .default_service(web::to(routes::health::not_found)),

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder, header::Header};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{accounts, actions, health, items, sdn};
+use crate::routes::{accounts, actions, health, instances, items, sdn};
 use crate::views::*;
 
 #[derive(OpenApi)]
@@ -20,11 +20,12 @@ use crate::views::*;
         sdn::create, sdn::list, sdn::remove,
         actions::submit, actions::show, actions::list,
         items::net, items::vm,
+        instances::list,
         health::healthz, health::readyz, health::metrics, document,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, VimAccountView, SdnControllerView, ActionView, TaskView, NetView, VmView, InterfaceView,
-        SubmittedView, SubmittedTask,
+        SubmittedView, SubmittedTask, InstanceView,
         rovim_engine::ActionRequest, rovim_engine::TaskRequest, rovim_engine::DepRef,
         rovim_core::NetParams, rovim_core::VmParams, rovim_core::FindFilter,
     )),

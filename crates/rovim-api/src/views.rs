@@ -2,6 +2,7 @@
 //! choice (and a password can never leak through a derived `Serialize`).
 
 use chrono::NaiveDateTime;
+use rovim_store::leases::{InstanceRecord, LeaseRecord};
 use rovim_store::{
     ActionRecord, InterfaceRecord, NetRecord, SdnController, TaskRecord, VimAccount, VmRecord,
 };
@@ -26,6 +27,21 @@ pub struct VimAccountView {
     pub error: Option<String>,
     pub restart_count: i32,
     pub created_at: String,
+    /// The rovim instance that runs it (holds its lease); none until one has taken it.
+    pub owner: Option<String>,
+}
+
+impl VimAccountView {
+    /// The view, with the account's owner from `leases`.
+    pub fn with_lease(
+        a: &VimAccount,
+        leases: &std::collections::HashMap<rovim_core::VimAccountId, LeaseRecord>,
+    ) -> VimAccountView {
+        VimAccountView {
+            owner: leases.get(&a.id).and_then(|l| l.owner.clone()),
+            ..VimAccountView::from(a)
+        }
+    }
 }
 
 impl From<&VimAccount> for VimAccountView {
@@ -44,6 +60,36 @@ impl From<&VimAccount> for VimAccountView {
             error: a.error_msg.clone(),
             restart_count: a.restart_count,
             created_at: time(a.created_at),
+            owner: None,
+        }
+    }
+}
+
+/// A rovim instance sharing the database (`GET /v1/instances`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InstanceView {
+    pub id: String,
+    /// Where its API answers, as it advertises it.
+    pub address: String,
+    pub version: String,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    /// The VIM accounts it runs.
+    pub vim_accounts: Vec<String>,
+    /// Whether it is the instance that answered this request.
+    pub this: bool,
+}
+
+impl InstanceView {
+    pub fn of(i: &InstanceRecord, this: &str) -> InstanceView {
+        InstanceView {
+            id: i.id.clone(),
+            address: i.address.clone(),
+            version: i.version.clone(),
+            started_at: time(i.started_at),
+            heartbeat_at: time(i.heartbeat_at),
+            vim_accounts: i.accounts.iter().map(|a| a.to_string()).collect(),
+            this: i.id == this,
         }
     }
 }

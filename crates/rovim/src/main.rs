@@ -88,6 +88,9 @@ enum Command {
     /// Actions: submit, show, watch, list (over the API).
     #[command(subcommand)]
     Action(client::ActionCommand),
+    /// The rovim instances sharing the database, with the VIM accounts each runs (over the API;
+    /// `*` marks the one that answered).
+    Instances,
     /// Exit 0 when the rovim at --api-url answers /healthz within 3 s, 1 otherwise: the
     /// container HEALTHCHECK (the image has no shell tools to probe with).
     Probe,
@@ -154,6 +157,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sdn(c) => client::sdn(&cli.api, c),
         Command::Action(c) => client::action(&cli.api, c),
         Command::Probe => client::probe(&cli.api),
+        Command::Instances => client::instances(&cli.api),
         Command::Bench(args) => bench::run(&cli.api, cli.database_url, args),
         Command::SimVim { listen, settings } => sim_vim::run(log, &listen, &settings),
     }

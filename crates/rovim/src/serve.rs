@@ -32,14 +32,18 @@ pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> an
         .with_key(config.secret_key()?);
     slog::info!(log, "database ready"; "database" => redact_url(&database_url), "backend" => store.backend().name());
     crate::secrets::prepare(&log, &store)?;
+    // Bound before the engine starts, so the instance advertises the address it really has.
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().context("no listening address")?;
+    let mut engine_config = config.engine.clone();
+    engine_config
+        .cluster
+        .advertise
+        .get_or_insert_with(|| format!("http://{bound}"));
     actix_rt::System::new().block_on(async move {
-        let engine = Engine::start(
-            store,
-            config.engine.clone(),
-            Arc::new(Connectors::new()),
-            log.clone(),
-        )
-        .await?;
+        let engine = Engine::start(store, engine_config, Arc::new(Connectors::new()), log.clone())
+            .await?;
         let state = ApiState {
             engine: engine.clone(),
             tokens,
@@ -49,20 +53,15 @@ pub fn run(log: slog::Logger, config: ServiceConfig, database_url: String) -> an
         })
         .workers(config.workers)
         .shutdown_timeout(10)
-        .bind(addr)
+        .listen(listener)
         .with_context(|| format!("cannot listen on {addr}"))?;
-        let bound = server
-            .addrs()
-            .first()
-            .copied()
-            .context("no listening address")?;
-        slog::info!(log, "rovim serving"; "address" => bound.to_string());
+        slog::info!(log, "rovim serving"; "address" => bound.to_string(), "instance" => engine.instance_id());
         println!("listening on http://{bound}");
         std::io::stdout().flush()?;
         server.run().await.context("HTTP server")?;
         slog::info!(
             log,
-            "shutting down: stopping actors and flushing the database writer"
+            "shutting down: stopping actors, flushing the database writer, handing the leases back"
         );
         engine.shutdown().await?;
         slog::info!(log, "stopped");

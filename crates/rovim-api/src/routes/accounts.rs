@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use rovim_core::{SdnControllerId, VimAccountId, VimType};
-use rovim_store::{NewVimAccount, Secret, VimAccountChanges, accounts};
+use rovim_store::{NewVimAccount, Secret, VimAccountChanges, accounts, leases};
 use serde::Deserialize;
 
 use super::{id, read};
@@ -106,8 +106,15 @@ pub(crate) async fn create(
 
 #[utoipa::path(get, path = "/v1/vim-accounts", operation_id = "list_vim_accounts", tag = "vim-accounts", responses((status = 200, body = Vec<VimAccountView>)))]
 pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let all = read(&state, accounts::list_vim_accounts).await?;
-    Ok(HttpResponse::Ok().json(all.iter().map(VimAccountView::from).collect::<Vec<_>>()))
+    let (all, leases) = read(&state, |c| {
+        Ok((accounts::list_vim_accounts(c)?, leases::list_leases(c)?))
+    })
+    .await?;
+    let views: Vec<VimAccountView> = all
+        .iter()
+        .map(|a| VimAccountView::with_lease(a, &leases))
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 #[utoipa::path(get, path = "/v1/vim-accounts/{id}", operation_id = "show_vim_account", tag = "vim-accounts", params(("id" = String, Path)),
@@ -117,8 +124,11 @@ pub(crate) async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let vim: VimAccountId = id("VIM account", &path)?;
-    let account = read(&state, move |c| accounts::get_vim_account(c, vim)).await?;
-    Ok(HttpResponse::Ok().json(VimAccountView::from(&account)))
+    let (account, leases) = read(&state, move |c| {
+        Ok((accounts::get_vim_account(c, vim)?, leases::list_leases(c)?))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(VimAccountView::with_lease(&account, &leases)))
 }
 
 /// A partial edit: absent keys stay; `null` clears an optional one.

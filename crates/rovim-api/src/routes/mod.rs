@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod health;
+pub mod instances;
 pub mod items;
 pub mod sdn;
 

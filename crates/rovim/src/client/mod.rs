@@ -362,6 +362,35 @@ pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
     })
 }
 
+/// `GET /v1/instances`: the instances sharing the database, each with the number of VIM
+/// accounts it runs (the JSON output lists them).
+pub fn instances(api: &Api) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let c = Client::new(api)?;
+        let mut v = c.send(c.req(reqwest::Method::GET, "/v1/instances")).await?;
+        if let (Output::Table, Some(all)) = (api.output, v.as_array_mut()) {
+            for i in all {
+                let n = i["vim_accounts"].as_array().map_or(0, Vec::len);
+                i["accounts"] = json!(n);
+                i["this"] = json!(if i["this"] == json!(true) { "*" } else { "" });
+            }
+        }
+        output::many(
+            api.output,
+            &v,
+            &[
+                "this",
+                "id",
+                "address",
+                "version",
+                "accounts",
+                "heartbeat_at",
+                "started_at",
+            ],
+        )
+    })
+}
+
 /// `GET /healthz` with a short timeout; an error says why the service is not healthy.
 pub fn probe(api: &Api) -> anyhow::Result<()> {
     runtime()?.block_on(async {
