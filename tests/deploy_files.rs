@@ -169,4 +169,15 @@ fn the_kubernetes_manifests_validate_strictly_and_are_hardened() {
     assert_eq!(sc["capabilities"]["drop"][0], "ALL");
     assert!(container["resources"]["limits"]["memory"].is_string());
     assert!(container["startupProbe"]["httpGet"].is_object());
+    // Issue 14: several instances, a disruption budget that keeps a majority, readiness on
+    // /readyz (which follows the instance's membership).
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let pdb = docs
+        .iter()
+        .find(|d| d["kind"] == "PodDisruptionBudget")
+        .expect("a PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["minAvailable"], 2);
+    assert_eq!(pdb["spec"]["selector"], deployment["spec"]["selector"]);
+    assert!(text.contains("poddisruptionbudget/rovim"), "{text}");
 }

@@ -10,10 +10,21 @@ use rovim_store::Store;
 use rovim_store::invariants::{self, VimElement, Violation};
 use serde_json::Value;
 
-/// A child process killed (SIGKILL) when dropped.
+/// A child process killed (SIGKILL) when dropped; its stderr (the JSON logs) goes to a
+/// temporary file, for [`Proc::log_tail`] when a test fails.
 pub struct Proc {
     pub child: Child,
     pub url: String,
+    log: tempfile::NamedTempFile,
+}
+
+impl Proc {
+    /// The last `n` lines the process wrote on stderr.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
 }
 
 impl Drop for Proc {
@@ -25,11 +36,12 @@ impl Drop for Proc {
 
 /// Starts `rovim ARGS` and waits for its `listening on URL` line.
 pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let log = tempfile::NamedTempFile::new().expect("a log file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rovim"));
     cmd.args(["--log-format", "json"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(log.reopen().expect("the log file"));
     cmd.env_remove("ROVIM_DATABASE_URL");
     for (k, v) in env {
         cmd.env(k, v);
@@ -44,7 +56,7 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Proc {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
-    Proc { child, url }
+    Proc { child, url, log }
 }
 
 /// `rovim serve` on `db_url`, quick to restart failed actors.

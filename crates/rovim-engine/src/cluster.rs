@@ -41,6 +41,11 @@ pub struct RemoteWork {
 #[rtype(result = "()")]
 pub struct RemoteSettled(pub Vec<TaskKey>);
 
+/// Another instance edited a VIM account (this one may run it).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+pub struct RemoteAccountChanged(pub VimAccountId);
+
 /// The connection to the database was made again: notifications may have been missed.
 #[derive(Message, Debug)]
 #[rtype(result = "()")]
@@ -51,6 +56,7 @@ pub struct KeeperReports {
     pub round: Recipient<LeaseRound>,
     pub work: Recipient<RemoteWork>,
     pub settled: Recipient<RemoteSettled>,
+    pub account: Recipient<RemoteAccountChanged>,
     pub relistened: Recipient<Relistened>,
 }
 
@@ -167,6 +173,10 @@ pub fn join(
         .instance()
         .map(|i| i.to_string())
         .unwrap_or_else(instance_id);
+    debug_assert!(
+        store.instance().is_some(),
+        "the engine names its instance first"
+    );
     let member = Member {
         id: id.clone(),
         address: config.advertise.clone().unwrap_or_default(),
@@ -214,6 +224,7 @@ impl Joined {
     fn keep(self, reports: KeeperReports) {
         let Joined {
             keeper,
+            first,
             rx,
             conn,
             member,
@@ -221,7 +232,6 @@ impl Joined {
             config,
             log,
             metrics,
-            ..
         } = self;
         let renew = Duration::from_secs_f64(config.renew_secs);
         let lease = Duration::from_secs_f64(config.lease_secs);
@@ -232,6 +242,7 @@ impl Joined {
         };
         let mut conn = Some(conn);
         let mut next_round = Instant::now() + renew;
+        let mut held: Vec<VimAccountId> = first.held.iter().map(|l| l.vim).collect();
         loop {
             match rx.recv_timeout(tick) {
                 Ok(Command::RoundNow) => next_round = Instant::now(),
@@ -304,6 +315,19 @@ impl Joined {
                         .observe(started.elapsed().as_secs_f64());
                     metrics.leases_held.set(round.held.len() as i64);
                     metrics.takeovers.inc_by(round.claimed.len() as u64);
+                    let lost: Vec<VimAccountId> = held
+                        .iter()
+                        .filter(|v| {
+                            !round.held.iter().any(|l| l.vim == **v) && !round.released.contains(v)
+                        })
+                        .copied()
+                        .collect();
+                    if !lost.is_empty() {
+                        warn!(log, "leases lost: another instance runs these accounts now";
+                            "accounts" => lost.len());
+                        metrics.leases_lost.inc_by(lost.len() as u64);
+                    }
+                    held = round.held.iter().map(|l| l.vim).collect();
                     if !round.claimed.is_empty() || !round.released.is_empty() {
                         info!(log, "leases changed"; "claimed" => round.claimed.len(),
                             "released" => round.released.len(), "held" => round.held.len(),
@@ -339,6 +363,12 @@ fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> b
                 (parts.next().map(str::parse), parts.next().map(str::parse))
             {
                 let _ = reports.work.try_send(RemoteWork { vim, action });
+            }
+            false
+        }
+        notify::ACCOUNTS => {
+            if let Ok(vim) = rest.parse() {
+                let _ = reports.account.try_send(RemoteAccountChanged(vim));
             }
             false
         }

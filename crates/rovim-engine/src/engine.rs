@@ -50,6 +50,11 @@ impl Engine {
         log: slog::Logger,
     ) -> Result<Engine, EngineError> {
         config.validate()?;
+        // The instance id first: the writer's commits name it in what they announce.
+        let store = match store.instance() {
+            Some(_) => store,
+            None => store.with_instance(&cluster::instance_id()),
+        };
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
         // Sealed passwords are opened here, once: a database the key cannot open refuses to
         // start instead of failing as a wrong password on every VIM.
@@ -107,6 +112,7 @@ impl Engine {
             round: supervisor.clone().recipient(),
             work: supervisor.clone().recipient(),
             settled: supervisor.clone().recipient(),
+            account: supervisor.clone().recipient(),
             relistened: supervisor.clone().recipient(),
         });
         Ok(Engine { supervisor, shared })
@@ -365,6 +371,13 @@ impl Engine {
         self.shared.writer.ping().await?;
         self.shared.keeper.leave().await;
         Ok(())
+    }
+
+    /// Whether this instance is a member in good standing: its leases were renewed within
+    /// their lease time (always, on SQLite). Readiness follows it: an instance cut off from
+    /// the database takes no traffic.
+    pub fn is_member(&self) -> bool {
+        self.shared.keeper.clock.valid()
     }
 
     /// This instance's id among the instances sharing the database.

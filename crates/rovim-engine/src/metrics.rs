@@ -36,6 +36,9 @@ pub struct Metrics {
     pub leases_held: prometheus::IntGauge,
     /// Leases this instance took (free, expired or from a dead instance).
     pub takeovers: IntCounter,
+    /// Leases this instance lost without handing them back (taken while it was paused or cut
+    /// off).
+    pub leases_lost: IntCounter,
     /// How long a lease round (heartbeat, renewal, rebalance) takes.
     pub lease_renewal: Histogram,
     db_commits: IntCounter,
@@ -107,6 +110,11 @@ impl Metrics {
             "Leases this instance took: free, expired or from a departed instance",
         )
         .expect("valid metric");
+        let leases_lost = IntCounter::new(
+            "leases_lost_total",
+            "Leases this instance lost without handing them back (taken over while it was paused or cut off)",
+        )
+        .expect("valid metric");
         let lease_renewal = Histogram::with_opts(
             HistogramOpts::new(
                 "lease_renewal_seconds",
@@ -162,6 +170,7 @@ impl Metrics {
             Box::new(exits.clone()),
             Box::new(leases_held.clone()),
             Box::new(takeovers.clone()),
+            Box::new(leases_lost.clone()),
             Box::new(lease_renewal.clone()),
             Box::new(db_commits.clone()),
             Box::new(db_writes.clone()),
@@ -196,6 +205,7 @@ impl Metrics {
             exits,
             leases_held,
             takeovers,
+            leases_lost,
             lease_renewal,
             db_commits,
             db_writes,

@@ -20,7 +20,7 @@ use rovim_store::{
 };
 use slog::{info, warn};
 
-use crate::cluster::{LeaseRound, Relistened, RemoteSettled, RemoteWork};
+use crate::cluster::{LeaseRound, Relistened, RemoteAccountChanged, RemoteSettled, RemoteWork};
 use crate::engine::opened_account;
 use crate::error::EngineError;
 use crate::messages::*;
@@ -412,6 +412,8 @@ impl Handler<RemoteSettled> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: RemoteSettled, ctx: &mut Context<Self>) {
+        // Long-polls on this instance wake up too, not only at their timeout.
+        self.shared.watch.settled(msg.0.iter().map(|k| k.action));
         self.forward_stored(msg.0, ctx);
     }
 }
@@ -423,6 +425,38 @@ impl Handler<RemoteWork> for Supervisor {
         if let Some(addr) = self.slots.get(&msg.vim).and_then(|s| s.addr.as_ref()) {
             addr.do_send(LoadNew(Some(msg.action)));
         }
+    }
+}
+
+impl Handler<RemoteAccountChanged> for Supervisor {
+    type Result = ();
+
+    /// Edited through another instance: reload it as if edited here (if this one knows it).
+    fn handle(&mut self, msg: RemoteAccountChanged, ctx: &mut Context<Self>) {
+        let vim = msg.0;
+        if !self.slots.contains_key(&vim) {
+            return;
+        }
+        let store = self.shared.store.clone();
+        let fetch = read(&self.shared.store, move |c| {
+            accounts::get_vim_account(c, vim)
+        });
+        ctx.spawn(wrap_future::<_, Self>(fetch).map(move |res, act, ctx| {
+            let opened = res
+                .map_err(EngineError::from)
+                .and_then(|a| opened_account(&store, a));
+            match opened {
+                Ok(account) => {
+                    if let Err(e) = act.shared.connectors.reconfigure(&account) {
+                        warn!(act.shared.log, "an edited VIM account's settings are refused"; "vim" => vim.to_string(), "error" => %e);
+                    }
+                    act.handle(ReloadAccount(account), ctx);
+                }
+                Err(e) => {
+                    warn!(act.shared.log, "cannot read an edited VIM account"; "vim" => vim.to_string(), "error" => %e)
+                }
+            }
+        }));
     }
 }
 

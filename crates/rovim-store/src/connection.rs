@@ -113,7 +113,7 @@ macro_rules! with_inner {
     };
 }
 
-/// Per-connection SQLite settings. WAL is set once on the file before the pool opens (it
+/// Per-connection settings ([`configure`]). SQLite: WAL is set once on the file before the pool opens (it
 /// persists in the file; switching it from many pooled connections at once hits "database is
 /// locked"), the rest must be set on every connection. busy_timeout first, so the others wait.
 /// Every commit of the DbActor invalidates the other connections' page caches: reads come from
@@ -122,18 +122,28 @@ macro_rules! with_inner {
 /// the materialized `VALUES` of the batched updates are temporary tables: in memory, not one
 /// file under /var/tmp each (they were two in five of the writer's `pwrite` calls).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct SqlitePragmas;
+pub(crate) struct SessionSettings;
 
 pub(crate) const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
      PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;";
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+/// Per-session PostgreSQL settings. A transaction of rovim never waits on anything but the
+/// database, so one left open for seconds belongs to a process that is paused (SIGSTOP, a VM
+/// frozen) or cut off: the server ends that session, so its row locks (the fence's `FOR
+/// SHARE` on a lease) and its liveness lock do not hold up the takeover of its accounts.
+pub(crate) const POSTGRES_SESSION: &str = "SET idle_in_transaction_session_timeout = '2s'";
+
+/// The settings every new connection gets, on either backend.
+pub(crate) fn configure(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(c) => c.batch_execute(SQLITE_CONNECTION_PRAGMAS),
+        AnyConnection::Postgresql(c) => c.batch_execute(POSTGRES_SESSION),
+    }
+}
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        if let AnyConnection::Sqlite(c) = conn {
-            c.batch_execute(SQLITE_CONNECTION_PRAGMAS)
-                .map_err(diesel::r2d2::Error::QueryError)?;
-        }
-        Ok(())
+        configure(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

@@ -19,6 +19,9 @@ pub const WORK: &str = "rovim_work";
 pub const SETTLED: &str = "rovim_settled";
 /// Leases handed back: payload `"<instance>"`; every instance runs a round at once.
 pub const LEASES: &str = "rovim_leases";
+/// A VIM account edited: payload `"<instance> <vim account>"`; its owner restarts its actor
+/// with the new settings.
+pub const ACCOUNTS: &str = "rovim_accounts";
 
 /// PostgreSQL refuses payloads of 8,000 bytes and more.
 const MAX_PAYLOAD: usize = 7_000;
@@ -26,7 +29,7 @@ const MAX_PAYLOAD: usize = 7_000;
 /// Subscribes the connection to every channel (PostgreSQL; nothing on SQLite).
 pub fn listen(conn: &mut AnyConnection) -> Result<(), StoreError> {
     if let AnyConnection::Postgresql(_) = conn {
-        for channel in [WORK, SETTLED, LEASES] {
+        for channel in [WORK, SETTLED, LEASES, ACCOUNTS] {
             diesel::sql_query(format!("LISTEN {channel}")).execute(conn)?;
         }
     }
@@ -63,11 +66,15 @@ pub(crate) fn after<'a>(
     for (write, result) in writes.into_iter().zip(results) {
         let Ok(applied) = result else { continue };
         settled.extend(applied.settled.iter().map(|(k, _)| k.to_string()));
-        if let DbWrite::InsertAction(a) = write {
-            let vims: BTreeSet<_> = a.tasks.iter().map(|t| t.vim_account).collect();
-            for vim in vims {
-                send(conn, WORK, &format!("{me} {vim} {}", a.id))?;
+        match write {
+            DbWrite::InsertAction(a) => {
+                let vims: BTreeSet<_> = a.tasks.iter().map(|t| t.vim_account).collect();
+                for vim in vims {
+                    send(conn, WORK, &format!("{me} {vim} {}", a.id))?;
+                }
             }
+            DbWrite::UpdateVimAccount(vim, _) => send(conn, ACCOUNTS, &format!("{me} {vim}"))?,
+            _ => {}
         }
     }
     let mut payload = String::new();

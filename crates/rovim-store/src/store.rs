@@ -7,7 +7,7 @@ use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::connection::{AnyConnection, Backend, SqlitePragmas, redact_url, sqlite_path};
+use crate::connection::{AnyConnection, Backend, SessionSettings, redact_url, sqlite_path};
 use crate::error::StoreError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -151,7 +151,7 @@ impl Store {
             // A database that is down answers in seconds, not r2d2's default 30 s: callers
             // (the API's 503, the actors' restart) react while the outage lasts.
             .connection_timeout(CONNECTION_TIMEOUT)
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(SessionSettings))
             .build(manager)
             .map_err(|e| open_err(e.to_string()))?;
         let store = Store {
@@ -211,17 +211,19 @@ impl Store {
     /// A connection of its own, outside the pool, for a session that must last (the instance's
     /// liveness lock, `LISTEN`).
     pub fn dedicated_conn(&self) -> Result<AnyConnection, StoreError> {
-        let url = match self.backend {
-            Backend::Sqlite => sqlite_path(&self.url),
-            Backend::Postgres => &self.url,
-        };
-        let mut conn = AnyConnection::establish(url).map_err(|e| StoreError::Open {
+        // Each backend's own establish: MultiConnection's would hide why PostgreSQL refused
+        // ("Invalid connection url for multiconnection" while the server is down).
+        let mut conn = match self.backend {
+            Backend::Sqlite => {
+                SqliteConnection::establish(sqlite_path(&self.url)).map(AnyConnection::Sqlite)
+            }
+            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
+        }
+        .map_err(|e| StoreError::Open {
             url: redact_url(&self.url),
             reason: e.to_string(),
         })?;
-        if let AnyConnection::Sqlite(c) = &mut conn {
-            c.batch_execute(crate::connection::SQLITE_CONNECTION_PRAGMAS)?;
-        }
+        crate::connection::configure(&mut conn)?;
         Ok(conn)
     }
 

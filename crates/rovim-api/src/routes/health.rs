@@ -11,7 +11,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready when the database answers, its migrations are applied and the DbActor is alive.
+/// Ready when the database answers, its migrations are applied, the DbActor is alive and the
+/// instance's leases are current (it is a member of the instances sharing the database).
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health", responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
 pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     let store = state.engine.store().clone();
@@ -28,7 +29,13 @@ pub async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError
         .ping()
         .await
         .map_err(|e| ApiError::unavailable(format!("database writer: {e}")))?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+    if !state.engine.is_member() {
+        return Err(ApiError::unavailable(
+            "this instance's leases were not renewed in time: it runs no VIM account until it \
+             renews them",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(json!({"status": "ready", "instance": state.engine.instance_id()})))
 }
 
 pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
