@@ -669,3 +669,46 @@ async fn the_openapi_document_describes_every_route() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     engine.shutdown().await.unwrap();
 }
+
+/// Issue 14: the instances sharing the database, and who runs each account. On SQLite the one
+/// instance runs everything; /readyz names it.
+#[actix_rt::test]
+async fn instances_list_this_one_with_the_accounts_it_runs() {
+    let (_db, engine, app) = served!(Tokens::default());
+    let (s, vim) = post(
+        &app,
+        "/v1/vim-accounts",
+        json!({"name": "vim1", "type": "sim", "url": "sim://instances"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{vim}");
+    let id = vim["id"].as_str().unwrap().to_owned();
+    // Leased by the next round (at once for an account added here).
+    let mut owner = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = call(
+            &app,
+            test::TestRequest::get().uri(&format!("/v1/vim-accounts/{id}")),
+        )
+        .await;
+        owner = v["owner"].clone();
+        if !owner.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(owner, engine.instance_id());
+    let (s, all) = call(&app, test::TestRequest::get().uri("/v1/instances")).await;
+    assert_eq!(s, StatusCode::OK);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["id"], engine.instance_id());
+    assert_eq!(all[0]["this"], true);
+    assert_eq!(all[0]["vim_accounts"], json!([id]));
+    assert!(all[0]["heartbeat_at"].is_string());
+    let (s, ready) = call(&app, test::TestRequest::get().uri("/readyz")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(ready["instance"], engine.instance_id());
+    let (s, _) = call(&app, test::TestRequest::post().uri("/v1/instances")).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}

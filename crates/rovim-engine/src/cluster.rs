@@ -235,10 +235,12 @@ impl Joined {
         } = self;
         let renew = Duration::from_secs_f64(config.renew_secs);
         let lease = Duration::from_secs_f64(config.lease_secs);
-        // PostgreSQL's notifications are read by polling the connection (libpq's way).
-        let tick = match store.backend() {
-            Backend::Postgres => Duration::from_millis(20),
-            Backend::Sqlite => renew,
+        // PostgreSQL's notifications are read by polling the connection (libpq's way). SQLite
+        // has one instance, whose leases nobody can take: a round only when asked (an account
+        // added), not a write every few seconds in the way of the DbActor's.
+        let (tick, renew) = match store.backend() {
+            Backend::Postgres => (Duration::from_millis(20), renew),
+            Backend::Sqlite => (Duration::from_secs(3600), Duration::from_secs(3600)),
         };
         let mut conn = Some(conn);
         let mut next_round = Instant::now() + renew;
@@ -269,7 +271,7 @@ impl Joined {
                         info!(log, "reconnected to the database");
                         conn = Some(c);
                         next_round = Instant::now();
-                        let _ = reports.relistened.try_send(Relistened);
+                        reports.relistened.do_send(Relistened);
                     }
                     Err(e) => {
                         warn!(log, "cannot reach the database; retrying"; "error" => %e);
@@ -333,9 +335,12 @@ impl Joined {
                             "released" => round.released.len(), "held" => round.held.len(),
                             "live_instances" => round.live_instances);
                     }
-                    if reports.round.try_send(LeaseRound(round)).is_err() {
+                    // `do_send`: a busy Supervisor's mailbox is past its capacity at times,
+                    // and a round must never be dropped.
+                    if !reports.round.connected() {
                         return; // the Supervisor is gone
                     }
+                    reports.round.do_send(LeaseRound(round));
                 }
                 Err(e) => {
                     warn!(log, "lease round failed"; "error" => %e);
@@ -349,9 +354,7 @@ impl Joined {
 
 /// Passes one notification on; true when it asks for a lease round now.
 fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> bool {
-    let Some((from, rest)) = payload.split_once(' ').or(Some((payload, ""))) else {
-        return false;
-    };
+    let (from, rest) = payload.split_once(' ').unwrap_or((payload, ""));
     if from == me {
         return false;
     }
@@ -362,20 +365,20 @@ fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> b
             if let (Some(Ok(vim)), Some(Ok(action))) =
                 (parts.next().map(str::parse), parts.next().map(str::parse))
             {
-                let _ = reports.work.try_send(RemoteWork { vim, action });
+                reports.work.do_send(RemoteWork { vim, action });
             }
             false
         }
         notify::ACCOUNTS => {
             if let Ok(vim) = rest.parse() {
-                let _ = reports.account.try_send(RemoteAccountChanged(vim));
+                reports.account.do_send(RemoteAccountChanged(vim));
             }
             false
         }
         notify::SETTLED => {
             let keys: Vec<TaskKey> = rest.split(',').filter_map(|k| k.parse().ok()).collect();
             if !keys.is_empty() {
-                let _ = reports.settled.try_send(RemoteSettled(keys));
+                reports.settled.do_send(RemoteSettled(keys));
             }
             false
         }

@@ -132,3 +132,39 @@ async fn an_account_is_enabled_only_once_its_actor_is_up() {
     h.account_until(vim, |s| s.status.as_str() == "ENABLED" && s.running)
         .await;
 }
+
+/// Accounts registered one after the other, fast, as an orchestrator (or `rovim bench`) does:
+/// each is leased, started and recorded ENABLED in the database. On SQLite the writer's
+/// transaction used to begin with a read (the lease fence): when the keeper's lease round
+/// committed in between, the write failed at once with "database is locked" and some accounts
+/// stayed STARTING for good.
+#[actix_rt::test]
+async fn accounts_registered_in_a_burst_are_all_recorded_enabled() {
+    for db in rovim_store::test_support::backends() {
+        let h = Harness::on(db).await;
+        let mut ids = Vec::new();
+        for i in 0..30 {
+            let url = format!("sim://burst-{i}-{}", rovim_core::VimAccountId::generate());
+            ids.push(add_sim(&h.engine, &format!("burst{i}"), &url, json!({}), None).await);
+        }
+        let start = std::time::Instant::now();
+        loop {
+            let rows =
+                rovim_store::accounts::list_vim_accounts(&mut h.store().conn().unwrap()).unwrap();
+            let starting: Vec<_> = rows
+                .iter()
+                .filter(|a| a.status.as_str() != "ENABLED")
+                .map(|a| a.name.clone())
+                .collect();
+            if starting.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{}: not ENABLED: {starting:?}",
+                h.db.name()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
