@@ -294,6 +294,27 @@ fn the_cli_drives_the_service_over_http() {
     assert!(ok);
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["name"], "lab");
+    // The instances sharing the database: this one, running the account (once leased).
+    let account = list[0]["id"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    let instances: Value = loop {
+        let (ok, out, err) = cli(&api, &["instances", "--output", "json"]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        if v[0]["vim_accounts"] == json!([account]) {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(instances.as_array().unwrap().len(), 1);
+    assert_eq!(instances[0]["this"], true);
+    let (ok, table, _) = cli(&api, &["instances"]);
+    assert!(ok);
+    assert!(
+        table.contains(instances[0]["id"].as_str().unwrap()),
+        "{table}"
+    );
 
     let file = dir.path().join("deploy.yaml");
     std::fs::write(&file, "description: cli\ntasks:\n  - {vim_account: lab, action: CREATE, item: net, params: {name: n1}}\n  - {vim_account: lab, action: CREATE, item: vm, params: {name: v1, image_id: i, flavor_id: f, networks: [{net: TASK-0}]}}\n").unwrap();
