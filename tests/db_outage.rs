@@ -94,16 +94,29 @@ async fn a_postgresql_restart_mid_run_loses_and_repeats_nothing() {
             .send()
             .await
             .unwrap();
+        let status = ready.status();
+        let why: Value = ready.json().await.unwrap_or_default();
         (
-            ready.status(),
+            status,
+            why,
             submit.status(),
             submit.headers().get("retry-after").cloned(),
         )
     };
-    let (ready, submit, retry_after) = down.await;
+    let (ready, why, submit, retry_after) = down.await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(restart);
     assert_eq!(ready, 503, "/readyz while the database is down");
+    // In PostgreSQL's own words, not MultiConnection's "Invalid connection url".
+    let reason = why["error"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    eprintln!("readyz while down: {reason}");
+    assert!(
+        !reason.contains("Invalid connection url") && reason.contains("database"),
+        "{why}"
+    );
     assert_eq!(submit, 503, "a submission while the database is down");
     assert!(retry_after.is_some(), "503 with Retry-After");
 

@@ -2,7 +2,7 @@
 //! settings, and the dispatch macro for the few queries MultiConnection cannot express.
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::CustomizeConnection;
+use diesel::r2d2::{ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 
 /// A connection to either backend; the URL decides which.
@@ -113,7 +113,7 @@ macro_rules! with_inner {
     };
 }
 
-/// Per-connection settings ([`configure`]). SQLite: WAL is set once on the file before the pool opens (it
+/// Per-connection SQLite settings (see [`configure`]). WAL is set once on the file before the pool opens (it
 /// persists in the file; switching it from many pooled connections at once hits "database is
 /// locked"), the rest must be set on every connection. busy_timeout first, so the others wait.
 /// Every commit of the DbActor invalidates the other connections' page caches: reads come from
@@ -121,9 +121,6 @@ macro_rules! with_inner {
 /// kernel's cache, shared, rather than in each connection's heap). The statement journals and
 /// the materialized `VALUES` of the batched updates are temporary tables: in memory, not one
 /// file under /var/tmp each (they were two in five of the writer's `pwrite` calls).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SessionSettings;
-
 pub(crate) const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
      PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;";
 
@@ -141,9 +138,41 @@ pub(crate) fn configure(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
     }
 }
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        configure(conn).map_err(diesel::r2d2::Error::QueryError)
+/// A connection to `url` with each backend's own establish (MultiConnection's answers "Invalid
+/// connection url for multiconnection" whatever PostgreSQL said, e.g. while it is down), and
+/// the session settings of [`configure`].
+pub(crate) fn establish(backend: Backend, url: &str) -> Result<AnyConnection, diesel::r2d2::Error> {
+    use diesel::Connection;
+    let mut conn = match backend {
+        Backend::Sqlite => SqliteConnection::establish(sqlite_path(url)).map(AnyConnection::Sqlite),
+        Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
+    }
+    .map_err(diesel::r2d2::Error::ConnectionError)?;
+    configure(&mut conn).map_err(diesel::r2d2::Error::QueryError)?;
+    Ok(conn)
+}
+
+/// Makes the pool's connections ([`establish`]).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    pub(crate) backend: Backend,
+    pub(crate) url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        establish(self.backend, &self.url)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
     }
 }
 

@@ -3,11 +3,11 @@
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::connection::{AnyConnection, Backend, SessionSettings, redact_url, sqlite_path};
+use crate::connection::{AnyConnection, Backend, Manager, establish, redact_url, sqlite_path};
 use crate::error::StoreError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -50,8 +50,8 @@ where
     Ok(now.into_iter().map(|v| v.to_string()).collect())
 }
 
-pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
-pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+pub type DbPool = Pool<Manager>;
+pub type DbConn = PooledConnection<Manager>;
 
 /// The current time as stored: UTC, truncated to microseconds (PostgreSQL's precision), so a
 /// value reads back equal on both backends.
@@ -140,7 +140,10 @@ impl Store {
                 url.to_owned()
             }
         };
-        let manager = ConnectionManager::<AnyConnection>::new(conn_url);
+        let manager = Manager {
+            backend,
+            url: conn_url,
+        };
         let size = match backend {
             Backend::Sqlite => 4,
             Backend::Postgres => 8,
@@ -151,7 +154,6 @@ impl Store {
             // A database that is down answers in seconds, not r2d2's default 30 s: callers
             // (the API's 503, the actors' restart) react while the outage lasts.
             .connection_timeout(CONNECTION_TIMEOUT)
-            .connection_customizer(Box::new(SessionSettings))
             .build(manager)
             .map_err(|e| open_err(e.to_string()))?;
         let store = Store {
@@ -211,20 +213,10 @@ impl Store {
     /// A connection of its own, outside the pool, for a session that must last (the instance's
     /// liveness lock, `LISTEN`).
     pub fn dedicated_conn(&self) -> Result<AnyConnection, StoreError> {
-        // Each backend's own establish: MultiConnection's would hide why PostgreSQL refused
-        // ("Invalid connection url for multiconnection" while the server is down).
-        let mut conn = match self.backend {
-            Backend::Sqlite => {
-                SqliteConnection::establish(sqlite_path(&self.url)).map(AnyConnection::Sqlite)
-            }
-            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
-        }
-        .map_err(|e| StoreError::Open {
+        establish(self.backend, &self.url).map_err(|e| StoreError::Open {
             url: redact_url(&self.url),
             reason: e.to_string(),
-        })?;
-        crate::connection::configure(&mut conn)?;
-        Ok(conn)
+        })
     }
 
     /// Applies pending migrations; returns the versions applied now. On PostgreSQL the
