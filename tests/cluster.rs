@@ -376,11 +376,12 @@ async fn three_instances_share_the_accounts_and_survive_kills_pauses_joins_and_r
     let paused = c.members.last().unwrap();
     let lost = c.metric(paused, "rovim_leases_lost_total").await;
     assert!(lost > 0.0, "the paused instance lost no lease");
+    let fenced = c.metric(paused, "rovim_db_fenced_writes_total").await;
     c.submit_round(24).await;
     c.check("SIGSTOP (after)").await;
     eprintln!(
-        "cluster: SIGSTOP of an owner for 5 s (lease 2 s): its {lost} leases taken over, it stood \
-         down and rejoined; no twin"
+        "cluster: SIGSTOP of an owner for 5 s (lease 2 s): its {lost} leases taken over, {fenced} \
+         of its writes refused after it woke up, it stood down and rejoined; no twin"
     );
 
     // A fourth joins: 3 accounts each. It leaves with SIGTERM: handed back within a second.

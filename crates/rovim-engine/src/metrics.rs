@@ -46,6 +46,7 @@ pub struct Metrics {
     db_rows: IntCounter,
     db_commit_seconds: prometheus::Counter,
     db_largest_group: prometheus::IntGauge,
+    db_fenced: IntCounter,
 }
 
 impl Metrics {
@@ -156,6 +157,11 @@ impl Metrics {
         let db_commit_seconds =
             prometheus::Counter::new("db_commit_seconds_total", "Time spent committing")
                 .expect("valid metric");
+        let db_fenced = IntCounter::new(
+            "db_fenced_writes_total",
+            "Writes refused because their VIM account's lease had moved to another instance",
+        )
+        .expect("valid metric");
         let db_largest_group = prometheus::IntGauge::new(
             "db_largest_batch",
             "Largest batch committed in one transaction",
@@ -180,6 +186,7 @@ impl Metrics {
             Box::new(anonymous_resident.clone()),
             Box::new(db_commit_seconds.clone()),
             Box::new(db_largest_group.clone()),
+            Box::new(db_fenced.clone()),
         ] {
             registry.register(m).expect("unique metric names");
         }
@@ -211,6 +218,7 @@ impl Metrics {
             db_writes,
             db_commit_seconds,
             db_largest_group,
+            db_fenced,
         }
     }
 
@@ -234,6 +242,7 @@ impl Metrics {
         catch_up(&self.db_commits, db.commits.load(Ordering::Relaxed));
         catch_up(&self.db_writes, db.writes.load(Ordering::Relaxed));
         catch_up(&self.db_rows, db.rows.load(Ordering::Relaxed));
+        catch_up(&self.db_fenced, db.fenced_writes.load(Ordering::Relaxed));
         if let Some(usage) = process_usage() {
             self.peak_resident.set(usage.peak_resident_bytes as i64);
             self.cpu_seconds.set(usage.cpu_seconds);

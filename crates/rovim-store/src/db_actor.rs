@@ -98,6 +98,9 @@ pub struct DbStats {
     /// Rows inserted or changed by committed writes.
     pub rows: AtomicU64,
     pub failed_writes: AtomicU64,
+    /// Writes refused because their lease had moved to another instance (see
+    /// [`crate::leases`]): what an old owner tried after a takeover.
+    pub fenced_writes: AtomicU64,
     pub largest_group: AtomicU64,
     pub commit_micros: AtomicU64,
 }
@@ -255,6 +258,9 @@ impl Handler<Flush> for DbActor {
         for (p, r) in items.into_iter().zip(results) {
             match &r {
                 Ok(applied) => self.stats.rows.fetch_add(applied.rows, Ordering::Relaxed),
+                Err(StoreError::Fenced { .. }) => {
+                    self.stats.fenced_writes.fetch_add(1, Ordering::Relaxed)
+                }
                 Err(_) => self.stats.failed_writes.fetch_add(1, Ordering::Relaxed),
             };
             // The writer may have given up waiting; its write is committed all the same.
