@@ -1,6 +1,6 @@
 //! Crash points for tests (feature `failpoints`): armed, the next VIM create that succeeds makes
 //! its VimActor stop before the outcome is stored, exactly as a crash of rovim at that moment;
-//! or a VimActor panics in its own code. Global state: use it from a test binary of its own.
+//! or a VimActor panics in its own code; or an account's status write fails. Global state: use it from a test binary of its own.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -26,6 +26,7 @@ impl Failpoint {
 
 static AFTER_CREATE: Failpoint = Failpoint::new();
 static PANIC_IN_PUMP: Failpoint = Failpoint::new();
+static FAIL_STATUS_WRITE: Failpoint = Failpoint::new();
 
 /// The next `n` successful VIM creates "crash" right after the VIM answered.
 pub fn arm_after_create(n: u32) {
@@ -44,4 +45,14 @@ pub fn arm_panic_in_pump(n: u32) {
 
 pub(crate) fn take_panic_in_pump() -> bool {
     PANIC_IN_PUMP.take()
+}
+
+/// The next `n` writes of a VIM account's status fail before reaching the database (as when it
+/// is unreachable for a moment).
+pub fn arm_fail_status_write(n: u32) {
+    FAIL_STATUS_WRITE.arm(n);
+}
+
+pub(crate) fn take_fail_status_write() -> bool {
+    FAIL_STATUS_WRITE.take()
 }

@@ -30,6 +30,9 @@ use crate::task_entry::{ElementKey, TaskEntry, TaskSnapshot};
 use crate::vim_actor::VimActor;
 use crate::working_set::ItemState;
 
+/// How soon a failed write of an account's status is tried again.
+const STATUS_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 struct Slot {
     account: VimAccount,
     addr: Option<Addr<VimActor>>,
@@ -167,9 +170,8 @@ impl Supervisor {
             return;
         };
         let writer = self.shared.writer.clone();
-        let log = self.shared.log.clone();
         let batch = WriteBatch {
-            accounts: vec![(vim, update)],
+            accounts: vec![(vim, update.clone())],
             fence: Some(Fence {
                 vim,
                 owner: self.shared.keeper.id.clone(),
@@ -177,12 +179,32 @@ impl Supervisor {
             }),
             ..WriteBatch::default()
         };
-        ctx.spawn(wrap_future::<_, Self>(async move {
-            if let Err(e) = writer.write(DbWrite::Batch(batch)).await
-                && !matches!(e, StoreError::Fenced { .. })
-            {
-                warn!(log, "cannot record the VIM account's status"; "vim" => vim.to_string(), "error" => e.to_string());
+        let write = async move {
+            #[cfg(feature = "failpoints")]
+            if crate::failpoints::take_fail_status_write() {
+                return Err(StoreError::Writer("failpoint: status write".into()));
             }
+            writer.write(DbWrite::Batch(batch)).await
+        };
+        ctx.spawn(wrap_future::<_, Self>(write).map(move |res, act, ctx| {
+            let e = match res {
+                Ok(_) | Err(StoreError::Fenced { .. }) => return,
+                Err(e) => e,
+            };
+            warn!(act.shared.log, "cannot record the VIM account's status; retrying";
+                "vim" => vim.to_string(), "error" => e.to_string(),
+                "retry_in_ms" => STATUS_RETRY.as_millis() as u64);
+            // Nothing of it was committed. Written again while it is still the status held
+            // here under the same lease; a newer status supersedes it.
+            ctx.run_later(STATUS_RETRY, move |act, ctx| {
+                if act
+                    .slots
+                    .get(&vim)
+                    .is_some_and(|s| s.status == update.status && s.lease == Some(epoch))
+                {
+                    act.write_status(vim, update, ctx);
+                }
+            });
         }));
     }
 

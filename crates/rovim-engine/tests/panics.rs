@@ -1,7 +1,8 @@
 //! Issue 12: the panic paths. A connector that panics fails the one task whose call it was
 //! making (the call runs as its own tokio task); a VimActor that panics in its own code is
 //! dropped while unwinding, its StopNotice tells the Supervisor (exit `panicked`), and the
-//! restarted actor reloads and finishes the work. Its own binary: the failpoint is global.
+//! restarted actor reloads and finishes the work. A failed write of an account's status is
+//! written again. Its own binary: the failpoints are global.
 
 mod common;
 
@@ -51,4 +52,31 @@ async fn a_panicking_connector_fails_one_task_and_a_panicking_actor_is_restarted
     let line = format!("rovim_actor_exits_total{{exit=\"panicked\",vim=\"{vim}\"}} 1");
     assert!(metrics.contains(&line), "{line} in\n{metrics}");
     h.check_vim(vim, &cloud);
+}
+
+/// A status write that fails (the database away for a moment) is written again: the account
+/// does not stay STARTING in the database while its actor runs. (It was only logged.)
+#[actix_rt::test]
+async fn a_failed_status_write_is_retried() {
+    for db in rovim_store::test_support::backends() {
+        let h = Harness::on(db).await;
+        rovim_engine::failpoints::arm_fail_status_write(1);
+        let (vim, _cloud) = h.sim("status", json!({})).await;
+        h.account_until(vim, |s| s.running).await;
+        let start = std::time::Instant::now();
+        loop {
+            let row = rovim_store::accounts::get_vim_account(&mut h.store().conn().unwrap(), vim)
+                .unwrap();
+            if row.status.as_str() == "ENABLED" {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "{}: the account reads {} in the database",
+                h.db.name(),
+                row.status.as_str()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
