@@ -2,7 +2,7 @@
 //! choice (and a password can never leak through a derived `Serialize`).
 
 use chrono::NaiveDateTime;
-use rovim_store::leases::{InstanceRecord, LeaseRecord};
+use rovim_store::leases::InstanceRecord;
 use rovim_store::{
     ActionRecord, InterfaceRecord, NetRecord, SdnController, TaskRecord, VimAccount, VmRecord,
 };
@@ -32,13 +32,13 @@ pub struct VimAccountView {
 }
 
 impl VimAccountView {
-    /// The view, with the account's owner from `leases`.
-    pub fn with_lease(
+    /// The view, with the account's owner from `owners` (`leases::account_owners`).
+    pub fn with_owner(
         a: &VimAccount,
-        leases: &std::collections::HashMap<rovim_core::VimAccountId, LeaseRecord>,
+        owners: &std::collections::HashMap<rovim_core::VimAccountId, String>,
     ) -> VimAccountView {
         VimAccountView {
-            owner: leases.get(&a.id).and_then(|l| l.owner.clone()),
+            owner: owners.get(&a.id).cloned(),
             ..VimAccountView::from(a)
         }
     }

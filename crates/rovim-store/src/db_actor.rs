@@ -190,9 +190,9 @@ fn apply_all(
     // the start of the transaction would make its first write fail at once ("database is
     // locked") whenever the keeper's connection committed in between.
     let stale = match conn {
-        AnyConnection::Postgresql(_) => {
+        AnyConnection::Postgresql(c) => {
             let fences: Vec<&Fence> = items.iter().filter_map(|p| p.write.fence()).collect();
-            stale_fences(conn, &fences)?
+            stale_fences(c, &fences)?
         }
         AnyConnection::Sqlite(_) => Vec::new(),
     };
@@ -366,5 +366,29 @@ impl DbWriter {
 
     pub fn stats(&self) -> &DbStats {
         &self.stats
+    }
+
+    /// This writer, with every batch fenced by `fence` (all of a VimActor's writes are).
+    pub fn fenced(&self, fence: Fence) -> FencedWriter {
+        FencedWriter {
+            writer: self.clone(),
+            fence,
+        }
+    }
+}
+
+/// A writer whose batches carry one lease's [`Fence`]: committed only while the lease still
+/// reads so (see [`crate::leases`]).
+#[derive(Clone)]
+pub struct FencedWriter {
+    writer: DbWriter,
+    fence: Fence,
+}
+
+impl FencedWriter {
+    /// [`DbWriter::write`] of the batch, fenced.
+    pub async fn write(&self, mut batch: WriteBatch) -> Result<Applied, StoreError> {
+        batch.fence = Some(self.fence.clone());
+        self.writer.write(DbWrite::Batch(batch)).await
     }
 }

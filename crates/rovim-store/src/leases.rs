@@ -78,14 +78,6 @@ pub struct InstanceRecord {
     pub accounts: Vec<VimAccountId>,
 }
 
-/// The lease of one account as its view shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseRecord {
-    pub owner: Option<String>,
-    pub epoch: i64,
-    pub expires_at: Option<NaiveDateTime>,
-}
-
 /// The SQL of the database's current time, of `secs` from now (UTC, like every stored time)
 /// and of `secs` ago.
 fn times(conn: &AnyConnection, secs: f64) -> (&'static str, String, String) {
@@ -297,9 +289,11 @@ pub fn leave(conn: &mut AnyConnection, me: &str) -> Result<usize, StoreError> {
 }
 
 /// The fences among `fences` that the leases no longer match (another owner or epoch, or no
-/// lease). Run inside the transaction of the writes they guard.
+/// lease). Run inside the transaction of the writes they guard: the lease rows are read `FOR
+/// SHARE`, so a takeover waits for that transaction or is seen by it. PostgreSQL only: SQLite
+/// has one instance.
 pub(crate) fn stale_fences<'a>(
-    conn: &mut AnyConnection,
+    conn: &mut PgConnection,
     fences: &[&'a Fence],
 ) -> Result<Vec<&'a Fence>, StoreError> {
     if fences.is_empty() {
@@ -308,19 +302,16 @@ pub(crate) fn stale_fences<'a>(
     let mut ids: Vec<String> = fences.iter().map(|f| f.vim.to_string()).collect();
     ids.sort();
     ids.dedup();
-    let query = vim_leases::table
+    let rows: Vec<(String, Option<String>, i64)> = vim_leases::table
         .filter(vim_leases::vim_account_id.eq_any(ids))
         .order(vim_leases::vim_account_id)
         .select((
             vim_leases::vim_account_id,
             vim_leases::owner,
             vim_leases::epoch,
-        ));
-    type Row = (String, Option<String>, i64);
-    let rows: Vec<Row> = match conn {
-        AnyConnection::Postgresql(c) => query.for_share().load(c)?,
-        AnyConnection::Sqlite(c) => query.load(c)?,
-    };
+        ))
+        .for_share()
+        .load(conn)?;
     let now: HashMap<String, (Option<String>, i64)> =
         rows.into_iter().map(|(v, o, e)| (v, (o, e))).collect();
     Ok(fences
@@ -347,52 +338,37 @@ pub fn list_instances(conn: &mut AnyConnection) -> Result<Vec<InstanceRecord>, S
             i::heartbeat_at,
         ))
         .load(conn)?;
-    let owned: Vec<(String, Option<String>)> = vim_leases::table
-        .filter(vim_leases::owner.is_not_null())
-        .order(vim_leases::vim_account_id)
-        .select((vim_leases::vim_account_id, vim_leases::owner))
-        .load(conn)?;
-    rows.into_iter()
+    let mut by_owner: HashMap<String, Vec<VimAccountId>> = HashMap::new();
+    for (vim, owner) in account_owners(conn)? {
+        by_owner.entry(owner).or_default().push(vim);
+    }
+    Ok(rows
+        .into_iter()
         .map(|(id, address, version, started_at, heartbeat_at)| {
-            let accounts = owned
-                .iter()
-                .filter(|(_, o)| o.as_deref() == Some(id.as_str()))
-                .map(|(v, _)| parse_col("vim_leases", "vim_account_id", v))
-                .collect::<Result<_, _>>()?;
-            Ok(InstanceRecord {
+            let mut accounts = by_owner.remove(&id).unwrap_or_default();
+            accounts.sort();
+            InstanceRecord {
                 id,
                 address,
                 version,
                 started_at,
                 heartbeat_at,
                 accounts,
-            })
+            }
         })
-        .collect()
+        .collect())
 }
 
-/// Every account's lease (accounts never leased yet have none).
-pub fn list_leases(
+/// The instance that holds each leased account (an account no instance holds is absent).
+pub fn account_owners(
     conn: &mut AnyConnection,
-) -> Result<HashMap<VimAccountId, LeaseRecord>, StoreError> {
-    let rows: Vec<(String, Option<String>, i64, Option<NaiveDateTime>)> = vim_leases::table
-        .select((
-            vim_leases::vim_account_id,
-            vim_leases::owner,
-            vim_leases::epoch,
-            vim_leases::expires_at,
-        ))
+) -> Result<HashMap<VimAccountId, String>, StoreError> {
+    let rows: Vec<(String, Option<String>)> = vim_leases::table
+        .filter(vim_leases::owner.is_not_null())
+        .select((vim_leases::vim_account_id, vim_leases::owner))
         .load(conn)?;
     rows.into_iter()
-        .map(|(v, owner, epoch, expires_at)| {
-            Ok((
-                parse_col("vim_leases", "vim_account_id", &v)?,
-                LeaseRecord {
-                    owner,
-                    epoch,
-                    expires_at,
-                },
-            ))
-        })
+        .filter_map(|(vim, owner)| Some((vim, owner?)))
+        .map(|(vim, owner)| Ok((parse_col("vim_leases", "vim_account_id", &vim)?, owner)))
         .collect()
 }

@@ -42,7 +42,7 @@ pub use accounts::{
     VimAccountChanges,
 };
 pub use connection::{AnyConnection, Backend, redact_url};
-pub use db_actor::{DbStats, DbWrite, DbWriter};
+pub use db_actor::{DbStats, DbWrite, DbWriter, FencedWriter};
 pub use error::StoreError;
 pub use instance_lock::InstanceLock;
 pub use new_action::{NewAction, NewInterface, NewNet, NewTask, NewVm};

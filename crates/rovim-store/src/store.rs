@@ -225,7 +225,7 @@ impl Store {
     /// entry); a database migrated by a newer rovim is refused, never run on.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;
-        let applied = match &mut *conn {
+        match &mut *conn {
             AnyConnection::Sqlite(c) => migrate_one(c, SQLITE_MIGRATIONS),
             AnyConnection::Postgresql(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
@@ -235,8 +235,7 @@ impl Store {
                 c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
                 applied
             }
-        }?;
-        Ok(applied)
+        }
     }
 
     /// The newest applied migration version, e.g. `20261202000001`.

@@ -106,13 +106,13 @@ pub(crate) async fn create(
 
 #[utoipa::path(get, path = "/v1/vim-accounts", operation_id = "list_vim_accounts", tag = "vim-accounts", responses((status = 200, body = Vec<VimAccountView>)))]
 pub(crate) async fn list(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let (all, leases) = read(&state, |c| {
-        Ok((accounts::list_vim_accounts(c)?, leases::list_leases(c)?))
+    let (all, owners) = read(&state, |c| {
+        Ok((accounts::list_vim_accounts(c)?, leases::account_owners(c)?))
     })
     .await?;
     let views: Vec<VimAccountView> = all
         .iter()
-        .map(|a| VimAccountView::with_lease(a, &leases))
+        .map(|a| VimAccountView::with_owner(a, &owners))
         .collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -124,11 +124,14 @@ pub(crate) async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let vim: VimAccountId = id("VIM account", &path)?;
-    let (account, leases) = read(&state, move |c| {
-        Ok((accounts::get_vim_account(c, vim)?, leases::list_leases(c)?))
+    let (account, owners) = read(&state, move |c| {
+        Ok((
+            accounts::get_vim_account(c, vim)?,
+            leases::account_owners(c)?,
+        ))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(VimAccountView::with_lease(&account, &leases)))
+    Ok(HttpResponse::Ok().json(VimAccountView::with_owner(&account, &owners)))
 }
 
 /// A partial edit: absent keys stay; `null` clears an optional one.
