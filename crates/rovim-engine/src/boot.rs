@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rovim_store::leases::Fence;
-use rovim_store::{VimAccount, reads};
+use rovim_store::{FencedWriter, VimAccount, reads};
 use rovim_vim::VimError;
 use tokio::sync::Semaphore;
 
@@ -43,7 +42,7 @@ impl BootFailure {
 
 pub async fn boot(
     account: VimAccount,
-    fence: Fence,
+    writer: FencedWriter,
     shared: Shared,
 ) -> Result<Booted, BootFailure> {
     let connector = shared
@@ -82,13 +81,13 @@ pub async fn boot(
     })
     .await
     .map_err(|e| BootFailure::new(ActorExit::Database, e.to_string()))?;
-    let env = call_env(&account, fence, &shared, connector);
+    let env = call_env(&account, writer, &shared, connector);
     Ok(Booted { env, tasks, items })
 }
 
 fn call_env(
     account: &VimAccount,
-    fence: Fence,
+    writer: FencedWriter,
     shared: &Shared,
     connector: Arc<dyn rovim_vim::VimConnector>,
 ) -> CallEnv {
@@ -97,7 +96,7 @@ fn call_env(
         connector,
         limiter: RateLimiter::new(c.rate_limit_qps),
         permits: Semaphore::new(c.max_in_flight),
-        writer: shared.writer.clone(),
+        writer,
         store: shared.store.clone(),
         timeout: c.call_timeout(),
         max_attempts: c.max_attempts,
@@ -113,7 +112,6 @@ fn call_env(
         }),
         metrics: shared.metrics.clone(),
         vim_label: account.id.to_string(),
-        fence,
         lease: shared.keeper.clock.clone(),
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Message, Recipient};
 use rovim_core::{ActionId, TaskKey, VimAccountId};
-use rovim_store::leases::{self, Member, Round};
+use rovim_store::leases::{self, Fence, Member, Round};
 use rovim_store::{AnyConnection, Backend, Store, StoreError, notify};
 use slog::{info, warn};
 
@@ -111,6 +111,15 @@ pub struct Keeper {
 }
 
 impl Keeper {
+    /// The fence of this instance's lease on `vim` at `epoch`.
+    pub fn fence(&self, vim: VimAccountId, epoch: i64) -> Fence {
+        Fence {
+            vim,
+            owner: self.id.clone(),
+            epoch,
+        }
+    }
+
     /// Asks for a lease round now (an account was added here, or an actor lost its lease).
     pub fn round_now(&self) {
         let _ = self.tx.send(Command::RoundNow);
@@ -162,21 +171,15 @@ fn connect(store: &Store, member: &Member) -> Result<AnyConnection, StoreError> 
     Ok(conn)
 }
 
-/// Registers this instance and runs its first lease round (blocking: call it off the runtime).
+/// Registers this instance as `id` and runs its first lease round (blocking: call it off the
+/// runtime).
 pub fn join(
     store: &Store,
+    id: String,
     config: &ClusterConfig,
     metrics: Arc<Metrics>,
     log: &slog::Logger,
 ) -> Result<Joined, StoreError> {
-    let id = store
-        .instance()
-        .map(|i| i.to_string())
-        .unwrap_or_else(instance_id);
-    debug_assert!(
-        store.instance().is_some(),
-        "the engine names its instance first"
-    );
     let member = Member {
         id: id.clone(),
         address: config.advertise.clone().unwrap_or_default(),

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use actix::Recipient;
 use rovim_core::TaskKey;
-use rovim_store::leases::Fence;
-use rovim_store::{DbWrite, DbWriter, StoreError, WriteBatch};
+use rovim_store::{FencedWriter, StoreError, WriteBatch};
 
 use crate::action_watch::ActionWatch;
 use crate::messages::Settled;
@@ -18,22 +17,20 @@ use crate::task_entry::TaskSnapshot;
 /// Where committed settlements go.
 #[derive(Clone)]
 pub struct SettledSink {
-    pub writer: DbWriter,
+    /// Every write carries the lease the actor runs under.
+    pub writer: FencedWriter,
     pub report: Recipient<Settled>,
     pub metrics: Arc<Metrics>,
     pub log: slog::Logger,
     pub watch: Arc<ActionWatch>,
-    /// The lease the writes are made under.
-    pub fence: Fence,
 }
 
 pub async fn commit(
     sink: SettledSink,
-    mut batch: WriteBatch,
+    batch: WriteBatch,
     settled: Vec<TaskSnapshot>,
 ) -> Result<(), StoreError> {
-    batch.fence = Some(sink.fence.clone());
-    let applied = sink.writer.write(DbWrite::Batch(batch)).await?;
+    let applied = sink.writer.write(batch).await?;
     let committed: HashSet<TaskKey> = applied.settled.iter().map(|(k, _)| *k).collect();
     let settled: Vec<_> = settled
         .into_iter()

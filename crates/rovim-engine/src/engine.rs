@@ -51,10 +51,8 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         config.validate()?;
         // The instance id first: the writer's commits name it in what they announce.
-        let store = match store.instance() {
-            Some(_) => store,
-            None => store.with_instance(&cluster::instance_id()),
-        };
+        let instance = cluster::instance_id();
+        let store = store.with_instance(&instance);
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
         // Sealed passwords are opened here, once: a database the key cannot open refuses to
         // start instead of failing as a wrong password on every VIM.
@@ -88,9 +86,11 @@ impl Engine {
                 metrics.clone(),
                 log.clone(),
             );
-            tokio::task::spawn_blocking(move || cluster::join(&store, &cluster, metrics, &log))
-                .await
-                .map_err(|e| StoreError::Read(e.to_string()))??
+            tokio::task::spawn_blocking(move || {
+                cluster::join(&store, instance, &cluster, metrics, &log)
+            })
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))??
         };
         let refresh = RefreshScheduler::new(metrics.clone()).start();
         let arbiters = Arc::new(ArbiterPool::new(config.arbiters));
@@ -199,11 +199,7 @@ impl Engine {
             .write(DbWrite::InsertVimAccount(new))
             .await
             .map_err(|e| conflict(e, || format!("a VIM account named '{name}' exists")))?;
-        let account = read(&self.shared.store, move |c| {
-            accounts::get_vim_account(c, id)
-        })
-        .await?;
-        let account = opened_account(&self.shared.store, account)?;
+        let account = stored_account(&self.shared.store, id).await?;
         self.supervisor.send(AddAccount(account.clone())).await?;
         Ok(account)
     }
@@ -252,11 +248,7 @@ impl Engine {
 
     /// Re-reads an edited account and restarts its actor with the new settings.
     pub async fn reload_account(&self, id: VimAccountId) -> Result<(), EngineError> {
-        let account = read(&self.shared.store, move |c| {
-            accounts::get_vim_account(c, id)
-        })
-        .await?;
-        let account = opened_account(&self.shared.store, account)?;
+        let account = stored_account(&self.shared.store, id).await?;
         self.shared
             .connectors
             .reconfigure(&account)
@@ -384,6 +376,15 @@ impl Engine {
     pub fn instance_id(&self) -> &str {
         &self.shared.keeper.id
     }
+}
+
+/// The stored account `id`, its password opened.
+pub(crate) async fn stored_account(
+    store: &Store,
+    id: VimAccountId,
+) -> Result<VimAccount, EngineError> {
+    let account = read(store, move |c| accounts::get_vim_account(c, id)).await?;
+    opened_account(store, account)
 }
 
 /// The account with its password opened (it is sealed in the database when a key is given).

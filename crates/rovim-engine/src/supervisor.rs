@@ -14,14 +14,14 @@ use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
 use rand::Rng;
 use rovim_core::{AccountStatus, Backoff, ItemKind, TaskKey, VimAccountId};
-use rovim_store::leases::{Fence, Lease};
+use rovim_store::leases::Lease;
 use rovim_store::{
     AccountStatusUpdate, DbWrite, NewAction, StoreError, VimAccount, WriteBatch, accounts, reads,
 };
 use slog::{info, warn};
 
 use crate::cluster::{LeaseRound, Relistened, RemoteAccountChanged, RemoteSettled, RemoteWork};
-use crate::engine::opened_account;
+use crate::engine::{opened_account, stored_account};
 use crate::error::EngineError;
 use crate::messages::*;
 use crate::refresh::Observed;
@@ -130,15 +130,14 @@ impl Supervisor {
             return; // another instance runs it
         };
         slot.restart_pending = false;
-        let fence = Fence {
-            vim,
-            owner: self.shared.keeper.id.clone(),
-            epoch,
-        };
+        let writer = self
+            .shared
+            .writer
+            .fenced(self.shared.keeper.fence(vim, epoch));
         let (account, shared) = (slot.account.clone(), self.shared.clone());
         let arbiter = self.shared.arbiters.pick();
         slot.addr = Some(VimActor::start_in_arbiter(&arbiter, move |_| {
-            VimActor::new(account, generation, fence, shared, reports)
+            VimActor::new(account, generation, writer, shared, reports)
         }));
         slot.generation = generation;
         slot.running = false;
@@ -169,14 +168,12 @@ impl Supervisor {
         let Some(epoch) = self.slots.get(&vim).and_then(|s| s.lease) else {
             return;
         };
-        let writer = self.shared.writer.clone();
+        let writer = self
+            .shared
+            .writer
+            .fenced(self.shared.keeper.fence(vim, epoch));
         let batch = WriteBatch {
             accounts: vec![(vim, update.clone())],
-            fence: Some(Fence {
-                vim,
-                owner: self.shared.keeper.id.clone(),
-                epoch,
-            }),
             ..WriteBatch::default()
         };
         let write = async move {
@@ -184,7 +181,7 @@ impl Supervisor {
             if crate::failpoints::take_fail_status_write() {
                 return Err(StoreError::Writer("failpoint: status write".into()));
             }
-            writer.write(DbWrite::Batch(batch)).await
+            writer.write(batch).await
         };
         ctx.spawn(wrap_future::<_, Self>(write).map(move |res, act, ctx| {
             let e = match res {
@@ -460,14 +457,9 @@ impl Handler<RemoteAccountChanged> for Supervisor {
             return;
         }
         let store = self.shared.store.clone();
-        let fetch = read(&self.shared.store, move |c| {
-            accounts::get_vim_account(c, vim)
-        });
+        let fetch = async move { stored_account(&store, vim).await };
         ctx.spawn(wrap_future::<_, Self>(fetch).map(move |res, act, ctx| {
-            let opened = res
-                .map_err(EngineError::from)
-                .and_then(|a| opened_account(&store, a));
-            match opened {
+            match res {
                 Ok(account) => {
                     if let Err(e) = act.shared.connectors.reconfigure(&account) {
                         warn!(act.shared.log, "an edited VIM account's settings are refused"; "vim" => vim.to_string(), "error" => %e);

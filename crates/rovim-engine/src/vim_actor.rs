@@ -17,8 +17,7 @@ use actix::fut::{ActorFutureExt, wrap_future};
 use actix::prelude::*;
 use futures_util::FutureExt;
 use rovim_core::{Outcome, TaskKey};
-use rovim_store::VimAccount;
-use rovim_store::leases::Fence;
+use rovim_store::{FencedWriter, VimAccount};
 use slog::{debug, info, o, warn};
 use tokio::task::AbortHandle;
 
@@ -44,8 +43,8 @@ const NET_USERS_RECHECK: std::time::Duration = std::time::Duration::from_millis(
 pub struct VimActor {
     account: VimAccount,
     generation: u64,
-    /// The lease it runs under: all its writes carry it.
-    fence: Fence,
+    /// Its writes, all fenced by the lease it runs under.
+    writer: FencedWriter,
     shared: Shared,
     reports: Reports,
     log: slog::Logger,
@@ -70,7 +69,7 @@ impl VimActor {
     pub fn new(
         account: VimAccount,
         generation: u64,
-        fence: Fence,
+        writer: FencedWriter,
         shared: Shared,
         reports: Reports,
     ) -> VimActor {
@@ -89,7 +88,7 @@ impl VimActor {
         VimActor {
             account,
             generation,
-            fence,
+            writer,
             shared,
             reports,
             log,
@@ -122,10 +121,22 @@ impl VimActor {
         ctx.stop();
     }
 
+    /// A read failed: the actor stops, its successor reloads.
+    fn read_failed(&mut self, ctx: &mut Context<Self>, e: rovim_store::StoreError) {
+        let reason = format!("cannot read the database: {e}");
+        self.fail(ctx, ActorExit::Database, reason);
+    }
+
+    /// A write failed (or was fenced off: the lease moved): the actor stops.
+    fn write_failed(&mut self, ctx: &mut Context<Self>, e: rovim_store::StoreError) {
+        let reason = format!("cannot write to the database: {e}");
+        self.fail(ctx, ActorExit::of_store_error(&e), reason);
+    }
+
     fn boot(&mut self, ctx: &mut Context<Self>) {
         let start = tokio::spawn(boot::boot(
             self.account.clone(),
-            self.fence.clone(),
+            self.writer.clone(),
             self.shared.clone(),
         ));
         ctx.spawn(wrap_future::<_, Self>(start).map(|res, act, ctx| {
@@ -177,11 +188,7 @@ impl VimActor {
                     act.pump(ctx);
                     act.admit_pending(ctx);
                 }
-                Err(e) => act.fail(
-                    ctx,
-                    ActorExit::Database,
-                    format!("cannot read the database: {e}"),
-                ),
+                Err(e) => act.read_failed(ctx, e),
             }
         }));
     }
@@ -217,21 +224,16 @@ impl VimActor {
         }
         if !batch.is_empty() {
             let sink = SettledSink {
-                writer: self.shared.writer.clone(),
+                writer: self.writer.clone(),
                 report: self.reports.settled.clone(),
                 metrics: self.shared.metrics.clone(),
                 log: self.log.clone(),
                 watch: self.shared.watch.clone(),
-                fence: self.fence.clone(),
             };
             let write = commit::commit(sink, batch, settled);
             ctx.spawn(wrap_future::<_, Self>(write).map(|res, act, ctx| {
                 if let Err(e) = res {
-                    act.fail(
-                        ctx,
-                        ActorExit::of_store_error(&e),
-                        format!("cannot write to the database: {e}"),
-                    );
+                    act.write_failed(ctx, e);
                 }
             }));
         }

@@ -15,8 +15,7 @@ use rovim_core::{
     find_outcome, retry_decision,
 };
 use rovim_sdn::{SdnError, SdnNetRequest, sdn_net_name};
-use rovim_store::leases::Fence;
-use rovim_store::{DbWrite, DbWriter, InterfaceUpdate, Store, StoreError, reads};
+use rovim_store::{FencedWriter, InterfaceUpdate, Store, StoreError, reads};
 use rovim_vim::{
     CreateFailure, Created, TokenMatch, VimConnector, VimError, VmRequest, human_duration,
 };
@@ -34,7 +33,8 @@ pub struct CallEnv {
     pub limiter: RateLimiter,
     /// Slots of VIM calls in flight (`max_in_flight`).
     pub permits: Semaphore,
-    pub writer: DbWriter,
+    /// Every write carries the lease the actor runs under.
+    pub writer: FencedWriter,
     pub store: Store,
     pub timeout: Duration,
     /// Tries of a call that failed for other reasons than throttling.
@@ -49,8 +49,6 @@ pub struct CallEnv {
     pub metrics: Arc<Metrics>,
     /// The VIM account id, as a metrics label.
     pub vim_label: String,
-    /// The lease the actor runs under: every write carries it.
-    pub fence: Fence,
     /// Whether the lease may still be relied on: no VIM call once it may not.
     pub lease: LeaseClock,
 }
@@ -135,9 +133,7 @@ impl CallAbort {
 pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, CallAbort> {
     let stopping = || CallAbort::VimDown(VimError::Connection("the VimActor is stopping".into()));
     if !order.before.is_empty() {
-        let mut before = order.before.clone();
-        before.fence = Some(env.fence.clone());
-        let applied = env.writer.write(DbWrite::Batch(before)).await?;
+        let applied = env.writer.write(order.before.clone()).await?;
         if applied.stale.contains(&order.key) {
             return Err(CallAbort::Stale(order.key));
         }

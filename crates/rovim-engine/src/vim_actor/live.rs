@@ -8,34 +8,27 @@ use actix::prelude::*;
 use rand::Rng;
 use rovim_core::{ItemKind, ItemStatus};
 use rovim_sdn::SdnNetState;
-use rovim_store::DbWrite;
 use slog::warn;
 
 use super::VimActor;
 use crate::live_calls::{self, RefreshError};
 use crate::live_set::{FirstPoll, RefreshCall};
-use crate::messages::ActorExit;
 use crate::refresh_scheduler::{RefreshDue, Register, Track};
 use crate::task_entry::ElementKey;
 use crate::vim_call::RefreshAnswer;
 
 impl VimActor {
     /// Writes a batch; a failure stops the actor (its successor reloads what was committed).
-    fn write(&mut self, mut batch: rovim_store::WriteBatch, ctx: &mut Context<Self>) {
+    fn write(&mut self, batch: rovim_store::WriteBatch, ctx: &mut Context<Self>) {
         if batch.is_empty() {
             return;
         }
-        batch.fence = Some(self.fence.clone());
-        let writer = self.shared.writer.clone();
+        let writer = self.writer.clone();
         ctx.spawn(
-            wrap_future::<_, Self>(async move { writer.write(DbWrite::Batch(batch)).await }).map(
+            wrap_future::<_, Self>(async move { writer.write(batch).await }).map(
                 |res, act, ctx| {
                     if let Err(e) = res {
-                        act.fail(
-                            ctx,
-                            ActorExit::of_store_error(&e),
-                            format!("cannot write to the database: {e}"),
-                        );
+                        act.write_failed(ctx, e);
                     }
                 },
             ),

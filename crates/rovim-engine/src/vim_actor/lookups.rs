@@ -27,11 +27,7 @@ impl VimActor {
                     act.ws.net_users(&query, &users);
                     act.pump(ctx);
                 }
-                Err(e) => act.fail(
-                    ctx,
-                    ActorExit::Database,
-                    format!("cannot read the database: {e}"),
-                ),
+                Err(e) => act.read_failed(ctx, e),
             }),
         );
     }

@@ -15,7 +15,7 @@ use rovim_core::TaskKey;
 use rovim_store::reads;
 
 use super::VimActor;
-use crate::messages::{ActorExit, LoadNew};
+use crate::messages::LoadNew;
 use crate::shared::read;
 use crate::task_entry::TaskEntry;
 
@@ -83,11 +83,7 @@ impl VimActor {
                 }
                 Err(e) => {
                     act.loads.finish(Vec::new());
-                    act.fail(
-                        ctx,
-                        ActorExit::Database,
-                        format!("cannot read the database: {e}"),
-                    );
+                    act.read_failed(ctx, e);
                 }
             }),
         );
