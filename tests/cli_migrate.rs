@@ -24,10 +24,10 @@ fn migrate_creates_the_sqlite_file_and_prints_the_schema() {
     let (ok, out, err) = rovim(url, &["migrate", "--columns"]);
     assert!(ok, "{err}");
     assert!(db.exists());
-    assert!(out.contains("schema version: 20261202000001"), "{out}");
+    assert!(out.contains("schema version: 20261203000001"), "{out}");
     assert!(
         out.contains(
-            "tables: actions, instances, interfaces, nets, sdn_controllers, tasks, vim_accounts, vim_leases, vms"
+            "tables: actions, installation, instances, interfaces, nets, sdn_controllers, tasks, vim_accounts, vim_leases, vms"
         ),
         "{out}"
     );
@@ -42,7 +42,7 @@ fn migrate_creates_the_sqlite_file_and_prints_the_schema() {
     // a second run finds nothing to do and says the same
     let (ok, again, _) = rovim(url, &["migrate"]);
     assert!(ok);
-    assert!(again.contains("schema version: 20261202000001"));
+    assert!(again.contains("schema version: 20261203000001"));
 }
 
 #[test]

@@ -397,6 +397,28 @@ fn the_cli_drives_the_service_over_http() {
         !ok && err.contains("409"),
         "live elements protect it: {err}"
     );
+    // Issue 15: the account's orphans (none: what it made is live, and younger than the
+    // grace period anyway); a dry-run sweep deletes nothing; --dry-run alone is refused.
+    let (ok, out, err) = cli(&api, &["vim", "orphans", &vim_id, "--output", "json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]));
+    let (ok, out, err) = cli(
+        &api,
+        &[
+            "vim",
+            "orphans",
+            &vim_id,
+            "--sweep",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!([]));
+    assert!(err.contains("would delete 0 orphan(s)"), "{err}");
+    let (ok, _, err) = cli(&api, &["vim", "orphans", &vim_id, "--dry-run"]);
+    assert!(!ok && err.contains("--sweep"), "{err}");
     let (ok, _, err) = cli(
         &api,
         &["vim", "show", "00000000-0000-0000-0000-000000000000"],

@@ -13,6 +13,7 @@ pub enum Change {
     VimAccountDeleted,
     SdnControllerCreated,
     SdnControllerDeleted,
+    OrphansSwept,
 }
 
 impl Change {
@@ -23,6 +24,7 @@ impl Change {
             Change::VimAccountDeleted => "vim_account.deleted",
             Change::SdnControllerCreated => "sdn_controller.created",
             Change::SdnControllerDeleted => "sdn_controller.deleted",
+            Change::OrphansSwept => "vim_account.orphans_swept",
         }
     }
 }

@@ -96,6 +96,7 @@ impl From<EngineError> for ApiError {
                 ApiError::not_found("", format!("{what} {id} not found"))
             }
             EngineError::Config(c) => ApiError::unprocessable(c.key, c.reason),
+            EngineError::Vim(e) => ApiError::new(StatusCode::BAD_GATEWAY, "", e.to_string()),
             EngineError::Store(rovim_store::StoreError::NotFound { what, id }) => {
                 ApiError::not_found("", format!("{what} {id} not found"))
             }

@@ -63,6 +63,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                             .configure(routes::actions::routes)
                             .configure(routes::items::routes)
                             .configure(routes::instances::routes)
+                            .configure(routes::orphans::routes)
                             .default_service(web::to(routes::health::not_found)),
                     )
                     .default_service(web::to(routes::health::not_found)),

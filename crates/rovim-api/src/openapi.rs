@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder, header::Header};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{accounts, actions, health, instances, items, sdn};
+use crate::routes::{accounts, actions, health, instances, items, orphans, sdn};
 use crate::views::*;
 
 #[derive(OpenApi)]
@@ -21,11 +21,12 @@ use crate::views::*;
         actions::submit, actions::show, actions::list,
         items::net, items::vm,
         instances::list,
+        orphans::list, orphans::sweep,
         health::healthz, health::readyz, health::metrics, document,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, VimAccountView, SdnControllerView, ActionView, TaskView, NetView, VmView, InterfaceView,
-        SubmittedView, SubmittedTask, InstanceView,
+        SubmittedView, SubmittedTask, InstanceView, OrphanView, SweepView, FailedDeleteView,
         rovim_engine::ActionRequest, rovim_engine::TaskRequest, rovim_engine::DepRef,
         rovim_core::NetParams, rovim_core::VmParams, rovim_core::FindFilter,
     )),

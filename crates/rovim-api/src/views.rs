@@ -223,6 +223,9 @@ pub struct NetView {
     pub vim_id: Option<String>,
     pub error: Option<String>,
     pub vim_info: Option<String>,
+    /// How the VIM's element differs from what was asked (flavor, image, interface count, VLAN,
+    /// type); empty when it agrees. Shown, never corrected.
+    pub drift: Vec<String>,
     pub sdn_net_id: Option<String>,
     pub created: bool,
 }
@@ -241,6 +244,7 @@ impl From<&NetRecord> for NetView {
             vim_id: n.vim_id.clone(),
             error: n.error_msg.clone(),
             vim_info: n.vim_info.clone(),
+            drift: n.drift.clone(),
             sdn_net_id: n.sdn_net_id.clone(),
             created: n.created,
         }
@@ -293,6 +297,9 @@ pub struct VmView {
     pub vim_id: Option<String>,
     pub error: Option<String>,
     pub vim_info: Option<String>,
+    /// How the VIM's element differs from what was asked (flavor, image, interface count, VLAN,
+    /// type); empty when it agrees. Shown, never corrected.
+    pub drift: Vec<String>,
     pub created: bool,
     pub interfaces: Vec<InterfaceView>,
 }
@@ -307,8 +314,70 @@ impl From<&VmRecord> for VmView {
             vim_id: v.vim_id.clone(),
             error: v.error_msg.clone(),
             vim_info: v.vim_info.clone(),
+            drift: v.drift.clone(),
             created: v.created,
             interfaces: v.interfaces.iter().map(InterfaceView::from).collect(),
+        }
+    }
+}
+
+/// An element rovim made that no live item owns (`GET /v1/vim-accounts/{id}/orphans`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrphanView {
+    /// `net`, `subnet`, `vm` or `port`.
+    pub kind: String,
+    pub vim_id: String,
+    pub name: String,
+    /// Seconds since it was made (by the VIM's clock, else by its token's).
+    pub age_secs: u64,
+    /// Why no live item owns it.
+    pub why: String,
+    /// The idempotency token it carries.
+    pub token: Option<String>,
+}
+
+impl From<&rovim_engine::Orphan> for OrphanView {
+    fn from(o: &rovim_engine::Orphan) -> Self {
+        OrphanView {
+            kind: o.kind.as_str().to_owned(),
+            vim_id: o.vim_id.clone(),
+            name: o.name.clone(),
+            age_secs: o.age_secs,
+            why: o.why.clone(),
+            token: o.token.clone(),
+        }
+    }
+}
+
+/// An orphan a sweep could not delete.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailedDeleteView {
+    pub orphan: OrphanView,
+    pub error: String,
+}
+
+/// What a sweep deleted (`POST /v1/vim-accounts/{id}/orphans/sweep`); with `dry_run`, what it
+/// would delete.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SweepView {
+    pub dry_run: bool,
+    pub deleted: Vec<OrphanView>,
+    pub failed: Vec<FailedDeleteView>,
+}
+
+impl From<&rovim_engine::SweepReport> for SweepView {
+    fn from(r: &rovim_engine::SweepReport) -> Self {
+        SweepView {
+            dry_run: r.dry_run,
+            deleted: r.deleted.iter().map(OrphanView::from).collect(),
+            failed: r
+                .failed
+                .iter()
+                .map(|f| FailedDeleteView {
+                    orphan: OrphanView::from(&f.orphan),
+                    error: f.error.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -638,6 +638,8 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/actions/{id}", "get"),
         ("/v1/nets/{id}", "get"),
         ("/v1/vms/{id}", "get"),
+        ("/v1/vim-accounts/{id}/orphans", "get"),
+        ("/v1/vim-accounts/{id}/orphans/sweep", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -711,4 +713,113 @@ async fn instances_list_this_one_with_the_accounts_it_runs() {
     assert_eq!(ready["instance"], engine.instance_id());
     let (s, _) = call(&app, test::TestRequest::post().uri("/v1/instances")).await;
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// Issue 15 over HTTP: a forced account removal leaves its net on the VIM; an account on the
+/// same VIM lists it as an orphan, a dry run shows it and keeps it, a sweep deletes it.
+#[actix_rt::test]
+async fn orphans_are_listed_and_swept_over_http() {
+    let db = sqlite();
+    let config = EngineConfig {
+        sweep: rovim_engine::SweepConfig {
+            interval_secs: 0.0,
+            grace_secs: 0.0,
+            ..rovim_engine::SweepConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let engine = start_engine(db.store.clone(), config, Arc::new(Connectors::new())).await;
+    let app = app!(engine, Tokens::default());
+    let account = |name: &str| json!({"name": name, "type": "sim", "url": "sim://orphans-http"});
+    let (_, old) = post(&app, "/v1/vim-accounts", account("old")).await;
+    let (s, sub) = post(
+        &app,
+        "/v1/actions",
+        json!({"tasks": [
+        {"vim_account": "old", "action": "CREATE", "item": "net", "params": {"name": "left"}}]}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let action = sub["action_id"].as_str().unwrap().to_owned();
+    let (_, done) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("/v1/actions/{action}?wait=10")),
+    )
+    .await;
+    assert_eq!(done["status"], "DONE", "{done}");
+    let old = old["id"].as_str().unwrap().to_owned();
+    let (s, _) = call(
+        &app,
+        test::TestRequest::delete().uri(&format!("/v1/vim-accounts/{old}?force=true")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, new) = post(&app, "/v1/vim-accounts", account("new")).await;
+    let new = new["id"].as_str().unwrap().to_owned();
+    let orphans = format!("/v1/vim-accounts/{new}/orphans");
+
+    let (s, listed) = call(&app, test::TestRequest::get().uri(&orphans)).await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    let listed = listed.as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0]["kind"].clone(), listed[0]["name"].clone()),
+        (json!("net"), json!("left"))
+    );
+    assert!(
+        listed[0]["why"].as_str().unwrap().contains("no task"),
+        "{listed:?}"
+    );
+
+    let (s, dry) = post(&app, &format!("{orphans}/sweep?dry_run=true"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!(
+        (
+            dry["dry_run"].clone(),
+            dry["deleted"].as_array().unwrap().len()
+        ),
+        (json!(true), 1)
+    );
+    let (_, still) = call(&app, test::TestRequest::get().uri(&orphans)).await;
+    assert_eq!(
+        still.as_array().unwrap().len(),
+        1,
+        "a dry run deletes nothing"
+    );
+
+    let (s, swept) = post(&app, &format!("{orphans}/sweep"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{swept}");
+    assert_eq!(swept["deleted"][0]["vim_id"], listed[0]["vim_id"]);
+    assert!(swept["failed"].as_array().unwrap().is_empty());
+    let (_, after) = call(&app, test::TestRequest::get().uri(&orphans)).await;
+    assert_eq!(after, json!([]));
+    let resp =
+        test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    let metrics = String::from_utf8(test::read_body(resp).await.to_vec()).unwrap();
+    assert!(
+        metrics.contains(&format!("rovim_orphans{{vim=\"{new}\"}} 0")),
+        "the gauge follows the sweep"
+    );
+    assert!(
+        metrics.contains(&format!("rovim_orphans_deleted_total{{vim=\"{new}\"}} 1")),
+        "{metrics}"
+    );
+
+    // Bad input: an unknown account, an unknown query parameter, a wrong method.
+    let unknown = rovim_core::VimAccountId::generate();
+    let (s, e) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("/v1/vim-accounts/{unknown}/orphans")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, e) = post(&app, &format!("{orphans}/sweep?dryrun=true"), json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let (s, e) = call(
+        &app,
+        test::TestRequest::get().uri(&format!("{orphans}/sweep")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{e}");
+    engine.shutdown().await.unwrap();
 }

@@ -46,7 +46,7 @@ pub fn readiness(action: Action, item: ItemKind, deps: &[DepView<'_>]) -> Readin
         };
         let ok = match state.action {
             Action::Delete => matches!(state.status, TaskStatus::Finished | TaskStatus::Superseded),
-            Action::Create | Action::Find => state.status == TaskStatus::Done,
+            Action::Create | Action::Find | Action::Adopt => state.status == TaskStatus::Done,
         };
         if ok {
             continue;

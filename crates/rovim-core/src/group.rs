@@ -58,6 +58,8 @@ pub enum VimCall {
     FindThenCreate,
     /// Delete what rovim created (and only that).
     Delete(Owned),
+    /// Take an existing element over (ADOPT).
+    Adopt,
 }
 
 /// What the group would do next.
@@ -189,13 +191,13 @@ impl ElementGroup {
         }
         let mut transitions = Vec::new();
         match task.action {
-            Action::Create | Action::Find if self.delete_requested => {
+            Action::Create | Action::Find | Action::Adopt if self.delete_requested => {
                 return Err(AdmitError::ItemDeleted {
                     kind: self.kind,
                     item: self.item,
                 });
             }
-            Action::Create | Action::Find => {}
+            Action::Create | Action::Find | Action::Adopt => {}
             Action::Delete => {
                 self.delete_requested = true;
                 for t in &mut self.tasks {
@@ -280,7 +282,7 @@ impl ElementGroup {
                     }
                 }
             }
-            Action::Create | Action::Find => {
+            Action::Create | Action::Find | Action::Adopt => {
                 let adopt = self.vim_id.is_some();
                 let this = self.task_mut(key)?;
                 if adopt {
@@ -288,6 +290,7 @@ impl ElementGroup {
                     return Ok(Start::Settled(vec![move_to(this, TaskStatus::Done, None)]));
                 }
                 let call = match (this.action, this.find_then_create) {
+                    (Action::Adopt, _) => VimCall::Adopt,
                     (Action::Find, _) => VimCall::Find,
                     (_, true) => VimCall::FindThenCreate,
                     _ => VimCall::Create,
@@ -311,6 +314,7 @@ impl ElementGroup {
         let call = match (task.action, task.find_then_create) {
             (Action::Delete, _) => VimCall::Delete(self.owned.clone().unwrap_or_default()),
             (Action::Find, _) => VimCall::Find,
+            (Action::Adopt, _) => VimCall::Adopt,
             (Action::Create, true) => VimCall::FindThenCreate,
             (Action::Create, false) => VimCall::Create,
         };

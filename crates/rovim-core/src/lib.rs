@@ -35,12 +35,14 @@
 pub mod backoff;
 pub mod created;
 pub mod dependency;
+pub mod drift;
 pub mod find;
 pub mod group;
 pub mod ids;
 pub mod item_status;
 pub mod lease_plan;
 pub mod name;
+pub mod orphan;
 pub mod panic_text;
 pub mod params;
 pub mod refresh_policy;
@@ -61,11 +63,13 @@ mod string_enum;
 pub use backoff::{Backoff, BackoffError};
 pub use created::{CreatedItem, CreatedKind, Owned};
 pub use dependency::{DepState, DepView, Readiness, readiness};
+pub use drift::{Asked, Seen, drift};
 pub use find::{FindOutcome, find_outcome};
 pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};
 pub use item_status::ItemStatus;
 pub use name::{MAX_NAME_LEN, check_name, escape_controls};
+pub use orphan::{TokenState, element_age, orphan_reason, token_time};
 pub use panic_text::panic_text;
 pub use params::{
     Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef, NetType,

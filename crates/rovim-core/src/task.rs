@@ -17,6 +17,9 @@ string_enum! {
         Create => "CREATE",
         Find => "FIND",
         Delete => "DELETE",
+        /// Put an existing element under rovim's management: tagged, recorded as created (a
+        /// later DELETE removes it), refreshed.
+        Adopt => "ADOPT",
     }
 }
 

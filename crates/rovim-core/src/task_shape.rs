@@ -1,5 +1,5 @@
 //! What each task of a submission may carry, by its action and item: CREATE takes params;
-//! FIND takes a filter and is for nets only; DELETE takes neither and needs an element that
+//! FIND takes a filter and is for nets only; ADOPT takes a filter (id or name), nets and VMs; DELETE takes neither and needs an element that
 //! exists; a filter is for nets only (with a net CREATE it makes a FIND-then-CREATE).
 
 use crate::ids::ItemId;
@@ -46,12 +46,21 @@ pub fn check_task_shape(t: &TaskShape) -> Result<(), ShapeError> {
         Action::Find if t.has_params => {
             return refuse("params", "FIND takes a find filter, not params");
         }
+        Action::Adopt if t.has_params => {
+            return refuse(
+                "params",
+                "ADOPT takes a find filter (id or name), not params",
+            );
+        }
+        Action::Adopt if !t.has_find => {
+            return refuse("find", "is required for ADOPT: the element's id or name");
+        }
         Action::Create if !t.has_params => {
             return refuse("params", format!("is required to CREATE a {}", t.item));
         }
         _ => {}
     }
-    if t.has_find && t.item != ItemKind::Net {
+    if t.has_find && t.item != ItemKind::Net && t.action != Action::Adopt {
         return refuse("find", "only nets can be found");
     }
     if !t.has_find && t.action == Action::Find {
@@ -108,6 +117,10 @@ mod tests {
         assert_eq!(field(shape(Find, Net, false, false, false)), Some("find"));
         assert_eq!(field(shape(Find, Vm, false, true, false)), Some("item"));
         assert_eq!(field(shape(Find, Net, true, true, false)), Some("params"));
+        assert_eq!(field(shape(Adopt, Vm, false, true, false)), None);
+        assert_eq!(field(shape(Adopt, Net, false, true, false)), None);
+        assert_eq!(field(shape(Adopt, Vm, false, false, false)), Some("find"));
+        assert_eq!(field(shape(Adopt, Net, true, true, false)), Some("params"));
         assert_eq!(field(shape(Delete, Vm, false, false, true)), None);
         assert_eq!(
             field(shape(Delete, Vm, false, false, false)),

@@ -53,6 +53,8 @@ pub struct CallResult {
     pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
     /// Each VM interface row's rovim net (to find its SDN network).
     pub iface_nets: Vec<(ItemId, Option<ItemId>)>,
+    /// What the create asked of the element it made (drift is measured against it).
+    pub asked: Option<rovim_core::Asked>,
 }
 
 impl CallResult {
@@ -67,6 +69,7 @@ impl CallResult {
             report: None,
             interfaces: Vec::new(),
             iface_nets: Vec::new(),
+            asked: None,
         }
     }
 
@@ -84,6 +87,7 @@ impl CallResult {
             report: None,
             interfaces: Vec::new(),
             iface_nets: Vec::new(),
+            asked: None,
         }
     }
 }

@@ -41,6 +41,45 @@ pub struct EngineConfig {
     pub arbiters: usize,
     pub refresh: RefreshConfig,
     pub cluster: ClusterConfig,
+    pub sweep: SweepConfig,
+}
+
+/// What a sweep does with the orphans it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepPolicy {
+    /// List them (API, metric, log) and leave them.
+    Report,
+    /// Delete them on the VIM.
+    Delete,
+}
+
+/// The orphan sweeper: elements tagged by this installation that no live item owns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepConfig {
+    /// How often each account this instance runs is swept (0: only on demand).
+    pub interval_secs: f64,
+    /// How old an unowned element must be to be an orphan, so that a create in flight (made,
+    /// its answer not yet written) never is one.
+    pub grace_secs: f64,
+    pub policy: SweepPolicy,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600.0,
+            grace_secs: 3600.0,
+            policy: SweepPolicy::Report,
+        }
+    }
+}
+
+impl SweepConfig {
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs_f64(self.grace_secs)
+    }
 }
 
 /// Several instances on one PostgreSQL database (SQLite serves one instance: there the
@@ -147,6 +186,7 @@ impl Default for EngineConfig {
             arbiters: 0,
             refresh: RefreshConfig::default(),
             cluster: ClusterConfig::default(),
+            sweep: SweepConfig::default(),
         }
     }
 }
@@ -193,6 +233,13 @@ impl EngineConfig {
             return bad("call_timeout_secs", "must be a positive number");
         }
         self.refresh.policy()?;
+        let sweep = |s: f64| (0.0..=31_536_000.0).contains(&s);
+        if !sweep(self.sweep.interval_secs) {
+            return bad("sweep.interval_secs", "must be within 0..=31536000 seconds");
+        }
+        if !sweep(self.sweep.grace_secs) {
+            return bad("sweep.grace_secs", "must be within 0..=31536000 seconds");
+        }
         let c = &self.cluster;
         let positive = |s: f64| s > 0.0 && s.is_finite();
         if !positive(c.renew_secs) {

@@ -16,6 +16,9 @@ use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnec
 pub struct Connectors {
     sims: Mutex<HashMap<String, Arc<SimCloud>>>,
     sdn_sims: Mutex<HashMap<String, Arc<SimSdn>>>,
+    /// The installation id every connector marks what it creates with (set by the engine from
+    /// its database; connectors outlive an engine in tests, so it is set, not built in).
+    installation: Mutex<String>,
 }
 
 impl Connectors {
@@ -23,8 +26,21 @@ impl Connectors {
         Connectors::default()
     }
 
+    pub fn set_installation(&self, id: &str) {
+        *self.installation.lock().unwrap_or_else(|p| p.into_inner()) = id.to_owned();
+    }
+
+    pub fn installation(&self) -> String {
+        self.installation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The connector for `account`; a config error or an unsupported type is a permanent error.
     pub fn connect(&self, account: &VimAccount) -> Result<Arc<dyn VimConnector>, VimError> {
+        let installation = self.installation();
+        let installation = installation.as_str();
         match account.vim_type {
             VimType::Sim => {
                 let settings =
@@ -32,10 +48,12 @@ impl Connectors {
                 if is_http(&account.url) {
                     // A sim VIM in its own process (`rovim sim-vim`): its knobs live there.
                     let c = SimHttpConnector::new(&account.url, settings.refresh_batch_size)?;
-                    return Ok(Arc::new(c));
+                    return Ok(Arc::new(c.with_installation(installation)));
                 }
                 let cloud = self.sim_cloud_or_create(&account.url, settings);
-                Ok(Arc::new(SimConnector::new(cloud)))
+                Ok(Arc::new(
+                    SimConnector::new(cloud).with_installation(installation),
+                ))
             }
             VimType::Aws => {
                 let settings =
@@ -48,14 +66,17 @@ impl Connectors {
                     .secret
                     .as_ref()
                     .ok_or_else(|| VimError::Auth("password: the secret key is required".into()))?;
-                Ok(Arc::new(AwsConnector::new(
-                    &account.url,
-                    key,
-                    secret
-                        .expose()
-                        .map_err(|e| VimError::Auth(format!("password: {e}")))?,
-                    settings,
-                )?))
+                Ok(Arc::new(
+                    AwsConnector::new(
+                        &account.url,
+                        key,
+                        secret
+                            .expose()
+                            .map_err(|e| VimError::Auth(format!("password: {e}")))?,
+                        settings,
+                    )?
+                    .with_installation(installation),
+                ))
             }
             VimType::OpenStack => {
                 let settings = OpenStackSettings::from_config(&account.config)
@@ -72,15 +93,18 @@ impl Connectors {
                     .tenant
                     .as_deref()
                     .ok_or_else(|| VimError::Auth("tenant: the project name is required".into()))?;
-                Ok(Arc::new(OpenStackConnector::new(
-                    &account.url,
-                    user,
-                    password
-                        .expose()
-                        .map_err(|e| VimError::Auth(format!("password: {e}")))?,
-                    project,
-                    settings,
-                )?))
+                Ok(Arc::new(
+                    OpenStackConnector::new(
+                        &account.url,
+                        user,
+                        password
+                            .expose()
+                            .map_err(|e| VimError::Auth(format!("password: {e}")))?,
+                        project,
+                        settings,
+                    )?
+                    .with_installation(installation),
+                ))
             }
         }
     }

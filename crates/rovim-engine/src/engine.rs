@@ -9,7 +9,7 @@ use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId, VimT
 use rovim_sdn::SdnError;
 use rovim_store::{
     DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, SecretOwner, Store,
-    StoreError, VimAccount, VimAccountChanges, accounts, reads,
+    StoreError, VimAccount, VimAccountChanges, accounts, reads, reconcile,
 };
 use rovim_vim::SimSettings;
 
@@ -54,6 +54,7 @@ impl Engine {
         let instance = cluster::instance_id();
         let store = store.with_instance(&instance);
         let writer = DbWriter::start(store.clone(), config.db_max_in_flight, log.clone());
+        connectors.set_installation(&read(&store, reconcile::installation_id).await?);
         // Sealed passwords are opened here, once: a database the key cannot open refuses to
         // start instead of failing as a wrong password on every VIM.
         let accounts = read(&store, accounts::list_vim_accounts)
@@ -115,6 +116,7 @@ impl Engine {
             account: supervisor.clone().recipient(),
             relistened: supervisor.clone().recipient(),
         });
+        crate::sweep::start_scheduled(shared.clone(), supervisor.downgrade());
         Ok(Engine { supervisor, shared })
     }
 
@@ -370,6 +372,21 @@ impl Engine {
     /// the database takes no traffic.
     pub fn is_member(&self) -> bool {
         self.shared.keeper.clock.valid()
+    }
+
+    /// The orphans of account `id`: elements on its VIM tagged by this installation that no
+    /// live item owns, older than `sweep.grace_secs`.
+    pub async fn orphans(&self, id: VimAccountId) -> Result<Vec<crate::Orphan>, EngineError> {
+        crate::sweep::account_orphans(&self.shared, id).await
+    }
+
+    /// Deletes the orphans of account `id` (only lists them when `dry_run`).
+    pub async fn sweep_orphans(
+        &self,
+        id: VimAccountId,
+        dry_run: bool,
+    ) -> Result<crate::SweepReport, EngineError> {
+        crate::sweep::sweep_account(&self.shared, id, dry_run).await
     }
 
     /// This instance's id among the instances sharing the database.

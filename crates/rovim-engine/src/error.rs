@@ -20,6 +20,9 @@ pub enum EngineError {
     NotFound { what: &'static str, id: String },
     #[error("the engine is not running: {0}")]
     Stopped(String),
+    /// A VIM call made for the caller failed (an orphan listing).
+    #[error("the VIM failed: {0}")]
+    Vim(#[from] rovim_vim::VimError),
 }
 
 impl From<actix::MailboxError> for EngineError {

@@ -51,6 +51,7 @@ mod sdn_actor;
 mod shared;
 mod stop_notice;
 mod supervisor;
+mod sweep;
 mod task_entry;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -58,10 +59,13 @@ mod vim_actor;
 mod vim_call;
 mod working_set;
 
-pub use config::{ClusterConfig, ConfigError, EngineConfig, RefreshConfig};
+pub use config::{
+    ClusterConfig, ConfigError, EngineConfig, RefreshConfig, SweepConfig, SweepPolicy,
+};
 pub use connectors::Connectors;
 pub use engine::{Engine, Submitted};
 pub use error::EngineError;
 pub use messages::{AccountState, ActorExit};
 pub use request::{ActionRequest, DepRef, FieldError, PlanError, TaskRequest};
 pub use shared::read;
+pub use sweep::{FailedDelete, Orphan, SweepReport};

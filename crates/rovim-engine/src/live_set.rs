@@ -37,6 +37,8 @@ pub struct RefreshApplied {
     pub again: Vec<(ElementKey, ItemStatus)>,
     /// Gone from the VIM (deleted outside rovim), with their VIM ids: no longer polled.
     pub gone: Vec<(ElementKey, String)>,
+    /// Elements found drifted from what was asked since their last refresh.
+    pub drifted: Vec<ElementKey>,
 }
 
 /// An SDN port change for one interface of a VM.
@@ -117,6 +119,10 @@ impl LiveSet {
             sdn_net_id,
         );
         let status = observed.status.unwrap_or(ItemStatus::Build);
+        let observed = Observed {
+            asked: result.asked.clone().map(Box::new),
+            ..observed
+        };
         self.observed.insert(result.element, observed);
         Some((result.element, status))
     }
@@ -216,6 +222,9 @@ impl LiveSet {
                 }
             }
             out.batch.interfaces.extend(changes.interfaces);
+            if changes.drifted {
+                out.drifted.push(*element);
+            }
             let status = changes.status.unwrap_or(ItemStatus::Build);
             if answer.is_err() {
                 out.again.push((*element, ItemStatus::Build));

@@ -34,6 +34,12 @@ pub struct Metrics {
     pub exits: IntCounterVec,
     /// VIM accounts whose lease this instance holds.
     pub leases_held: prometheus::IntGauge,
+    /// Orphans found by the latest listing or sweep, by VIM account.
+    pub orphans: prometheus::IntGaugeVec,
+    /// Orphans a sweep deleted, by VIM account.
+    pub orphans_deleted: IntCounterVec,
+    /// Elements found to differ from what was asked, by VIM account and kind.
+    pub drift: IntCounterVec,
     /// Leases this instance took (free, expired or from a dead instance).
     pub takeovers: IntCounter,
     /// Leases this instance lost without handing them back (taken while it was paused or cut
@@ -106,6 +112,30 @@ impl Metrics {
             "VIM accounts whose lease this instance holds",
         )
         .expect("valid metric");
+        let orphans = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "orphans",
+                "Elements tagged by this installation that no live item owns (latest listing), by VIM account",
+            ),
+            &["vim"],
+        )
+        .expect("valid metric");
+        let orphans_deleted = IntCounterVec::new(
+            Opts::new(
+                "orphans_deleted_total",
+                "Orphans deleted by sweeps, by VIM account",
+            ),
+            &["vim"],
+        )
+        .expect("valid metric");
+        let drift = IntCounterVec::new(
+            Opts::new(
+                "drift_detected_total",
+                "Elements found to differ from what was asked (flavor, image, interfaces, VLAN, type), by VIM account and kind",
+            ),
+            &["vim", "kind"],
+        )
+        .expect("valid metric");
         let takeovers = IntCounter::new(
             "lease_takeovers_total",
             "Leases this instance took: free, expired or from a departed instance",
@@ -175,6 +205,9 @@ impl Metrics {
             Box::new(restarts.clone()),
             Box::new(exits.clone()),
             Box::new(leases_held.clone()),
+            Box::new(orphans.clone()),
+            Box::new(orphans_deleted.clone()),
+            Box::new(drift.clone()),
             Box::new(takeovers.clone()),
             Box::new(leases_lost.clone()),
             Box::new(lease_renewal.clone()),
@@ -211,6 +244,9 @@ impl Metrics {
             restarts,
             exits,
             leases_held,
+            orphans,
+            orphans_deleted,
+            drift,
             takeovers,
             leases_lost,
             lease_renewal,

@@ -7,7 +7,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use rovim_core::{ItemId, ItemStatus, merge_sdn_status};
+use rovim_core::{Asked, ItemId, ItemStatus, Seen, drift, merge_sdn_status};
 use rovim_sdn::SdnNetState;
 use rovim_store::{InterfaceRecord, InterfaceUpdate, ItemUpdate, NetRecord, VmRecord};
 use rovim_vim::{InterfaceReport, NetReport, VmReport};
@@ -53,6 +53,10 @@ pub struct Observed {
     pub interfaces: Vec<ObservedInterface>,
     /// Nets: the SDN network wired for it.
     pub sdn_net_id: Option<String>,
+    /// What its CREATE asked (none for a found or adopted element: nothing to drift from).
+    pub asked: Option<Box<Asked>>,
+    /// The drift last stored (none when it agrees).
+    pub drift: Option<InfoHash>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +114,8 @@ pub struct Changes {
     pub item: Option<ItemUpdate>,
     pub interfaces: Vec<(ItemId, InterfaceUpdate)>,
     pub status: Option<ItemStatus>,
+    /// The element drifted from what was asked since the last refresh (for the metric).
+    pub drifted: bool,
 }
 
 #[cfg(test)]
@@ -127,6 +133,8 @@ impl Observed {
             vim_info: InfoHash::of(r.vim_info.as_deref()),
             interfaces: Vec::new(),
             sdn_net_id: r.sdn_net_id.clone(),
+            asked: None,
+            drift: stored_drift(&r.drift),
         }
     }
 
@@ -137,6 +145,8 @@ impl Observed {
             vim_info: InfoHash::of(r.vim_info.as_deref()),
             interfaces: r.interfaces.iter().map(ObservedInterface::of_row).collect(),
             sdn_net_id: None,
+            asked: None,
+            drift: stored_drift(&r.drift),
         }
     }
 
@@ -184,6 +194,8 @@ impl Observed {
                 })
                 .collect(),
             sdn_net_id,
+            asked: None,
+            drift: None,
         }
     }
 
@@ -195,8 +207,21 @@ impl Observed {
             Some(r) => {
                 let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
                 let (status, error) = merge_sdn_status(r.status, r.error_msg.as_deref(), sdn);
-                self.apply_item(status, error, Some(&r.vim_info))
+                let mut changes = self.apply_item(status, error, Some(&r.vim_info));
+                self.apply_drift(&r.seen, 0, &mut changes);
+                changes
             }
+        }
+    }
+
+    /// Compares what the VIM reports with what was asked; writes the drift when it changed.
+    fn apply_drift(&mut self, seen: &Seen, interfaces: usize, changes: &mut Changes) {
+        let Some(asked) = &self.asked else { return };
+        let found = drift(asked, seen, interfaces);
+        let text = (!found.is_empty()).then(|| json_list(&found));
+        if let Some(change) = InfoHash::follow(&mut self.drift, &text) {
+            changes.drifted = change.is_some();
+            changes.item.get_or_insert_with(ItemUpdate::default).drift = Some(change);
         }
     }
 
@@ -205,6 +230,7 @@ impl Observed {
             return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(&None));
         };
         let mut changes = self.apply_item(r.status, r.error_msg.clone(), Some(&r.vim_info));
+        self.apply_drift(&r.seen, r.interfaces.len(), &mut changes);
         for seen in &r.interfaces {
             let Some(known) = self
                 .interfaces
@@ -253,8 +279,21 @@ impl Observed {
             item: changed.then_some(u),
             interfaces: Vec::new(),
             status: Some(status),
+            drifted: false,
         }
     }
+}
+
+/// A drift list as it is stored.
+fn json_list(list: &[String]) -> String {
+    serde_json::to_string(list).expect("strings always serialize")
+}
+
+/// The hash of a stored drift list (none when empty), as [`Observed::apply_drift`] compares.
+fn stored_drift(list: &[String]) -> Option<InfoHash> {
+    (!list.is_empty())
+        .then(|| json_list(list))
+        .and_then(|t| InfoHash::of(Some(&t)))
 }
 
 impl ObservedInterface {
@@ -395,6 +434,7 @@ mod tests {
 
     fn vm_report(status: ItemStatus, ip: &str) -> VmReport {
         VmReport {
+            seen: Default::default(),
             status,
             error_msg: None,
             vim_info: Some("{}".into()),
@@ -530,6 +570,7 @@ mod tests {
     fn an_sdn_error_shows_on_the_net_with_both_messages() {
         let mut o = Observed::default();
         let ok = NetReport {
+            seen: Default::default(),
             status: ItemStatus::Active,
             error_msg: None,
             vim_info: None,
@@ -542,6 +583,7 @@ mod tests {
         assert_eq!(c.status, Some(ItemStatus::SdnError));
         assert_eq!(o.error_msg.as_deref(), Some("fabric down"));
         let vim_err = NetReport {
+            seen: Default::default(),
             status: ItemStatus::VimError,
             error_msg: Some("vim says no".into()),
             vim_info: None,

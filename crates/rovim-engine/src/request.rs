@@ -232,7 +232,21 @@ impl Planner<'_> {
                 let net = new_net(item, vim, params.as_ref(), t.find.as_ref());
                 self.nets.push(net);
             }
-            _ if t.item == ItemKind::Vm && known.is_none() => {
+            // An adopted VM: named by its filter; its interfaces are the VIM's, not rows.
+            _ if t.item == ItemKind::Vm
+                && t.action == Action::Adopt
+                && known.is_none()
+                && self.new_items.insert(item) =>
+            {
+                let f = t.find.clone().unwrap_or_default();
+                self.vms.push(NewVm {
+                    id: item,
+                    vim_account: vim,
+                    name: f.name.or(f.id).unwrap_or_default(),
+                    interfaces: Vec::new(),
+                });
+            }
+            _ if t.item == ItemKind::Vm && known.is_none() && t.action != Action::Adopt => {
                 return Err(field(at("params"), "a new VM needs its params"));
             }
             _ => {}

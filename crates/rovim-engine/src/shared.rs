@@ -82,5 +82,18 @@ pub fn item_states(
         };
         out.insert((ItemKind::Vm, v.id), state);
     }
+    // What their CREATEs asked, for drift (one more query per thousand elements).
+    let created: Vec<ItemId> = out
+        .iter()
+        .filter(|(_, s)| s.owned.as_ref().is_some_and(|o| o.vim_id.is_some()))
+        .map(|((_, id), _)| *id)
+        .collect();
+    for (item, params) in reads::asked_of(conn, &created)? {
+        for kind in [ItemKind::Net, ItemKind::Vm] {
+            if let Some(o) = out.get_mut(&(kind, item)).and_then(|s| s.observed.as_mut()) {
+                o.asked = Some(Box::new(rovim_core::Asked::of(&params)));
+            }
+        }
+    }
     Ok(out)
 }

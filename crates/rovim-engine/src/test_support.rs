@@ -119,6 +119,12 @@ impl Harness {
     pub async fn on_test_thread(config: EngineConfig) -> Harness {
         let config = EngineConfig {
             arbiters: 1,
+            // A paused clock jumps to the next timer whenever the runtime waits on a blocking
+            // read: the hourly sweep would come due at every such wait.
+            sweep: crate::SweepConfig {
+                interval_secs: 0.0,
+                ..config.sweep
+            },
             ..config
         };
         Harness::with(sqlite(), config).await

@@ -214,6 +214,12 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             "failpoint: crash after the VIM create".into(),
         )));
     }
+    let asked = match (&order.call, &done.outcome, &order.params) {
+        (VimCall::Create | VimCall::FindThenCreate, Outcome::Created(_), Some(p)) => {
+            Some(rovim_core::Asked::of(p))
+        }
+        _ => None,
+    };
     Ok(CallResult {
         key: order.key,
         element: order.element,
@@ -222,6 +228,7 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
         report: done.report,
         interfaces: done.interfaces,
         iface_nets: done.iface_nets,
+        asked,
     })
 }
 
@@ -239,7 +246,8 @@ fn call_kind(call: &VimCall) -> CallKind {
     match call {
         VimCall::Create | VimCall::FindThenCreate => CallKind::Create,
         VimCall::Delete(_) => CallKind::Delete,
-        VimCall::Find => CallKind::Find,
+        // Adopting looks its token up first at every try: a lost answer is found again.
+        VimCall::Find | VimCall::Adopt => CallKind::Find,
     }
 }
 
@@ -322,6 +330,34 @@ async fn attempt(env: &CallEnv, order: &CallOrder, recovering: bool) -> Step<Don
             Err(e) => Step::Fail(e, None),
         },
         VimCall::Create => create(env, order, recovering).await,
+        VimCall::Adopt => adopt(env, order).await,
+    }
+}
+
+/// Takes an existing element over: found by the task's token when an earlier try tagged it
+/// already, else tagged now by the connector.
+async fn adopt(env: &CallEnv, order: &CallOrder) -> Step<Done> {
+    let kind = order.element.0;
+    let known = env
+        .request(
+            "find_by_token",
+            env.connector.find_by_token(kind, &order.token),
+        )
+        .await;
+    let found = match known {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => {
+            let filter = order.find.clone().unwrap_or_default();
+            env.request("adopt", env.connector.adopt(kind, &filter, &order.token))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match found {
+        Ok(found) => Step::Done(adopted(env, order, found).await),
+        // Nothing or several match: the filter is wrong, trying again will not help.
+        Err(VimError::NotFound(m) | VimError::Conflict(m)) => Step::Done(Done::failed(m, None)),
+        Err(e) => Step::Fail(e, None),
     }
 }
 

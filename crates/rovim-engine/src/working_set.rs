@@ -242,6 +242,7 @@ impl WorkingSet {
             report,
             interfaces,
             iface_nets: _,
+            asked: _,
         } = result;
         let Some(group) = self.groups.get_mut(&element) else {
             return;
@@ -456,7 +457,7 @@ impl WorkingSet {
                     ..ItemUpdate::default()
                 },
             ),
-            Action::Create | Action::Find => {
+            Action::Create | Action::Find | Action::Adopt => {
                 // Adopted what another task of the element made or found.
                 entry.vim_id = vim_id.clone();
                 self.out.batch.tasks.push((

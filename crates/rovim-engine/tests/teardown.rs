@@ -150,6 +150,7 @@ async fn a_net_in_use_on_the_vim_is_retried_for_a_bounded_time() {
                     vim_net_ids: vec![vim_net.clone()],
                 },
                 "",
+                "",
             )
             .await
             .unwrap();

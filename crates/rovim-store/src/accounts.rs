@@ -375,6 +375,51 @@ pub(crate) fn update_vim_account(
 }
 
 /// Deletes a VIM account with its tasks and item rows (its history goes with it).
+/// Takes the account's tasks out of their actions' counters before they are deleted (a forced
+/// removal), and deletes the actions left with no task: the counters keep matching the tasks.
+fn forget_tasks_of(conn: &mut AnyConnection, vim: &str) -> Result<(), StoreError> {
+    use crate::schema::{actions, tasks};
+    use rovim_core::{Counter, TaskStatus};
+    use std::collections::BTreeMap;
+    let rows: Vec<(String, String)> = tasks::table
+        .filter(tasks::vim_account_id.eq(vim))
+        .select((tasks::action_id, tasks::status))
+        .load(conn)?;
+    let mut per_action: BTreeMap<String, (i32, i32, i32)> = BTreeMap::new();
+    for (action, status) in rows {
+        let counts = per_action.entry(action).or_default();
+        counts.0 += 1;
+        match status
+            .parse::<TaskStatus>()
+            .ok()
+            .and_then(TaskStatus::counted_as)
+        {
+            Some(Counter::Done) => counts.1 += 1,
+            Some(Counter::Failed) => counts.2 += 1,
+            None => {}
+        }
+    }
+    for (action, (n, done, failed)) in &per_action {
+        diesel::update(actions::table.find(action))
+            .set((
+                actions::number_tasks.eq(actions::number_tasks - n),
+                actions::number_done.eq(actions::number_done - done),
+                actions::number_failed.eq(actions::number_failed - failed),
+            ))
+            .execute(conn)?;
+    }
+    let ids: Vec<&String> = per_action.keys().collect();
+    for chunk in ids.chunks(500) {
+        diesel::delete(
+            actions::table
+                .filter(actions::id.eq_any(chunk))
+                .filter(actions::number_tasks.le(0)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn delete_vim_account(
     conn: &mut AnyConnection,
     id: VimAccountId,
@@ -392,6 +437,7 @@ pub(crate) fn delete_vim_account(
         diesel::update(interfaces::table.filter(interfaces::net_id.eq_any(net_ids)))
             .set(interfaces::net_id.eq(None::<String>))
             .execute(conn)?;
+        forget_tasks_of(conn, &vim)?;
         diesel::delete(tasks::table.filter(tasks::vim_account_id.eq(&vim))).execute(conn)?;
         diesel::delete(vms::table.filter(vms::vim_account_id.eq(&vim))).execute(conn)?;
         diesel::delete(nets::table.filter(nets::vim_account_id.eq(&vim))).execute(conn)?;

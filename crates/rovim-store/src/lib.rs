@@ -27,6 +27,7 @@ pub mod leases;
 pub mod new_action;
 pub mod notify;
 pub mod reads;
+pub mod reconcile;
 pub mod records;
 pub mod schema;
 pub mod sealing;

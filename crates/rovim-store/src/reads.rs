@@ -301,3 +301,27 @@ pub fn net_users(
     }
     Ok(users)
 }
+
+/// What was asked of each of these items by the CREATE that made it (drift is measured
+/// against it); items rovim only found or adopted have none.
+pub fn asked_of(
+    conn: &mut AnyConnection,
+    ids: &[ItemId],
+) -> Result<std::collections::HashMap<ItemId, rovim_core::TaskParams>, StoreError> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(READ_CHUNK) {
+        let keys: Vec<String> = chunk.iter().map(ItemId::to_string).collect();
+        let rows: Vec<(String, Option<String>)> = tasks::table
+            .filter(tasks::item_id.eq_any(&keys))
+            .filter(tasks::action.eq(rovim_core::Action::Create.as_str()))
+            .filter(tasks::created.eq(true))
+            .select((tasks::item_id, tasks::params))
+            .load(conn)?;
+        for (item, params) in rows {
+            let Some(text) = params else { continue };
+            let id = crate::error::parse_col("tasks", "item_id", &item)?;
+            out.insert(id, crate::error::json_col("tasks", "params", &text)?);
+        }
+    }
+    Ok(out)
+}

@@ -180,6 +180,8 @@ pub struct NetRecord {
     pub created_items: Vec<CreatedItem>,
     pub created_at: NaiveDateTime,
     pub modified_at: NaiveDateTime,
+    /// How the VIM's element differs from what was asked (empty when it agrees).
+    pub drift: Vec<String>,
 }
 
 impl NetRecord {
@@ -215,6 +217,7 @@ pub(crate) struct NetRow {
     created_items: String,
     created_at: NaiveDateTime,
     modified_at: NaiveDateTime,
+    drift: Option<String>,
 }
 
 impl TryFrom<NetRow> for NetRecord {
@@ -234,6 +237,7 @@ impl TryFrom<NetRow> for NetRecord {
             created_items: json_col("nets", "created_items", &r.created_items)?,
             created_at: r.created_at,
             modified_at: r.modified_at,
+            drift: drift_col("nets", r.drift.as_deref())?,
         })
     }
 }
@@ -252,6 +256,8 @@ pub struct VmRecord {
     pub created_items: Vec<CreatedItem>,
     pub created_at: NaiveDateTime,
     pub modified_at: NaiveDateTime,
+    /// How the VIM's element differs from what was asked (empty when it agrees).
+    pub drift: Vec<String>,
     pub interfaces: Vec<InterfaceRecord>,
 }
 
@@ -274,6 +280,7 @@ pub(crate) struct VmRow {
     created_items: String,
     created_at: NaiveDateTime,
     modified_at: NaiveDateTime,
+    drift: Option<String>,
 }
 
 impl VmRow {
@@ -297,6 +304,7 @@ impl VmRow {
             created_items: json_col("vms", "created_items", &self.created_items)?,
             created_at: self.created_at,
             modified_at: self.modified_at,
+            drift: drift_col("vms", self.drift.as_deref())?,
             interfaces,
         })
     }
@@ -376,4 +384,8 @@ impl TryFrom<InterfaceRow> for InterfaceRecord {
             modified_at: r.modified_at,
         })
     }
+}
+
+fn drift_col(table: &'static str, text: Option<&str>) -> Result<Vec<String>, StoreError> {
+    text.map_or(Ok(Vec::new()), |t| json_col(table, "drift", t))
 }

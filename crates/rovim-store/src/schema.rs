@@ -85,6 +85,7 @@ diesel::table! {
         created_items -> Text,
         created_at -> Timestamp,
         modified_at -> Timestamp,
+        drift -> Nullable<Text>,
     }
 }
 
@@ -101,6 +102,7 @@ diesel::table! {
         created_items -> Text,
         created_at -> Timestamp,
         modified_at -> Timestamp,
+        drift -> Nullable<Text>,
     }
 }
 
@@ -146,6 +148,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    installation (id) {
+        id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(tasks -> actions (action_id));
 diesel::joinable!(tasks -> vim_accounts (vim_account_id));
 diesel::joinable!(interfaces -> vms (vm_id));
@@ -161,4 +170,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     interfaces,
     instances,
     vim_leases,
+    installation,
 );

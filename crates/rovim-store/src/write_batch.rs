@@ -48,6 +48,8 @@ pub struct ItemUpdate {
     pub sdn_net_id: Option<Option<String>>,
     pub created: Option<bool>,
     pub created_items: Option<Vec<CreatedItem>>,
+    /// How the element differs from what was asked (a JSON list), none when it agrees.
+    pub drift: Option<Option<String>>,
 }
 
 /// Changes to a VM interface.
@@ -324,6 +326,7 @@ fn update_items<'a>(
         row.text("vim_id", &u.vim_id);
         row.text("error_msg", &cut(u.error_msg.clone()));
         row.text("vim_info", &u.vim_info);
+        row.text("drift", &u.drift);
         if net {
             row.text("sdn_net_id", &u.sdn_net_id);
         }

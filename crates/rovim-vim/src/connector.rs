@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use rovim_core::{
-    CreatedItem, FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned, VmParams,
+    CreatedItem, FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned, Seen, VmParams,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +80,9 @@ pub struct NetReport {
     pub status: ItemStatus,
     pub error_msg: Option<String>,
     pub vim_info: Option<String>,
+    /// Its type and VLAN, as far as the VIM tells (drift detection).
+    #[serde(default)]
+    pub seen: Seen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +91,9 @@ pub struct VmReport {
     pub error_msg: Option<String>,
     pub vim_info: Option<String>,
     pub interfaces: Vec<InterfaceReport>,
+    /// Its flavor and image, as far as the VIM tells (drift detection).
+    #[serde(default)]
+    pub seen: Seen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -108,6 +114,42 @@ pub struct TokenMatch {
     pub created: Created,
     /// For VMs: the interface ids in request order.
     pub interface_ids: Vec<String>,
+}
+
+/// What kind of element a listing of tagged elements found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementKind {
+    Net,
+    /// A part of a net (OpenStack's subnets).
+    Subnet,
+    Vm,
+    /// A VM's interface (Neutron port, EC2 network interface, sim port).
+    Port,
+}
+
+impl ElementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElementKind::Net => "net",
+            ElementKind::Subnet => "subnet",
+            ElementKind::Vm => "vm",
+            ElementKind::Port => "port",
+        }
+    }
+}
+
+/// An element that carries this installation's tag: what the sweeper compares with the
+/// database to find what rovim made and forgot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedElement {
+    pub kind: ElementKind,
+    pub vim_id: String,
+    pub name: String,
+    /// The idempotency token it carries (a subnet or port carries its net's or VM's).
+    pub token: Option<String>,
+    /// When the VIM says it was made, if it says.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A VIM as the engine uses it. Every call may fail with a classified [`VimError`]; none may
@@ -146,10 +188,43 @@ pub trait VimConnector: Send + Sync + 'static {
     async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError>;
     async fn refresh_vms(&self, ids: &[String]) -> Result<HashMap<String, VmReport>, VimError>;
 
+    /// Every element carrying this installation's tag (the connector follows the VIM's pages).
+    async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError>;
+
+    /// Puts an existing element under rovim's management (ADOPT): the one element `filter`
+    /// names (by VIM id or name) gets `token` and this installation's tag, so it is found by
+    /// token and listed like what rovim creates. `NotFound` when nothing matches, `Conflict`
+    /// when several do.
+    async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError>;
+
     /// The element created with `token`, if the VIM has it.
     async fn find_by_token(
         &self,
         kind: ItemKind,
         token: &str,
     ) -> Result<Option<TokenMatch>, VimError>;
+}
+
+/// The one element an ADOPT filter names, from the VIM ids that matched it.
+pub fn one_match(
+    kind: ItemKind,
+    filter: &FindFilter,
+    ids: Vec<String>,
+) -> Result<String, VimError> {
+    match <[String; 1]>::try_from(ids) {
+        Ok([one]) => Ok(one),
+        Err(ids) if ids.is_empty() => Err(VimError::NotFound(format!(
+            "no {kind} matches '{filter}' to adopt"
+        ))),
+        Err(ids) => Err(VimError::Conflict(format!(
+            "{} {kind}s match '{filter}' ({}): adopt names one",
+            ids.len(),
+            ids.join(", ")
+        ))),
+    }
 }

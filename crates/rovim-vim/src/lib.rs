@@ -19,8 +19,8 @@ pub mod testing;
 pub mod tls;
 
 pub use connector::{
-    CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,
-    VmCreated, VmReport, VmRequest,
+    CreateFailure, Created, ElementKind, InterfaceReport, NetReport, TaggedElement, TokenMatch,
+    VimConnector, VimNet, VmCreated, VmReport, VmRequest,
 };
 pub use error::{VimError, human_duration};
 pub use sim::{SimCloud, SimConnector, SimElement, SimHttpConnector, SimSettings};

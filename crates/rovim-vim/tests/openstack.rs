@@ -287,39 +287,7 @@ mod nova_mock {
 /// Puts the mock into Keystone's catalog as the `compute` service (replacing an older one).
 async fn register_compute(admin: &OpenStackConnector, url: &str) {
     use reqwest::Method;
-    let (_, services) = admin
-        .keystone()
-        .call("identity", Method::GET, "/services?type=compute", None)
-        .await
-        .unwrap();
-    for s in services["services"].as_array().into_iter().flatten() {
-        let id = s["id"].as_str().unwrap();
-        let (_, eps) = admin
-            .keystone()
-            .call(
-                "identity",
-                Method::GET,
-                &format!("/endpoints?service_id={id}"),
-                None,
-            )
-            .await
-            .unwrap();
-        for e in eps["endpoints"].as_array().into_iter().flatten() {
-            let _ = admin
-                .keystone()
-                .call(
-                    "identity",
-                    Method::DELETE,
-                    &format!("/endpoints/{}", e["id"].as_str().unwrap()),
-                    None,
-                )
-                .await;
-        }
-        let _ = admin
-            .keystone()
-            .call("identity", Method::DELETE, &format!("/services/{id}"), None)
-            .await;
-    }
+    rovim_vim::testing::forget_compute(admin).await;
     let (_, made) = admin
         .keystone()
         .call(
@@ -351,7 +319,8 @@ async fn vms_on_neutron_ports_and_the_nova_mock() {
     let nova = nova_mock::start(session.endpoints["network"].clone());
     register_compute(&admin, &nova).await;
     // A fresh connector reads the catalog with the compute endpoint in it.
-    let os = connector(&url, "admin", json!({"physical_network": "physnet1"}));
+    let os = connector(&url, "admin", json!({"physical_network": "physnet1"}))
+        .with_installation(&format!("nova-mock-{}", uuid::Uuid::new_v4()));
     let suffix = std::process::id();
     let token = format!("tok-web-{}", uuid::Uuid::new_v4().simple());
     let mgmt = os
@@ -430,6 +399,26 @@ async fn vms_on_neutron_ports_and_the_nova_mock() {
         .unwrap();
     assert!(vf.ip_address.as_deref().unwrap().starts_with("10.41."));
 
+    // Issue 15: the server is listed with this installation's tagged elements (Nova by its
+    // metadata, its ports by their Neutron tags), with its token.
+    let tagged = os.list_tagged().await.unwrap();
+    let server = tagged
+        .iter()
+        .find(|e| e.vim_id == id)
+        .expect("the server is listed");
+    assert_eq!(
+        (server.kind, server.token.as_deref()),
+        (rovim_vim::ElementKind::Vm, Some(token.as_str()))
+    );
+    for port in &made.interface_ids {
+        assert!(
+            tagged
+                .iter()
+                .any(|e| &e.vim_id == port && e.kind == rovim_vim::ElementKind::Port),
+            "port {port}"
+        );
+    }
+
     os.delete_vm(&made.created.owned()).await.unwrap();
     assert!(
         os.refresh_vms(std::slice::from_ref(&id))
@@ -445,6 +434,8 @@ async fn vms_on_neutron_ports_and_the_nova_mock() {
     );
     os.delete_net(&mgmt.owned()).await.unwrap();
     os.delete_net(&data.owned()).await.unwrap();
+    // Out of the shared catalog again: nothing answers there once this test ends.
+    rovim_vim::testing::forget_compute(&admin).await;
 }
 
 /// A connector on the Neutron that checks every token with Keystone, with Keystone behind a

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod health;
 pub mod instances;
 pub mod items;
+pub mod orphans;
 pub mod sdn;
 
 use rovim_store::{AnyConnection, StoreError};

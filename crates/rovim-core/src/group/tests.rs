@@ -438,7 +438,8 @@ impl Run {
                 };
                 let pick = *pick;
                 let outcome = match call {
-                    VimCall::Create => self.create(pick),
+                    // An adopted element is rovim's to delete, like one it created.
+                    VimCall::Create | VimCall::Adopt => self.create(pick),
                     VimCall::Find | VimCall::FindThenCreate => match pick % 3 {
                         0 => Outcome::Found {
                             vim_id: self.world.preexisting[0].clone(),

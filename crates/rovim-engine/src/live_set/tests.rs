@@ -53,6 +53,7 @@ fn two_items_on_one_vim_element_are_asked_once_and_both_follow_it() {
     assert_eq!(calls[0].targets.len(), 2);
 
     let down = NetReport {
+        seen: Default::default(),
         status: ItemStatus::Error,
         error_msg: Some("link down".into()),
         vim_info: None,
@@ -85,6 +86,7 @@ fn a_vim_error_polls_the_whole_batch_again_soon_and_a_missing_element_is_gone() 
     );
 
     let only_a = VmReport {
+        seen: Default::default(),
         status: ItemStatus::Active,
         error_msg: None,
         vim_info: None,
@@ -120,6 +122,7 @@ fn a_net_with_an_sdn_network_merges_its_state() {
             .is_empty()
     );
     let ok = |_| NetReport {
+        seen: Default::default(),
         status: ItemStatus::Active,
         error_msg: None,
         vim_info: None,

@@ -84,6 +84,14 @@ impl VimActor {
         for (element, vim_id) in &applied.gone {
             warn!(self.log, "element deleted outside rovim"; "item" => element.1.to_string(), "vim_id" => vim_id);
         }
+        for (kind, item) in &applied.drifted {
+            warn!(self.log, "element differs from what was asked"; "item" => item.to_string(), "kind" => kind.as_str());
+            self.shared
+                .metrics
+                .drift
+                .with_label_values(&[&self.account.id.to_string(), kind.as_str()])
+                .inc();
+        }
         if answer.is_ok() && call.kind == ItemKind::Vm {
             self.sync_sdn_ports(&applied.again, ctx);
         }

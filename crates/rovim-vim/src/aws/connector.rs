@@ -4,22 +4,25 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use async_trait::async_trait;
-use rovim_core::{FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned};
+use rovim_core::{CreatedKind, FindFilter, ItemKind, ItemStatus, NetParams, NetType, Owned, Seen};
 
 use super::ec2::Ec2;
 use super::settings::AwsSettings;
 use crate::connector::{
-    CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimConnector, VimNet,
-    VmCreated, VmReport, VmRequest,
+    CreateFailure, Created, ElementKind, InterfaceReport, NetReport, TaggedElement, TokenMatch,
+    VimConnector, VimNet, VmCreated, VmReport, VmRequest, one_match,
 };
 use crate::error::VimError;
 
 /// The tag that carries rovim's idempotency token.
 pub const TOKEN_TAG: &str = "rovim-token";
+/// The tag that carries the id of the rovim installation that made (or adopted) the element.
+pub const INSTALLATION_TAG: &str = "rovim-installation";
 
 pub struct AwsConnector {
     ec2: Ec2,
     settings: AwsSettings,
+    installation: String,
 }
 
 impl AwsConnector {
@@ -30,7 +33,59 @@ impl AwsConnector {
         settings: AwsSettings,
     ) -> Result<Self, VimError> {
         let ec2 = Ec2::new(endpoint, &settings.region, access_key, secret_key)?;
-        Ok(AwsConnector { ec2, settings })
+        Ok(AwsConnector {
+            ec2,
+            settings,
+            installation: String::new(),
+        })
+    }
+
+    /// Marks what this connector creates or adopts with the rovim installation's id.
+    pub fn with_installation(mut self, installation: &str) -> AwsConnector {
+        self.installation = installation.to_owned();
+        self
+    }
+
+    /// Every page of a Describe call (`MaxResults` / `NextToken`), as XML documents.
+    async fn pages(
+        &self,
+        action: &str,
+        filters: &[(&str, Vec<String>)],
+    ) -> Result<Vec<String>, VimError> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut params = filter_params(filters);
+            params.push(("MaxResults".into(), "1000".into()));
+            if let Some(t) = &next {
+                params.push(("NextToken".into(), t.clone()));
+            }
+            let xml = self.ec2.call(action, &params).await?;
+            let token = parse(&xml)
+                .ok()
+                .and_then(|d| text(d.root_element(), "nextToken"));
+            out.push(xml);
+            match token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Sets rovim's token and installation tags on `resources`.
+    async fn tag(&self, resources: &[String], token: &str) -> Result<(), VimError> {
+        let mut p: Vec<(String, String)> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("ResourceId.{}", i + 1), r.clone()))
+            .collect();
+        p.extend([
+            ("Tag.1.Key".into(), TOKEN_TAG.into()),
+            ("Tag.1.Value".into(), token.into()),
+            ("Tag.2.Key".into(), INSTALLATION_TAG.into()),
+            ("Tag.2.Value".into(), self.installation.clone()),
+        ]);
+        self.ec2.call("CreateTags", &p).await.map(|_| ())
     }
 
     pub fn ec2(&self) -> &Ec2 {
@@ -40,30 +95,19 @@ impl AwsConnector {
     async fn subnets(&self, filters: &[(&str, Vec<String>)]) -> Result<Vec<Subnet>, VimError> {
         let mut all = vec![("vpc-id", vec![self.settings.vpc_id.clone()])];
         all.extend(filters.iter().map(|(k, v)| (*k, v.clone())));
-        let xml = self
-            .ec2
-            .call("DescribeSubnets", &filter_params(&all))
-            .await?;
-        parse_subnets(&xml)
+        let mut out = Vec::new();
+        for xml in self.pages("DescribeSubnets", &all).await? {
+            out.extend(parse_subnets(&xml)?);
+        }
+        Ok(out)
     }
 
     async fn instances(&self, filters: &[(&str, Vec<String>)]) -> Result<Vec<Instance>, VimError> {
         let mut out = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let mut params = filter_params(filters);
-            params.push(("MaxResults".into(), "1000".into()));
-            if let Some(t) = &next {
-                params.push(("NextToken".into(), t.clone()));
-            }
-            let xml = self.ec2.call("DescribeInstances", &params).await?;
-            let (page, token) = parse_instances(&xml)?;
-            out.extend(page);
-            match token {
-                Some(t) if !t.is_empty() => next = Some(t),
-                _ => return Ok(out),
-            }
+        for xml in self.pages("DescribeInstances", filters).await? {
+            out.extend(parse_instances(&xml)?);
         }
+        Ok(out)
     }
 
     /// A free /24 of the VPC for a net that names no subnet.
@@ -134,7 +178,7 @@ impl VimConnector for AwsConnector {
             ("VpcId".to_owned(), self.settings.vpc_id.clone()),
             ("CidrBlock".to_owned(), cidr),
         ];
-        p.extend(tags("subnet", &params.name, token));
+        p.extend(tags(1, "subnet", &params.name, token, &self.installation));
         let xml = self
             .ec2
             .call("CreateSubnet", &p)
@@ -206,6 +250,8 @@ impl VimConnector for AwsConnector {
                         status,
                         error_msg: None,
                         vim_info: Some(info),
+                        // A subnet has no type or VLAN to compare.
+                        seen: Seen::default(),
                     },
                 )
             })
@@ -245,7 +291,15 @@ impl VimConnector for AwsConnector {
         if let Some(az) = &p.availability_zone {
             params.push(("Placement.AvailabilityZone".into(), az.clone()));
         }
-        params.extend(tags("instance", &p.name, token));
+        params.extend(tags(1, "instance", &p.name, token, &self.installation));
+        // The interfaces too, so a listing by installation finds one its instance left behind.
+        params.extend(tags(
+            2,
+            "network-interface",
+            &p.name,
+            token,
+            &self.installation,
+        ));
         let xml = self.ec2.call("RunInstances", &params).await?;
         let instance = parse_instance_list(&xml)?
             .into_iter()
@@ -267,9 +321,21 @@ impl VimConnector for AwsConnector {
 
     async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError> {
         let Some(id) = &owned.vim_id else {
+            // Interfaces without their instance: what an orphan sweep finds left alone. Those
+            // of an instance go with it (RunInstances made them DeleteOnTermination).
+            for port in owned
+                .created_items
+                .iter()
+                .filter(|c| c.kind == CreatedKind::Port)
+            {
+                let p = [("NetworkInterfaceId".to_owned(), port.id.clone())];
+                match self.ec2.call("DeleteNetworkInterface", &p).await {
+                    Ok(_) | Err(VimError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             return Ok(());
         };
-        // The interfaces RunInstances made go with the instance (DeleteOnTermination).
         self.ec2
             .call("TerminateInstances", &[("InstanceId.1".into(), id.clone())])
             .await
@@ -291,11 +357,114 @@ impl VimConnector for AwsConnector {
                         i.state, i.instance_type
                     )),
                     interfaces: i.ordered_interfaces(),
+                    seen: Seen {
+                        flavor: Some(i.instance_type.clone()),
+                        image: i.image.clone(),
+                        ..Seen::default()
+                    },
                 };
                 out.insert(i.id, report);
             }
         }
         Ok(out)
+    }
+
+    async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError> {
+        let tag = format!("tag:{INSTALLATION_TAG}");
+        let mine = [(tag.as_str(), vec![self.installation.clone()])];
+        let mut out: Vec<TaggedElement> = self
+            .subnets(&mine)
+            .await?
+            .into_iter()
+            .map(|s| TaggedElement {
+                kind: ElementKind::Net,
+                vim_id: s.id,
+                name: s.name,
+                token: s.token,
+                created_at: None,
+            })
+            .collect();
+        let alive = [(
+            "instance-state-name",
+            ["pending", "running", "stopping", "stopped"]
+                .map(String::from)
+                .to_vec(),
+        )];
+        let filters = [mine[0].clone(), alive[0].clone()];
+        for i in self.instances(&filters).await? {
+            // An instance's interfaces are its own, tagged or not (moto does not apply a
+            // RunInstances tag specification to them; AWS does).
+            for iface in i.ordered_interfaces() {
+                out.push(TaggedElement {
+                    kind: ElementKind::Port,
+                    vim_id: iface.vim_interface_id,
+                    name: i.name.clone(),
+                    token: i.token.clone(),
+                    created_at: i.launched,
+                });
+            }
+            out.push(TaggedElement {
+                kind: ElementKind::Vm,
+                vim_id: i.id,
+                name: i.name,
+                token: i.token,
+                created_at: i.launched,
+            });
+        }
+        let seen: std::collections::HashSet<String> =
+            out.iter().map(|e| e.vim_id.clone()).collect();
+        for xml in self.pages("DescribeNetworkInterfaces", &mine).await? {
+            let left = parse_network_interfaces(&xml)?;
+            out.extend(left.into_iter().filter(|e| !seen.contains(&e.vim_id)));
+        }
+        Ok(out)
+    }
+
+    async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError> {
+        let mut filters = Vec::new();
+        if let Some(n) = &filter.name {
+            filters.push(("tag:Name", vec![n.clone()]));
+        }
+        let id = match kind {
+            ItemKind::Net => {
+                if let Some(i) = &filter.id {
+                    filters.push(("subnet-id", vec![i.clone()]));
+                }
+                let ids = self.subnets(&filters).await?.into_iter().map(|s| s.id);
+                one_match(kind, filter, ids.collect())?
+            }
+            ItemKind::Vm => {
+                if let Some(i) = &filter.id {
+                    filters.push(("instance-id", vec![i.clone()]));
+                }
+                let alive = ["pending", "running", "stopping", "stopped"].map(String::from);
+                filters.push(("instance-state-name", alive.to_vec()));
+                let found = self.instances(&filters).await?;
+                let id = one_match(kind, filter, found.iter().map(|i| i.id.clone()).collect())?;
+                let mut resources = vec![id.clone()];
+                for i in found.iter().filter(|i| i.id == id) {
+                    resources.extend(i.interfaces.iter().map(|(_, r)| r.vim_interface_id.clone()));
+                }
+                self.tag(&resources, token).await?;
+                return self
+                    .find_by_token(kind, token)
+                    .await?
+                    .ok_or_else(|| VimError::NotFound(format!("instance {id} after tagging")));
+            }
+        };
+        self.tag(std::slice::from_ref(&id), token).await?;
+        Ok(TokenMatch {
+            created: Created {
+                vim_id: id,
+                created_items: Vec::new(),
+            },
+            interface_ids: Vec::new(),
+        })
     }
 
     async fn find_by_token(
@@ -343,14 +512,30 @@ impl VimConnector for AwsConnector {
     }
 }
 
-fn tags(resource: &str, name: &str, token: &str) -> Vec<(String, String)> {
-    vec![
-        ("TagSpecification.1.ResourceType".into(), resource.into()),
-        ("TagSpecification.1.Tag.1.Key".into(), "Name".into()),
-        ("TagSpecification.1.Tag.1.Value".into(), name.into()),
-        ("TagSpecification.1.Tag.2.Key".into(), TOKEN_TAG.into()),
-        ("TagSpecification.1.Tag.2.Value".into(), token.into()),
+/// TagSpecification number `n`: the name, rovim's token and the installation's id.
+fn tags(
+    n: u32,
+    resource: &str,
+    name: &str,
+    token: &str,
+    installation: &str,
+) -> Vec<(String, String)> {
+    let spec = format!("TagSpecification.{n}");
+    [
+        ("Name", name),
+        (TOKEN_TAG, token),
+        (INSTALLATION_TAG, installation),
     ]
+    .iter()
+    .enumerate()
+    .flat_map(|(i, (k, v))| {
+        [
+            (format!("{spec}.Tag.{}.Key", i + 1), (*k).to_owned()),
+            (format!("{spec}.Tag.{}.Value", i + 1), (*v).to_owned()),
+        ]
+    })
+    .chain([(format!("{spec}.ResourceType"), resource.to_owned())])
+    .collect()
 }
 
 fn filter_params(filters: &[(&str, Vec<String>)]) -> Vec<(String, String)> {
@@ -382,6 +567,7 @@ struct Subnet {
     name: String,
     cidr: String,
     state: String,
+    token: Option<String>,
 }
 
 impl Subnet {
@@ -406,6 +592,10 @@ impl Subnet {
 #[derive(Debug)]
 struct Instance {
     id: String,
+    name: String,
+    token: Option<String>,
+    launched: Option<chrono::DateTime<chrono::Utc>>,
+    image: Option<String>,
     state: String,
     instance_type: String,
     reason: Option<String>,
@@ -468,6 +658,7 @@ fn parse_subnets(xml: &str) -> Result<Vec<Subnet>, VimError> {
                 name: tag_value(s, "Name").unwrap_or_default(),
                 cidr: text(s, "cidrBlock").unwrap_or_default(),
                 state: text(s, "state").unwrap_or_default(),
+                token: tag_value(s, TOKEN_TAG),
             })
         })
         .collect())
@@ -493,6 +684,12 @@ fn instance_of(node: roxmltree::Node<'_, '_>) -> Option<Instance> {
         .collect();
     Some(Instance {
         id: text(node, "instanceId")?,
+        name: tag_value(node, "Name").unwrap_or_default(),
+        token: tag_value(node, TOKEN_TAG),
+        image: text(node, "imageId"),
+        launched: text(node, "launchTime")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.to_utc()),
         state: child(node, "instanceState")
             .and_then(|s| text(s, "name"))
             .unwrap_or_default(),
@@ -515,15 +712,32 @@ fn parse_instance_list(xml: &str) -> Result<Vec<Instance>, VimError> {
         .collect())
 }
 
-/// DescribeInstances: reservations of instances, and the next page's token.
-fn parse_instances(xml: &str) -> Result<(Vec<Instance>, Option<String>), VimError> {
+/// DescribeInstances: reservations of instances.
+fn parse_instances(xml: &str) -> Result<Vec<Instance>, VimError> {
     let doc = parse(xml)?;
     let root = doc.root_element();
     let mut out = Vec::new();
     for r in items(root, "reservationSet") {
         out.extend(items(r, "instancesSet").into_iter().filter_map(instance_of));
     }
-    Ok((out, text(root, "nextToken")))
+    Ok(out)
+}
+
+/// DescribeNetworkInterfaces, as tagged elements.
+fn parse_network_interfaces(xml: &str) -> Result<Vec<TaggedElement>, VimError> {
+    let doc = parse(xml)?;
+    Ok(items(doc.root_element(), "networkInterfaceSet")
+        .into_iter()
+        .filter_map(|n| {
+            Some(TaggedElement {
+                kind: ElementKind::Port,
+                vim_id: text(n, "networkInterfaceId")?,
+                name: tag_value(n, "Name").unwrap_or_default(),
+                token: tag_value(n, TOKEN_TAG),
+                created_at: None,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -547,9 +761,9 @@ mod tests {
             <tagSet><item><key>rovim-token</key><value>t</value></item></tagSet>
           </item></instancesSet></item></reservationSet>
           <nextToken>page2</nextToken></DescribeInstancesResponse>"#;
-        let (list, next) = parse_instances(xml).unwrap();
-        assert_eq!(next.as_deref(), Some("page2"));
+        let list = parse_instances(xml).unwrap();
         let i = &list[0];
+        assert_eq!(i.token.as_deref(), Some("t"));
         assert_eq!(
             (i.id.as_str(), state_status(&i.state)),
             ("i-1", ItemStatus::Active)
@@ -568,7 +782,13 @@ mod tests {
             ("instance-id", vec!["i-1".into(), "i-2".into()]),
         ]);
         assert!(p.contains(&("Filter.2.Value.2".into(), "i-2".into())));
-        let t = tags("subnet", "n", "tok");
-        assert!(t.contains(&("TagSpecification.1.Tag.2.Value".into(), "tok".into())));
+        let t = tags(2, "subnet", "n", "tok", "inst");
+        assert!(t.contains(&("TagSpecification.2.Tag.2.Value".into(), "tok".into())));
+        assert!(t.contains(&(
+            "TagSpecification.2.Tag.3.Key".into(),
+            INSTALLATION_TAG.into()
+        )));
+        assert!(t.contains(&("TagSpecification.2.Tag.3.Value".into(), "inst".into())));
+        assert!(t.contains(&("TagSpecification.2.ResourceType".into(), "subnet".into())));
     }
 }

@@ -8,26 +8,55 @@ use async_trait::async_trait;
 use reqwest::Method;
 use rovim_core::CreatedKind;
 use rovim_core::{
-    CreatedItem, FindFilter, IpVersion, ItemKind, ItemStatus, NetParams, NetType, Owned,
+    CreatedItem, FindFilter, IpVersion, ItemKind, ItemStatus, NetParams, NetType, Owned, Seen,
 };
 use serde_json::{Value, json};
 
 use super::keystone::Keystone;
 use super::settings::OpenStackSettings;
 use crate::connector::{
-    CreateFailure, Created, NetReport, TokenMatch, VimConnector, VimNet, VmCreated, VmReport,
-    VmRequest,
+    CreateFailure, Created, ElementKind, NetReport, TaggedElement, TokenMatch, VimConnector,
+    VimNet, VmCreated, VmReport, VmRequest, one_match,
 };
 use crate::error::VimError;
 
 /// The Neutron tag that carries rovim's token.
 pub fn token_tag(token: &str) -> String {
-    format!("rovim:{token}")
+    format!("{TOKEN_TAG_PREFIX}{token}")
 }
+
+const TOKEN_TAG_PREFIX: &str = "rovim:";
+
+/// The Neutron tag that carries the installation's id (a separate tag: Neutron tags hold 60
+/// characters, too few for the token and the installation together).
+pub fn installation_tag(installation: &str) -> String {
+    format!("rovim-installation:{installation}")
+}
+
+/// The token a Neutron resource's tags carry, if any.
+fn token_of(resource: &Value) -> Option<String> {
+    resource["tags"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .find_map(|t| t.strip_prefix(TOKEN_TAG_PREFIX))
+        .map(str::to_owned)
+}
+
+/// An OpenStack `created_at` / `created` time (RFC 3339, `Z` or an offset).
+pub(super) fn created_at(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str()?)
+        .ok()
+        .map(|t| t.to_utc())
+}
+
+/// How many Neutron resources one page of a listing asks for.
+const PAGE: usize = 500;
 
 pub struct OpenStackConnector {
     keystone: Keystone,
     settings: OpenStackSettings,
+    installation: String,
 }
 
 impl OpenStackConnector {
@@ -39,7 +68,97 @@ impl OpenStackConnector {
         settings: OpenStackSettings,
     ) -> Result<Self, VimError> {
         let keystone = Keystone::new(auth_url, user, password, project, settings.clone())?;
-        Ok(OpenStackConnector { keystone, settings })
+        Ok(OpenStackConnector {
+            keystone,
+            settings,
+            installation: String::new(),
+        })
+    }
+
+    /// Marks what this connector creates or adopts with the rovim installation's id.
+    pub fn with_installation(mut self, installation: &str) -> OpenStackConnector {
+        self.installation = installation.to_owned();
+        self
+    }
+
+    pub(super) fn installation(&self) -> &str {
+        &self.installation
+    }
+
+    /// Sets rovim's two tags on a new Neutron resource (`networks`, `subnets`, `ports`),
+    /// replacing the tags it has (none).
+    pub(super) async fn tag_new(
+        &self,
+        collection: &str,
+        id: &str,
+        token: &str,
+    ) -> Result<(), VimError> {
+        let tags = json!({"tags": [token_tag(token), installation_tag(&self.installation)]});
+        self.neutron(
+            Method::PUT,
+            &format!("/v2.0/{collection}/{id}/tags"),
+            Some(&tags),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Gives an existing Neutron resource rovim's two tags, keeping its other tags and
+    /// replacing any rovim tag it had (from another installation, or an earlier owner).
+    pub(super) async fn tag_existing(
+        &self,
+        collection: &str,
+        id: &str,
+        token: &str,
+    ) -> Result<(), VimError> {
+        let path = format!("/v2.0/{collection}/{id}/tags");
+        let current = self.neutron(Method::GET, &path, None).await?;
+        let mut tags: Vec<String> = current["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|t| !t.starts_with(TOKEN_TAG_PREFIX) && !t.starts_with("rovim-installation:"))
+            .map(str::to_owned)
+            .collect();
+        tags.extend([token_tag(token), installation_tag(&self.installation)]);
+        self.neutron(Method::PUT, &path, Some(&json!({ "tags": tags })))
+            .await
+            .map(|_| ())
+    }
+
+    /// Every resource of a Neutron collection matching `query`, page by page (`limit` and
+    /// `marker`); a server that does not paginate answers everything in the first page.
+    async fn list_all(
+        &self,
+        collection: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Value>, VimError> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut url =
+                reqwest::Url::parse(&format!("http://x/v2.0/{collection}")).expect("static URL");
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
+                .append_pair("limit", &PAGE.to_string());
+            if let Some(m) = &marker {
+                url.query_pairs_mut().append_pair("marker", m);
+            }
+            let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+            let v = self.neutron(Method::GET, &path, None).await?;
+            let page = v[collection].as_array().cloned().unwrap_or_default();
+            let last = page
+                .last()
+                .and_then(|r| r["id"].as_str())
+                .map(str::to_owned);
+            let full = page.len() >= PAGE;
+            out.extend(page);
+            match last {
+                Some(l) if full && marker.as_deref() != Some(l.as_str()) => marker = Some(l),
+                _ => return Ok(out),
+            }
+        }
     }
 
     pub fn keystone(&self) -> &Keystone {
@@ -227,21 +346,18 @@ impl VimConnector for OpenStackConnector {
             error,
             leftover: Some(owned(items)),
         };
-        let tag = token_tag(token);
-        if let Err(e) = self
-            .neutron(
-                Method::PUT,
-                &format!("/v2.0/networks/{id}/tags/{tag}"),
-                None,
-            )
-            .await
-        {
+        if let Err(e) = self.tag_new("networks", &id, token).await {
             return Err(fail(e, Vec::new()));
         }
         let mut items = Vec::new();
         match self.create_subnet(&id, &project, params).await {
             Ok(subnet) => items.extend(subnet),
             Err(e) => return Err(fail(e, items)),
+        }
+        for subnet in &items {
+            if let Err(e) = self.tag_new("subnets", &subnet.id, token).await {
+                return Err(fail(e, items));
+            }
         }
         Ok(Created {
             vim_id: id,
@@ -293,6 +409,14 @@ impl VimConnector for OpenStackConnector {
                     status: net_status(n["status"].as_str().unwrap_or("")),
                     error_msg: None,
                     vim_info: Some(n.to_string()),
+                    seen: Seen {
+                        dataplane: n["provider:network_type"].as_str().map(|t| t == "vlan"),
+                        vlan: n["provider:segmentation_id"]
+                            .as_u64()
+                            .and_then(|v| u32::try_from(v).ok())
+                            .filter(|_| n["provider:network_type"] == "vlan"),
+                        ..Seen::default()
+                    },
                 };
                 out.insert(id.to_owned(), report);
             }
@@ -328,19 +452,17 @@ impl VimConnector for OpenStackConnector {
             .iter()
             .any(|c| c.kind == CreatedKind::Subnet);
         let completed = async {
-            // Setting a tag the network has already is a no-op for Neutron.
-            let tag = token_tag(token);
-            self.neutron(
-                Method::PUT,
-                &format!("/v2.0/networks/{id}/tags/{tag}"),
-                None,
-            )
-            .await?;
+            // Setting the tags the network has already changes nothing.
+            self.tag_new("networks", &id, token).await?;
             if params.ip_profile.is_none() || has_subnet {
                 return Ok(None);
             }
             let project = self.keystone.session().await?.project_id;
-            self.create_subnet(&id, &project, params).await
+            let subnet = self.create_subnet(&id, &project, params).await?;
+            if let Some(s) = &subnet {
+                self.tag_new("subnets", &s.id, token).await?;
+            }
+            Ok(subnet)
         }
         .await;
         match completed {
@@ -354,6 +476,83 @@ impl VimConnector for OpenStackConnector {
                 error,
             }),
         }
+    }
+
+    async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError> {
+        let mine = [("tags-any", installation_tag(&self.installation))];
+        let mut out = Vec::new();
+        for (collection, kind) in [
+            ("networks", ElementKind::Net),
+            ("subnets", ElementKind::Subnet),
+            ("ports", ElementKind::Port),
+        ] {
+            for r in self.list_all(collection, &mine).await? {
+                out.push(TaggedElement {
+                    kind,
+                    vim_id: r["id"].as_str().unwrap_or_default().to_owned(),
+                    name: r["name"].as_str().unwrap_or_default().to_owned(),
+                    token: token_of(&r),
+                    created_at: created_at(&r["created_at"]),
+                });
+            }
+        }
+        if self
+            .keystone
+            .session()
+            .await?
+            .endpoints
+            .contains_key("compute")
+        {
+            out.extend(self.tagged_servers().await?);
+        }
+        Ok(out)
+    }
+
+    async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError> {
+        if kind == ItemKind::Vm {
+            return self.adopt_server(filter, token).await;
+        }
+        let mut q = Vec::new();
+        if let Some(n) = &filter.name {
+            q.push(("name", n.clone()));
+        }
+        if let Some(i) = &filter.id {
+            q.push(("id", i.clone()));
+        }
+        let found = self.networks(&q).await?;
+        let ids = found
+            .iter()
+            .filter_map(|n| n["id"].as_str())
+            .map(str::to_owned);
+        let id = one_match(kind, filter, ids.collect())?;
+        self.tag_existing("networks", &id, token).await?;
+        let subnets: Vec<String> = found
+            .iter()
+            .filter(|n| n["id"].as_str() == Some(id.as_str()))
+            .flat_map(|n| n["subnets"].as_array().cloned().unwrap_or_default())
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect();
+        for s in &subnets {
+            self.tag_existing("subnets", s, token).await?;
+        }
+        Ok(TokenMatch {
+            created: Created {
+                vim_id: id,
+                created_items: subnets
+                    .into_iter()
+                    .map(|id| CreatedItem {
+                        kind: CreatedKind::Subnet,
+                        id,
+                    })
+                    .collect(),
+            },
+            interface_ids: Vec::new(),
+        })
     }
 
     async fn find_by_token(

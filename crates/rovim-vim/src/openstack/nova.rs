@@ -6,17 +6,20 @@ use std::collections::{HashMap, HashSet};
 
 use reqwest::Method;
 use rovim_core::CreatedKind;
-use rovim_core::{CreatedItem, InterfaceType, ItemStatus, Owned};
+use rovim_core::{CreatedItem, FindFilter, InterfaceType, ItemKind, ItemStatus, Owned, Seen};
 use serde_json::{Value, json};
 
-use super::connector::{OpenStackConnector, token_tag};
+use super::connector::{OpenStackConnector, created_at, token_tag};
 use crate::connector::{
-    CreateFailure, Created, InterfaceReport, TokenMatch, VmCreated, VmReport, VmRequest,
+    CreateFailure, Created, ElementKind, InterfaceReport, TaggedElement, TokenMatch, VmCreated,
+    VmReport, VmRequest, one_match,
 };
 use crate::error::VimError;
 
 /// The server metadata key that carries rovim's token.
 pub const TOKEN_METADATA: &str = "rovim-token";
+/// The server metadata key that carries the rovim installation's id.
+pub const INSTALLATION_METADATA: &str = "rovim-installation";
 
 impl OpenStackConnector {
     /// Ports first, then the server on them; a failure deletes the ports again.
@@ -57,14 +60,13 @@ impl OpenStackConnector {
                 Err(e) => return Err(self.undo_ports(&ports, e).await),
             };
             ports.push(id.clone());
-            let tag = format!("/v2.0/ports/{id}/tags/{}", token_tag(token));
-            if let Err(e) = self.neutron_call(Method::PUT, &tag, None).await {
+            if let Err(e) = self.tag_new("ports", &id, token).await {
                 return Err(self.undo_ports(&ports, e).await);
             }
         }
         let mut server = json!({"name": p.name, "imageRef": p.image_id, "flavorRef": p.flavor_id,
             "networks": ports.iter().map(|id| json!({"port": id})).collect::<Vec<_>>(),
-            "metadata": {TOKEN_METADATA: token}});
+            "metadata": {TOKEN_METADATA: token, INSTALLATION_METADATA: self.installation()}});
         if let Some(az) = &p.availability_zone {
             server["availability_zone"] = json!(az);
         }
@@ -250,10 +252,76 @@ impl OpenStackConnector {
                     error_msg,
                     vim_info: Some(s.to_string()),
                     interfaces,
+                    seen: server_seen(&s),
                 },
             );
         }
         Ok(out)
+    }
+
+    /// The servers carrying this installation's id in their metadata (Nova cannot filter on
+    /// metadata: the list is read whole, page by page, and filtered here).
+    pub(super) async fn tagged_servers(&self) -> Result<Vec<TaggedElement>, VimError> {
+        Ok(self
+            .servers()
+            .await?
+            .into_iter()
+            .filter(|s| s["metadata"][INSTALLATION_METADATA].as_str() == Some(self.installation()))
+            .map(|s| TaggedElement {
+                kind: ElementKind::Vm,
+                vim_id: s["id"].as_str().unwrap_or_default().to_owned(),
+                name: s["name"].as_str().unwrap_or_default().to_owned(),
+                token: s["metadata"][TOKEN_METADATA].as_str().map(str::to_owned),
+                created_at: created_at(&s["created"]),
+            })
+            .collect())
+    }
+
+    /// ADOPT of a server: its metadata and its ports get rovim's token and installation.
+    pub(super) async fn adopt_server(
+        &self,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError> {
+        let ids = self
+            .servers()
+            .await?
+            .into_iter()
+            .filter(|s| {
+                filter
+                    .id
+                    .as_deref()
+                    .is_none_or(|i| s["id"].as_str() == Some(i))
+            })
+            .filter(|s| {
+                filter
+                    .name
+                    .as_deref()
+                    .is_none_or(|n| s["name"].as_str() == Some(n))
+            })
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect();
+        let id = one_match(ItemKind::Vm, filter, ids)?;
+        let meta = json!({"metadata": {TOKEN_METADATA: token, INSTALLATION_METADATA: self.installation()}});
+        self.keystone()
+            .call(
+                "compute",
+                Method::POST,
+                &format!("/servers/{id}/metadata"),
+                Some(&meta),
+            )
+            .await?;
+        let v = self
+            .neutron_call(Method::GET, &format!("/v2.0/ports?device_id={id}"), None)
+            .await?;
+        for port in v["ports"].as_array().into_iter().flatten() {
+            if let Some(p) = port["id"].as_str() {
+                self.tag_existing("ports", p, token).await?;
+            }
+        }
+        self.find_server(token)
+            .await?
+            .ok_or_else(|| VimError::NotFound(format!("server {id} after adopting it")))
     }
 
     pub(super) async fn find_server(&self, token: &str) -> Result<Option<TokenMatch>, VimError> {
@@ -301,6 +369,20 @@ impl OpenStackConnector {
 }
 
 /// Nova server statuses (spec §2.4: SHUTOFF → INACTIVE; DELETED → DELETED).
+/// A server's flavor (its id before microversion 2.47, its name since) and image (none for a
+/// server booted from a volume).
+fn server_seen(s: &Value) -> Seen {
+    let flavor = &s["flavor"];
+    Seen {
+        flavor: flavor["id"]
+            .as_str()
+            .or(flavor["original_name"].as_str())
+            .map(str::to_owned),
+        image: s["image"]["id"].as_str().map(str::to_owned),
+        ..Seen::default()
+    }
+}
+
 pub fn server_status(text: &str) -> ItemStatus {
     match text {
         "ACTIVE" => ItemStatus::Active,

@@ -7,19 +7,20 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rovim_core::CreatedKind;
 use rovim_core::{
-    CreatedItem, FindFilter, InterfaceType, ItemKind, ItemStatus, NetParams, NetType, Owned,
+    CreatedItem, FindFilter, InterfaceType, ItemKind, ItemStatus, NetParams, NetType, Owned, Seen,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
 use super::settings::SimSettings;
 use crate::connector::{
-    CreateFailure, Created, InterfaceReport, NetReport, TokenMatch, VimNet, VmCreated, VmReport,
-    VmRequest,
+    CreateFailure, Created, ElementKind, InterfaceReport, NetReport, TaggedElement, TokenMatch,
+    VimNet, VmCreated, VmReport, VmRequest, one_match,
 };
 use crate::error::VimError;
 
@@ -41,6 +42,8 @@ pub struct SimCalls {
     pub delete_vm: u64,
     pub refresh_vms: u64,
     pub find_by_token: u64,
+    pub list_tagged: u64,
+    pub adopt: u64,
     /// Calls refused by a fault knob (unreachable, rate limit, fail rate).
     pub refused: u64,
 }
@@ -57,6 +60,8 @@ impl SimCalls {
             + self.delete_vm
             + self.refresh_vms
             + self.find_by_token
+            + self.list_tagged
+            + self.adopt
     }
 }
 
@@ -93,6 +98,10 @@ struct SimNet {
     next_host: u32,
     #[serde(skip)]
     token: String,
+    #[serde(skip)]
+    installation: String,
+    #[serde(skip)]
+    created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +129,12 @@ struct SimVm {
     ends_in_error: bool,
     #[serde(skip)]
     token: String,
+    #[serde(skip)]
+    installation: String,
+    #[serde(skip)]
+    created_at: DateTime<Utc>,
+    flavor_id: String,
+    image_id: String,
 }
 
 impl SimVm {
@@ -157,6 +172,8 @@ enum Op {
     DeleteVm,
     RefreshVms,
     FindByToken,
+    ListTagged,
+    Adopt,
 }
 
 /// A simulated cloud. Shared (`Arc`) between the connectors of the engine and the tests that
@@ -331,6 +348,8 @@ impl SimCloud {
             Op::DeleteVm => &mut c.delete_vm,
             Op::RefreshVms => &mut c.refresh_vms,
             Op::FindByToken => &mut c.find_by_token,
+            Op::ListTagged => &mut c.list_tagged,
+            Op::Adopt => &mut c.adopt,
         } += 1;
         Ok(())
     }
@@ -343,9 +362,10 @@ impl SimCloud {
         &self,
         params: &NetParams,
         token: &str,
+        installation: &str,
     ) -> Result<Created, CreateFailure> {
         self.enter(Op::CreateNet).await?;
-        let made = self.create_net_now(params, token)?;
+        let made = self.create_net_now(params, token, installation)?;
         self.stall_after_create().await;
         Ok(made)
     }
@@ -358,7 +378,12 @@ impl SimCloud {
         }
     }
 
-    fn create_net_now(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure> {
+    fn create_net_now(
+        &self,
+        params: &NetParams,
+        token: &str,
+        installation: &str,
+    ) -> Result<Created, CreateFailure> {
         let mut st = self.lock();
         let id = new_id(&mut st.rng);
         let segmentation_id = match params.vlan {
@@ -397,6 +422,8 @@ impl SimCloud {
             cidr,
             next_host: 2,
             token: token.to_owned(),
+            installation: installation.to_owned(),
+            created_at: Utc::now(),
         };
         st.nets.insert(id.clone(), net);
         Ok(Created {
@@ -467,6 +494,11 @@ impl SimCloud {
                     status: ItemStatus::Active,
                     error_msg: None,
                     vim_info: serde_json::to_string(n).ok(),
+                    seen: Seen {
+                        dataplane: Some(n.net_type.is_dataplane()),
+                        vlan: Some(u32::from(n.segmentation_id)),
+                        ..Seen::default()
+                    },
                 };
                 (n.id.clone(), report)
             })
@@ -479,14 +511,20 @@ impl SimCloud {
         &self,
         request: &VmRequest,
         token: &str,
+        installation: &str,
     ) -> Result<VmCreated, CreateFailure> {
         self.enter(Op::CreateVm).await?;
-        let made = self.create_vm_now(request, token)?;
+        let made = self.create_vm_now(request, token, installation)?;
         self.stall_after_create().await;
         Ok(made)
     }
 
-    fn create_vm_now(&self, request: &VmRequest, token: &str) -> Result<VmCreated, CreateFailure> {
+    fn create_vm_now(
+        &self,
+        request: &VmRequest,
+        token: &str,
+        installation: &str,
+    ) -> Result<VmCreated, CreateFailure> {
         let mut st = self.lock();
         if request.vim_net_ids.len() != request.params.networks.len() {
             return Err(
@@ -558,6 +596,10 @@ impl SimCloud {
             active_at: Instant::now() + build,
             ends_in_error,
             token: token.to_owned(),
+            installation: installation.to_owned(),
+            created_at: Utc::now(),
+            flavor_id: request.params.flavor_id.clone(),
+            image_id: request.params.image_id.clone(),
         };
         st.vms.insert(id.clone(), vm);
         let created_items = ports
@@ -620,10 +662,134 @@ impl SimCloud {
                     error_msg,
                     vim_info: serde_json::to_string(vm).ok(),
                     interfaces,
+                    seen: Seen {
+                        flavor: Some(vm.flavor_id.clone()),
+                        image: Some(vm.image_id.clone()),
+                        ..Seen::default()
+                    },
                 };
                 (vm.id.clone(), report)
             })
             .collect())
+    }
+
+    /// Every net, VM and VM port marked with `installation`.
+    pub async fn list_tagged(&self, installation: &str) -> Result<Vec<TaggedElement>, VimError> {
+        self.enter(Op::ListTagged).await?;
+        let st = self.lock();
+        let mut out = Vec::new();
+        for n in st.nets.values().filter(|n| n.installation == installation) {
+            out.push(tagged(
+                ElementKind::Net,
+                &n.id,
+                &n.name,
+                &n.token,
+                n.created_at,
+            ));
+        }
+        for v in st.vms.values().filter(|v| v.installation == installation) {
+            out.push(tagged(
+                ElementKind::Vm,
+                &v.id,
+                &v.name,
+                &v.token,
+                v.created_at,
+            ));
+            for p in v.ports.iter().filter(|p| st.ports.contains_key(*p)) {
+                out.push(tagged(ElementKind::Port, p, "", &v.token, v.created_at));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks the one net or VM `filter` names with `token` and `installation` (ADOPT).
+    pub async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+        installation: &str,
+    ) -> Result<TokenMatch, VimError> {
+        self.enter(Op::Adopt).await?;
+        let mut st = self.lock();
+        let matches = |id: &str, name: &str| {
+            filter.id.as_deref().is_none_or(|x| x == id)
+                && filter.name.as_deref().is_none_or(|x| x == name)
+        };
+        let ids: Vec<String> = match kind {
+            ItemKind::Net => st
+                .nets
+                .values()
+                .filter(|n| matches(&n.id, &n.name))
+                .map(|n| n.id.clone())
+                .collect(),
+            ItemKind::Vm => st
+                .vms
+                .values()
+                .filter(|v| matches(&v.id, &v.name))
+                .map(|v| v.id.clone())
+                .collect(),
+        };
+        let id = one_match(kind, filter, ids)?;
+        match kind {
+            ItemKind::Net => {
+                let n = st.nets.get_mut(&id).expect("matched above");
+                n.token = token.to_owned();
+                n.installation = installation.to_owned();
+            }
+            ItemKind::Vm => {
+                let v = st.vms.get_mut(&id).expect("matched above");
+                v.token = token.to_owned();
+                v.installation = installation.to_owned();
+            }
+        }
+        drop(st);
+        Ok(self.token_match(kind, token).expect("tagged above"))
+    }
+
+    /// Changes a VM's flavor or a net's VLAN as an operator would, behind rovim's back
+    /// (what drift detection must notice). Returns whether the element exists.
+    pub fn change_behind_back(
+        &self,
+        vim_id: &str,
+        flavor: Option<&str>,
+        vlan: Option<u16>,
+    ) -> bool {
+        let mut st = self.lock();
+        if let Some(vm) = st.vms.get_mut(vim_id) {
+            if let Some(f) = flavor {
+                vm.flavor_id = f.to_owned();
+            }
+            return true;
+        }
+        if let Some(net) = st.nets.get_mut(vim_id) {
+            if let Some(v) = vlan {
+                net.segmentation_id = v;
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Adds a VM made by someone else (no token, no installation mark), for ADOPT.
+    pub fn add_foreign_vm(&self, name: &str, flavor: &str, image: &str) -> String {
+        let mut st = self.lock();
+        let id = new_id(&mut st.rng);
+        let vm = SimVm {
+            id: id.clone(),
+            name: name.to_owned(),
+            compute_node: "sim-compute-0".into(),
+            ports: Vec::new(),
+            active_at: Instant::now(),
+            ends_in_error: false,
+            token: String::new(),
+            installation: String::new(),
+            created_at: Utc::now(),
+            flavor_id: flavor.to_owned(),
+            image_id: image.to_owned(),
+        };
+        st.vms.insert(id.clone(), vm);
+        id
     }
 
     pub async fn find_by_token(
@@ -632,8 +798,12 @@ impl SimCloud {
         token: &str,
     ) -> Result<Option<TokenMatch>, VimError> {
         self.enter(Op::FindByToken).await?;
+        Ok(self.token_match(kind, token))
+    }
+
+    fn token_match(&self, kind: ItemKind, token: &str) -> Option<TokenMatch> {
         let st = self.lock();
-        Ok(match kind {
+        match kind {
             ItemKind::Net => st
                 .nets
                 .values()
@@ -663,7 +833,23 @@ impl SimCloud {
                     },
                     interface_ids: v.ports.clone(),
                 }),
-        })
+        }
+    }
+}
+
+fn tagged(
+    kind: ElementKind,
+    id: &str,
+    name: &str,
+    token: &str,
+    created_at: DateTime<Utc>,
+) -> TaggedElement {
+    TaggedElement {
+        kind,
+        vim_id: id.to_owned(),
+        name: name.to_owned(),
+        token: Some(token.to_owned()).filter(|t| !t.is_empty()),
+        created_at: Some(created_at),
     }
 }
 

@@ -8,8 +8,8 @@ use rovim_core::{FindFilter, ItemKind, NetParams, Owned};
 
 use super::cloud::SimCloud;
 use crate::connector::{
-    CreateFailure, Created, NetReport, TokenMatch, VimConnector, VimNet, VmCreated, VmReport,
-    VmRequest,
+    CreateFailure, Created, NetReport, TaggedElement, TokenMatch, VimConnector, VimNet, VmCreated,
+    VmReport, VmRequest,
 };
 use crate::error::VimError;
 
@@ -19,12 +19,23 @@ use crate::error::VimError;
 pub struct SimConnector {
     cloud: Arc<SimCloud>,
     batch: usize,
+    installation: String,
 }
 
 impl SimConnector {
     pub fn new(cloud: Arc<SimCloud>) -> SimConnector {
         let batch = cloud.settings().refresh_batch_size;
-        SimConnector { cloud, batch }
+        SimConnector {
+            cloud,
+            batch,
+            installation: String::new(),
+        }
+    }
+
+    /// Marks what this connector creates or adopts with the rovim installation's id.
+    pub fn with_installation(mut self, installation: &str) -> SimConnector {
+        self.installation = installation.to_owned();
+        self
     }
 
     pub fn cloud(&self) -> &Arc<SimCloud> {
@@ -43,7 +54,9 @@ impl VimConnector for SimConnector {
     }
 
     async fn create_net(&self, params: &NetParams, token: &str) -> Result<Created, CreateFailure> {
-        self.cloud.create_net(params, token).await
+        self.cloud
+            .create_net(params, token, &self.installation)
+            .await
     }
 
     async fn list_nets(&self, filter: &FindFilter) -> Result<Vec<VimNet>, VimError> {
@@ -75,7 +88,9 @@ impl VimConnector for SimConnector {
         {
             panic!("sim VIM: panic_vm_names has '{}'", request.params.name);
         }
-        self.cloud.create_vm(request, token).await
+        self.cloud
+            .create_vm(request, token, &self.installation)
+            .await
     }
 
     async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError> {
@@ -84,6 +99,21 @@ impl VimConnector for SimConnector {
 
     async fn refresh_vms(&self, ids: &[String]) -> Result<HashMap<String, VmReport>, VimError> {
         self.cloud.refresh_vms(ids).await
+    }
+
+    async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError> {
+        self.cloud.list_tagged(&self.installation).await
+    }
+
+    async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError> {
+        self.cloud
+            .adopt(kind, filter, token, &self.installation)
+            .await
     }
 
     async fn find_by_token(

@@ -7,10 +7,10 @@ use reqwest::{Client, Response};
 use rovim_core::{FindFilter, ItemKind, NetParams, Owned};
 use serde::de::DeserializeOwned;
 
-use super::wire::{CreateNet, CreateVm, ErrorBody, Ids};
+use super::wire::{Adopt, CreateNet, CreateVm, ErrorBody, Ids};
 use crate::connector::{
-    CreateFailure, Created, NetReport, TokenMatch, VimConnector, VimNet, VmCreated, VmReport,
-    VmRequest,
+    CreateFailure, Created, NetReport, TaggedElement, TokenMatch, VimConnector, VimNet, VmCreated,
+    VmReport, VmRequest,
 };
 use crate::error::VimError;
 
@@ -18,6 +18,7 @@ pub struct SimHttpConnector {
     base: String,
     client: Client,
     batch: usize,
+    installation: String,
 }
 
 impl SimHttpConnector {
@@ -28,7 +29,14 @@ impl SimHttpConnector {
             base: base.trim_end_matches('/').to_owned(),
             client,
             batch,
+            installation: String::new(),
         })
+    }
+
+    /// Marks what this connector creates or adopts with the rovim installation's id.
+    pub fn with_installation(mut self, installation: &str) -> SimHttpConnector {
+        self.installation = installation.to_owned();
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -102,6 +110,7 @@ impl VimConnector for SimHttpConnector {
         let body = CreateNet {
             params: params.clone(),
             token: token.into(),
+            installation: self.installation.clone(),
         };
         create(
             self.client
@@ -171,6 +180,7 @@ impl VimConnector for SimHttpConnector {
         let body = CreateVm {
             request: request.clone(),
             token: token.into(),
+            installation: self.installation.clone(),
         };
         create(
             self.client
@@ -198,6 +208,33 @@ impl VimConnector for SimHttpConnector {
         json(
             self.client
                 .post(self.url("/v1/vms/refresh"))
+                .json(&body)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError> {
+        let path = format!("/v1/installations/{}", self.installation);
+        json(self.client.get(self.url(&path)).send().await).await
+    }
+
+    async fn adopt(
+        &self,
+        kind: ItemKind,
+        filter: &FindFilter,
+        token: &str,
+    ) -> Result<TokenMatch, VimError> {
+        let body = Adopt {
+            kind,
+            filter: filter.clone(),
+            token: token.into(),
+            installation: self.installation.clone(),
+        };
+        json(
+            self.client
+                .post(self.url("/v1/adopt"))
                 .json(&body)
                 .send()
                 .await,

@@ -10,7 +10,7 @@ use rovim_core::{FindFilter, ItemKind, Owned};
 
 use super::cloud::SimCloud;
 use super::settings::SimSettings;
-use super::wire::{CreateNet, CreateVm, ErrorBody, Ids};
+use super::wire::{Adopt, CreateNet, CreateVm, ErrorBody, Ids};
 use crate::connector::CreateFailure;
 use crate::error::VimError;
 
@@ -30,6 +30,9 @@ pub fn routes(cloud: Arc<SimCloud>) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/v1/vms/delete", web::post().to(delete_vm))
             .route("/v1/vms/refresh", web::post().to(refresh_vms))
             .route("/v1/tokens/{kind}/{token}", web::get().to(find_by_token))
+            .route("/v1/installations/{id}", web::get().to(list_tagged))
+            .route("/v1/adopt", web::post().to(adopt))
+            .route("/v1/drift/{id}", web::post().to(change_behind_back))
             .route("/v1/state", web::get().to(state))
             .route("/v1/settings", web::patch().to(patch_settings));
     }
@@ -62,7 +65,11 @@ async fn check(cloud: Cloud) -> HttpResponse {
 }
 
 async fn create_net(cloud: Cloud, body: web::Json<CreateNet>) -> HttpResponse {
-    created(cloud.create_net(&body.params, &body.token).await)
+    created(
+        cloud
+            .create_net(&body.params, &body.token, &body.installation)
+            .await,
+    )
 }
 
 async fn list_nets(cloud: Cloud, filter: web::Query<FindFilter>) -> HttpResponse {
@@ -82,7 +89,11 @@ async fn refresh_nets(cloud: Cloud, body: web::Json<Ids>) -> HttpResponse {
 }
 
 async fn create_vm(cloud: Cloud, body: web::Json<CreateVm>) -> HttpResponse {
-    created(cloud.create_vm(&body.request, &body.token).await)
+    created(
+        cloud
+            .create_vm(&body.request, &body.token, &body.installation)
+            .await,
+    )
 }
 
 async fn delete_vm(cloud: Cloud, owned: web::Json<Owned>) -> HttpResponse {
@@ -98,6 +109,38 @@ async fn find_by_token(cloud: Cloud, path: web::Path<(String, String)>) -> HttpR
     match kind.parse::<ItemKind>() {
         Ok(kind) => answer(cloud.find_by_token(kind, &token).await),
         Err(e) => error(&VimError::BadRequest(e.to_string()), None),
+    }
+}
+
+async fn list_tagged(cloud: Cloud, installation: web::Path<String>) -> HttpResponse {
+    answer(cloud.list_tagged(&installation).await)
+}
+
+async fn adopt(cloud: Cloud, body: web::Json<Adopt>) -> HttpResponse {
+    let b = body.into_inner();
+    answer(
+        cloud
+            .adopt(b.kind, &b.filter, &b.token, &b.installation)
+            .await,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Change {
+    flavor: Option<String>,
+    vlan: Option<u16>,
+}
+
+/// Changes an element behind rovim's back (for drift tests and demos).
+async fn change_behind_back(
+    cloud: Cloud,
+    id: web::Path<String>,
+    change: web::Json<Change>,
+) -> HttpResponse {
+    if cloud.change_behind_back(&id, change.flavor.as_deref(), change.vlan) {
+        HttpResponse::NoContent().finish()
+    } else {
+        error(&VimError::NotFound(format!("element {id}")), None)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rovim_core::{NetParams, Owned};
+use rovim_core::{FindFilter, ItemKind, NetParams, Owned};
 use serde::{Deserialize, Serialize};
 
 use crate::connector::{CreateFailure, VmRequest};
@@ -13,12 +13,24 @@ use crate::error::VimError;
 pub struct CreateNet {
     pub params: NetParams,
     pub token: String,
+    #[serde(default)]
+    pub installation: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CreateVm {
     pub request: VmRequest,
     pub token: String,
+    #[serde(default)]
+    pub installation: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Adopt {
+    pub kind: ItemKind,
+    pub filter: FindFilter,
+    pub token: String,
+    pub installation: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

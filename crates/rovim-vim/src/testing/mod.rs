@@ -3,9 +3,11 @@
 //! under `CI=true` a missing server is a failure.
 
 pub mod aws_inventory;
+pub mod catalog;
 pub mod fault_proxy;
 
 pub use aws_inventory::aws_inventory;
+pub use catalog::forget_compute;
 pub use fault_proxy::{Fault, FaultProxy, Rule};
 
 use std::net::TcpListener;

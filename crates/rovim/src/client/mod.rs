@@ -82,6 +82,16 @@ pub enum VimCommand {
         #[arg(long)]
         force: bool,
     },
+    /// List what rovim made on the account's VIM and no live item owns (--sweep deletes it).
+    Orphans {
+        id: VimAccountId,
+        /// Delete the orphans.
+        #[arg(long)]
+        sweep: bool,
+        /// With --sweep: only show what would be deleted.
+        #[arg(long, requires = "sweep")]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,6 +246,25 @@ pub fn vim(api: &Api, cmd: VimCommand) -> anyhow::Result<()> {
                 let path = format!("/v1/vim-accounts/{id}{}", if force { "?force=true" } else { "" });
                 c.send_empty(c.req(reqwest::Method::DELETE, &path)).await?;
                 println!("deleted VIM account {id}");
+                Ok(())
+            }
+            VimCommand::Orphans { id, sweep: false, .. } => {
+                let v = c.send(c.req(reqwest::Method::GET, &format!("/v1/vim-accounts/{id}/orphans"))).await?;
+                output::many(api.output, &v, &["kind", "vim_id", "name", "age_secs", "why"])
+            }
+            VimCommand::Orphans { id, sweep: true, dry_run } => {
+                let path = format!("/v1/vim-accounts/{id}/orphans/sweep{}", if dry_run { "?dry_run=true" } else { "" });
+                let v = c.send(c.req(reqwest::Method::POST, &path)).await?;
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                let deleted = v["deleted"].as_array().map_or(0, Vec::len);
+                output::many(api.output, &v["deleted"], &["kind", "vim_id", "name", "age_secs", "why"])?;
+                eprintln!("{verb} {deleted} orphan(s)");
+                if let Some(failed) = v["failed"].as_array().filter(|f| !f.is_empty()) {
+                    for f in failed {
+                        eprintln!("not deleted: {} {}: {}", f["orphan"]["kind"], f["orphan"]["vim_id"], f["error"]);
+                    }
+                    anyhow::bail!("{} orphan(s) could not be deleted", failed.len());
+                }
                 Ok(())
             }
             VimCommand::Show { id } => {

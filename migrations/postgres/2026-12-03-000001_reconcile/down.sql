@@ -1,0 +1,3 @@
+ALTER TABLE vms DROP COLUMN drift;
+ALTER TABLE nets DROP COLUMN drift;
+DROP TABLE installation;
