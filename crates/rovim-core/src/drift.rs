@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::params::{NetType, TaskParams};
 
 /// What was asked of an element that its VIM can be checked against.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Asked {
     Net {
         net_type: NetType,

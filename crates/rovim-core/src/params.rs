@@ -34,7 +34,7 @@ impl ParamError {
 }
 
 /// The kind of network (spec §2.3): an overlay, or an underlay E-LAN / E-LINE that may need SDN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum NetType {

@@ -59,6 +59,7 @@ pub type Poll = (ElementKey, Duration, Duration);
 
 pub struct LiveSet {
     observed: HashMap<ElementKey, Observed>,
+    asked: crate::refresh::AskedPool,
     policy: RefreshPolicy,
     /// How soon an element just created is polled first.
     first_poll: Duration,
@@ -80,6 +81,7 @@ impl LiveSet {
     pub fn new(policy: RefreshPolicy, first_poll: Duration) -> LiveSet {
         LiveSet {
             observed: HashMap::new(),
+            asked: Default::default(),
             policy,
             first_poll,
         }
@@ -120,7 +122,7 @@ impl LiveSet {
         );
         let status = observed.status.unwrap_or(ItemStatus::Build);
         let observed = Observed {
-            asked: result.asked.clone().map(Box::new),
+            asked: result.asked.clone().map(|a| self.asked.share(a)),
             ..observed
         };
         self.observed.insert(result.element, observed);

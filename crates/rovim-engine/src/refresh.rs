@@ -6,6 +6,7 @@
 //! SDN port is re-made only when its compute node, PCI, VLAN or MAC change (not its IP: ODD-5).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use rovim_core::{Asked, ItemId, ItemStatus, Seen, drift, merge_sdn_status};
 use rovim_sdn::SdnNetState;
@@ -53,8 +54,9 @@ pub struct Observed {
     pub interfaces: Vec<ObservedInterface>,
     /// Nets: the SDN network wired for it.
     pub sdn_net_id: Option<String>,
-    /// What its CREATE asked (none for a found or adopted element: nothing to drift from).
-    pub asked: Option<Box<Asked>>,
+    /// What its CREATE asked (none for a found or adopted element: nothing to drift from),
+    /// shared between the elements asked the same (see [`AskedPool`]).
+    pub asked: Option<Arc<Asked>>,
     /// The drift last stored (none when it agrees).
     pub drift: Option<InfoHash>,
 }
@@ -281,6 +283,22 @@ impl Observed {
             status: Some(status),
             drifted: false,
         }
+    }
+}
+
+/// One copy of each distinct [`Asked`]: a deployment asks the same flavor and image of many
+/// VMs, and each live element would otherwise hold its own (issue 13's memory per element).
+#[derive(Debug, Default)]
+pub struct AskedPool(std::collections::HashSet<Arc<Asked>>);
+
+impl AskedPool {
+    pub fn share(&mut self, asked: Asked) -> Arc<Asked> {
+        if let Some(known) = self.0.get(&asked) {
+            return known.clone();
+        }
+        let shared = Arc::new(asked);
+        self.0.insert(shared.clone());
+        shared
     }
 }
 

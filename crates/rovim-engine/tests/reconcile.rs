@@ -53,11 +53,12 @@ impl Target {
                 // No compute endpoint left in the shared catalog by a Nova mock that is gone:
                 // these tests make nets only.
                 rovim_vim::testing::forget_compute(&admin(url)).await;
+                // Pages of 2: the listing follows Neutron's markers.
                 h.openstack(
                     name,
                     url.clone(),
                     "admin",
-                    json!({"physical_network": "physnet1"}),
+                    json!({"physical_network": "physnet1", "list_page_size": 2}),
                 )
                 .await
             }
@@ -107,6 +108,30 @@ impl Target {
 fn admin(url: &str) -> rovim_vim::openstack::OpenStackConnector {
     let settings = rovim_vim::openstack::OpenStackSettings::from_config(&json!({})).unwrap();
     rovim_vim::openstack::OpenStackConnector::new(url, "admin", "admin", "admin", settings).unwrap()
+}
+
+/// moto (kept running while the first value lives), a connector watching a new VPC of
+/// `cidr`, and the target on that VPC; `None` when moto is not installed.
+async fn aws_target(
+    cidr: &str,
+) -> Option<(
+    rovim_vim::testing::Moto,
+    rovim_vim::aws::AwsConnector,
+    Target,
+)> {
+    let moto = rovim_vim::testing::moto()?;
+    let (watcher, vpc) = aws_vpc(&moto.endpoint, cidr).await;
+    let ami = between(
+        &watcher.ec2().call("DescribeImages", &[]).await.unwrap(),
+        "<imageId>",
+        "</imageId>",
+    );
+    let target = Target::Aws {
+        endpoint: moto.endpoint.clone(),
+        vpc,
+        ami,
+    };
+    Some((moto, watcher, target))
 }
 
 fn net(vim: VimAccountId, name: &str, cidr: &str) -> Value {
@@ -298,19 +323,8 @@ async fn sim_orphans_of_the_three_ways_are_listed_and_swept_exactly() {
 )]
 #[actix_rt::test]
 async fn aws_orphans_of_the_three_ways_are_listed_and_swept_exactly() {
-    let Some(moto) = rovim_vim::testing::moto() else {
+    let Some((_moto, _, target)) = aws_target("10.41.0.0/16").await else {
         return;
-    };
-    let (watcher, vpc) = aws_vpc(&moto.endpoint, "10.41.0.0/16").await;
-    let ami = between(
-        &watcher.ec2().call("DescribeImages", &[]).await.unwrap(),
-        "<imageId>",
-        "</imageId>",
-    );
-    let target = Target::Aws {
-        endpoint: moto.endpoint.clone(),
-        vpc,
-        ami,
     };
     orphans_of_the_three_ways(target, rovim_store::test_support::sqlite(), "aws").await;
 }
@@ -529,19 +543,8 @@ async fn sim_adopt_then_delete_removes_the_element_find_then_delete_does_not() {
 )]
 #[actix_rt::test]
 async fn aws_adopt_then_delete_removes_the_element_find_then_delete_does_not() {
-    let Some(moto) = rovim_vim::testing::moto() else {
+    let Some((_moto, _, target)) = aws_target("10.42.0.0/16").await else {
         return;
-    };
-    let (watcher, vpc) = aws_vpc(&moto.endpoint, "10.42.0.0/16").await;
-    let ami = between(
-        &watcher.ec2().call("DescribeImages", &[]).await.unwrap(),
-        "<imageId>",
-        "</imageId>",
-    );
-    let target = Target::Aws {
-        endpoint: moto.endpoint.clone(),
-        vpc,
-        ami,
     };
     adopt_then_delete(target, "aws").await;
 }
@@ -627,22 +630,11 @@ async fn sim_drift_is_shown_when_the_vim_changes_behind_rovims_back() {
 )]
 #[actix_rt::test]
 async fn aws_drift_is_shown_when_an_instance_type_changes() {
-    let Some(moto) = rovim_vim::testing::moto() else {
+    let Some((_moto, watcher, target)) = aws_target("10.43.0.0/16").await else {
         return;
     };
-    let (watcher, vpc) = aws_vpc(&moto.endpoint, "10.43.0.0/16").await;
-    let ami = between(
-        &watcher.ec2().call("DescribeImages", &[]).await.unwrap(),
-        "<imageId>",
-        "</imageId>",
-    );
     let h = Harness::with(rovim_store::test_support::sqlite(), polling()).await;
-    let vim = h.aws("aws", &moto.endpoint, &vpc).await;
-    let target = Target::Aws {
-        endpoint: moto.endpoint.clone(),
-        vpc,
-        ami,
-    };
+    let vim = target.add(&h, "aws").await;
     let (_, net) = made(&h, vec![net_task(vim, "n")]).await;
     let (_, vm) = made(&h, vec![target.vm(vim, "vm", net[0].1)]).await;
     let vm = vm[0].1;

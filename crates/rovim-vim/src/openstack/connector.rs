@@ -50,9 +50,6 @@ pub(super) fn created_at(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.to_utc())
 }
 
-/// How many Neutron resources one page of a listing asks for.
-const PAGE: usize = 500;
-
 pub struct OpenStackConnector {
     keystone: Keystone,
     settings: OpenStackSettings,
@@ -134,6 +131,7 @@ impl OpenStackConnector {
         collection: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<Value>, VimError> {
+        let page_size = self.settings.list_page_size;
         let mut out: Vec<Value> = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -141,7 +139,7 @@ impl OpenStackConnector {
                 reqwest::Url::parse(&format!("http://x/v2.0/{collection}")).expect("static URL");
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
-                .append_pair("limit", &PAGE.to_string());
+                .append_pair("limit", &page_size.to_string());
             if let Some(m) = &marker {
                 url.query_pairs_mut().append_pair("marker", m);
             }
@@ -152,10 +150,14 @@ impl OpenStackConnector {
                 .last()
                 .and_then(|r| r["id"].as_str())
                 .map(str::to_owned);
-            let full = page.len() >= PAGE;
+            if marker.is_some() && last == marker {
+                // The server ignores the marker: this page is the first one again.
+                return Ok(out);
+            }
+            let full = page.len() >= page_size;
             out.extend(page);
             match last {
-                Some(l) if full && marker.as_deref() != Some(l.as_str()) => marker = Some(l),
+                Some(l) if full => marker = Some(l),
                 _ => return Ok(out),
             }
         }

@@ -21,6 +21,8 @@ pub struct OpenStackSettings {
     pub endpoint_override: std::collections::BTreeMap<String, String>,
     /// A token is renewed this long before Keystone says it expires.
     pub token_renew_before_secs: f64,
+    /// Resources per page when listing what this installation tagged (Neutron `limit`).
+    pub list_page_size: usize,
 }
 
 impl Default for OpenStackSettings {
@@ -34,6 +36,7 @@ impl Default for OpenStackSettings {
             refresh_batch_size: 100,
             endpoint_override: std::collections::BTreeMap::new(),
             token_renew_before_secs: 300.0,
+            list_page_size: 500,
         }
     }
 }
@@ -50,6 +53,9 @@ impl OpenStackSettings {
                 "config.interface: '{}' is not public, internal or admin",
                 s.interface
             ));
+        }
+        if s.list_page_size == 0 {
+            return Err("config.list_page_size: must be at least 1".into());
         }
         if s.refresh_batch_size == 0 {
             return Err("config.refresh_batch_size: must be at least 1".into());
