@@ -63,7 +63,12 @@ pub async fn find_orphans(
         .into_iter()
         .filter_map(|e: TaggedElement| {
             let age = element_age(e.created_at, e.token.as_deref(), now);
-            let state = e.token.as_ref().map(|t| states[t]);
+            let state = e.token.as_ref().map(|t| {
+                states
+                    .get(t)
+                    .copied()
+                    .unwrap_or(rovim_core::TokenState::Unknown)
+            });
             let why = orphan_reason(state, age, grace)?;
             Some(Orphan {
                 kind: e.kind,
