@@ -278,7 +278,14 @@ impl WorkingSet {
     /// The state of tasks asked for with [`Outbox::resolve`] (`None`: no such task).
     pub fn resolved(&mut self, answers: Vec<(TaskKey, Option<TaskSnapshot>)>) {
         for (key, snap) in answers {
-            self.foreign.insert(key, snap);
+            // The read may have started before the task's settlement was committed, and the
+            // settlement been forwarded meanwhile ([`Self::foreign_settled`]): the settled
+            // state is the newer one and must not be overwritten (a net DELETE waited forever
+            // on a VM DELETE pruned from this set, about 1 `rovim demo` in 30).
+            let settled = matches!(self.foreign.get(&key), Some(Some(s)) if !s.status.is_open());
+            if !settled {
+                self.foreign.insert(key, snap);
+            }
             self.wake(key);
         }
     }

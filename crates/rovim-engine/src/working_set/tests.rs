@@ -182,6 +182,35 @@ fn a_dependency_elsewhere_is_asked_for_once_and_wakes_the_task() {
     assert_eq!(out.calls[0].nets, vec![NetTarget::VimId("far-net".into())]);
 }
 
+/// The race behind a teardown that never ended: the read of a dependency's state started
+/// before its settlement was committed, the settlement was forwarded while the read was under
+/// way, and the stale answer arrived last. The settled state wins.
+#[test]
+fn a_stale_answer_arriving_after_the_settlement_does_not_make_the_task_wait_again() {
+    let other = TaskKey::new(ActionId::generate(), 0);
+    let vm_key = TaskKey::new(ActionId::generate(), 0);
+    let mut ws = WorkingSet::new();
+    ws.admit(vec![vm_on(vm_key, other)], &HashMap::new());
+    assert_eq!(ws.schedule().resolve, vec![other]);
+    let snap = |status, vim_id: Option<&str>| TaskSnapshot {
+        key: other,
+        action: Action::Create,
+        item: ItemKind::Net,
+        status,
+        error: None,
+        vim_id: vim_id.map(String::from),
+    };
+    ws.foreign_settled(snap(TaskStatus::Done, Some("far-net")));
+    ws.resolved(vec![(other, Some(snap(TaskStatus::Build, None)))]);
+    let out = ws.schedule();
+    assert_eq!(
+        out.calls.len(),
+        1,
+        "the dependency is DONE: the VM is created"
+    );
+    assert_eq!(out.calls[0].nets, vec![NetTarget::VimId("far-net".into())]);
+}
+
 #[test]
 fn restore_resumes_build_with_a_token_lookup_and_lets_a_delete_supersede_what_waits() {
     let a = ActionId::generate();
