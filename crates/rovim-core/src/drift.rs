@@ -2,6 +2,9 @@
 //! flavor, image and interface count; a net's VLAN and type). Shown and counted, never
 //! "fixed": the operator decides.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::params::{NetType, TaskParams};
@@ -34,6 +37,22 @@ impl Asked {
                 interfaces: v.networks.len(),
             },
         }
+    }
+}
+
+/// One copy of each distinct [`Asked`]: a deployment asks the same flavor and image of many
+/// VMs, and each live element would otherwise hold its own (issue 13's memory per element).
+#[derive(Debug, Default)]
+pub struct AskedPool(HashSet<Arc<Asked>>);
+
+impl AskedPool {
+    pub fn share(&mut self, asked: Asked) -> Arc<Asked> {
+        if let Some(known) = self.0.get(&asked) {
+            return known.clone();
+        }
+        let shared = Arc::new(asked);
+        self.0.insert(shared.clone());
+        shared
     }
 }
 
@@ -159,6 +178,19 @@ mod tests {
             "ptp and data are both VLAN nets"
         );
         assert!(drift(&vm(), &Seen::default(), 2).is_empty());
+    }
+
+    #[test]
+    fn identical_asks_share_one_copy() {
+        let mut pool = AskedPool::default();
+        let a = pool.share(vm());
+        let b = pool.share(vm());
+        let c = pool.share(Asked::Net {
+            net_type: NetType::Bridge,
+            vlan: None,
+        });
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
     }
 
     proptest! {

@@ -63,7 +63,7 @@ mod string_enum;
 pub use backoff::{Backoff, BackoffError};
 pub use created::{CreatedItem, CreatedKind, Owned};
 pub use dependency::{DepState, DepView, Readiness, readiness};
-pub use drift::{Asked, Seen, drift};
+pub use drift::{Asked, AskedPool, Seen, drift};
 pub use find::{FindOutcome, find_outcome};
 pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Transition, VimCall};
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};

@@ -59,7 +59,7 @@ pub type Poll = (ElementKey, Duration, Duration);
 
 pub struct LiveSet {
     observed: HashMap<ElementKey, Observed>,
-    asked: crate::refresh::AskedPool,
+    asked: rovim_core::AskedPool,
     policy: RefreshPolicy,
     /// How soon an element just created is polled first.
     first_poll: Duration,

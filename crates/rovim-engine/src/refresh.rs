@@ -286,22 +286,6 @@ impl Observed {
     }
 }
 
-/// One copy of each distinct [`Asked`]: a deployment asks the same flavor and image of many
-/// VMs, and each live element would otherwise hold its own (issue 13's memory per element).
-#[derive(Debug, Default)]
-pub struct AskedPool(std::collections::HashSet<Arc<Asked>>);
-
-impl AskedPool {
-    pub fn share(&mut self, asked: Asked) -> Arc<Asked> {
-        if let Some(known) = self.0.get(&asked) {
-            return known.clone();
-        }
-        let shared = Arc::new(asked);
-        self.0.insert(shared.clone());
-        shared
-    }
-}
-
 /// A drift list as it is stored.
 fn json_list(list: &[String]) -> String {
     serde_json::to_string(list).expect("strings always serialize")

@@ -88,11 +88,10 @@ pub fn item_states(
         .filter(|(_, s)| s.owned.as_ref().is_some_and(|o| o.vim_id.is_some()))
         .map(|((_, id), _)| *id)
         .collect();
-    let mut pool = crate::refresh::AskedPool::default();
-    for (item, params) in reads::asked_of(conn, &created)? {
+    for (item, asked) in reads::asked_of(conn, &created)? {
         for kind in [ItemKind::Net, ItemKind::Vm] {
             if let Some(o) = out.get_mut(&(kind, item)).and_then(|s| s.observed.as_mut()) {
-                o.asked = Some(pool.share(rovim_core::Asked::of(&params)));
+                o.asked = Some(asked.clone());
             }
         }
     }

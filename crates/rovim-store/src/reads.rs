@@ -303,11 +303,14 @@ pub fn net_users(
 }
 
 /// What was asked of each of these items by the CREATE that made it (drift is measured
-/// against it); items rovim only found or adopted have none.
+/// against it); items rovim only found or adopted have none. Identical asks share one copy,
+/// and each CREATE's parameters are dropped as soon as they are read: a boot with 100,000
+/// live elements holds 100,000 pointers, not 100,000 parameter sets.
 pub fn asked_of(
     conn: &mut AnyConnection,
     ids: &[ItemId],
-) -> Result<std::collections::HashMap<ItemId, rovim_core::TaskParams>, StoreError> {
+) -> Result<std::collections::HashMap<ItemId, std::sync::Arc<rovim_core::Asked>>, StoreError> {
+    let mut pool = rovim_core::AskedPool::default();
     let mut out = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(READ_CHUNK) {
         let keys: Vec<String> = chunk.iter().map(ItemId::to_string).collect();
@@ -320,7 +323,8 @@ pub fn asked_of(
         for (item, params) in rows {
             let Some(text) = params else { continue };
             let id = crate::error::parse_col("tasks", "item_id", &item)?;
-            out.insert(id, crate::error::json_col("tasks", "params", &text)?);
+            let params: rovim_core::TaskParams = crate::error::json_col("tasks", "params", &text)?;
+            out.insert(id, pool.share(rovim_core::Asked::of(&params)));
         }
     }
     Ok(out)
