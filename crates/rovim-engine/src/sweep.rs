@@ -173,11 +173,12 @@ pub async fn delete_orphans(
     report
 }
 
-/// The orphans of account `id`, listed on its VIM now (sets `rovim_orphans{vim}`).
-pub(crate) async fn account_orphans(
+/// The orphans of account `id`, listed on its VIM now (sets `rovim_orphans{vim}`), with the
+/// connector that listed them.
+async fn listed(
     shared: &Shared,
     id: VimAccountId,
-) -> Result<Vec<Orphan>, EngineError> {
+) -> Result<(Arc<dyn VimConnector>, Vec<Orphan>), EngineError> {
     let account = stored_account(&shared.store, id).await?;
     let connector = shared.connectors.connect(&account)?;
     let orphans = find_orphans(&shared.store, &connector, shared.config.sweep.grace()).await?;
@@ -186,7 +187,15 @@ pub(crate) async fn account_orphans(
         .orphans
         .with_label_values(&[&id.to_string()])
         .set(orphans.len() as i64);
-    Ok(orphans)
+    Ok((connector, orphans))
+}
+
+/// The orphans of account `id`, listed on its VIM now.
+pub(crate) async fn account_orphans(
+    shared: &Shared,
+    id: VimAccountId,
+) -> Result<Vec<Orphan>, EngineError> {
+    Ok(listed(shared, id).await?.1)
 }
 
 /// Lists the orphans of account `id` and, unless `dry_run`, deletes them.
@@ -195,22 +204,15 @@ pub(crate) async fn sweep_account(
     id: VimAccountId,
     dry_run: bool,
 ) -> Result<SweepReport, EngineError> {
-    let account = stored_account(&shared.store, id).await?;
-    let connector = shared.connectors.connect(&account)?;
-    let orphans = find_orphans(&shared.store, &connector, shared.config.sweep.grace()).await?;
-    let vim = id.to_string();
+    let (connector, orphans) = listed(shared, id).await?;
     if dry_run {
-        shared
-            .metrics
-            .orphans
-            .with_label_values(&[&vim])
-            .set(orphans.len() as i64);
         return Ok(SweepReport {
             dry_run,
             deleted: orphans,
             failed: Vec::new(),
         });
     }
+    let vim = id.to_string();
     let report = delete_orphans(&connector, orphans).await;
     for o in &report.deleted {
         slog::info!(shared.log, "orphan deleted"; "vim" => &vim, "kind" => o.kind.as_str(),

@@ -57,6 +57,18 @@ fn vm_on(key: TaskKey, net_task: TaskKey) -> TaskEntry {
     e
 }
 
+/// What the Supervisor reports of a net CREATE on another VIM account.
+fn net_create_snapshot(key: TaskKey, status: TaskStatus, vim_id: Option<&str>) -> TaskSnapshot {
+    TaskSnapshot {
+        key,
+        action: Action::Create,
+        item: ItemKind::Net,
+        status,
+        error: None,
+        vim_id: vim_id.map(String::from),
+    }
+}
+
 fn done(order: &CallOrder, outcome: Outcome) -> CallResult {
     CallResult::of(order, outcome)
 }
@@ -162,14 +174,7 @@ fn a_dependency_elsewhere_is_asked_for_once_and_wakes_the_task() {
     let out = ws.schedule();
     assert_eq!(out.resolve, vec![other]);
     assert!(out.calls.is_empty());
-    let snap = |status, vim_id: Option<&str>| TaskSnapshot {
-        key: other,
-        action: Action::Create,
-        item: ItemKind::Net,
-        status,
-        error: None,
-        vim_id: vim_id.map(String::from),
-    };
+    let snap = |status, vim_id| net_create_snapshot(other, status, vim_id);
     ws.resolved(vec![(other, Some(snap(TaskStatus::Build, None)))]);
     let out = ws.schedule();
     assert!(
@@ -192,14 +197,7 @@ fn a_stale_answer_arriving_after_the_settlement_does_not_make_the_task_wait_agai
     let mut ws = WorkingSet::new();
     ws.admit(vec![vm_on(vm_key, other)], &HashMap::new());
     assert_eq!(ws.schedule().resolve, vec![other]);
-    let snap = |status, vim_id: Option<&str>| TaskSnapshot {
-        key: other,
-        action: Action::Create,
-        item: ItemKind::Net,
-        status,
-        error: None,
-        vim_id: vim_id.map(String::from),
-    };
+    let snap = |status, vim_id| net_create_snapshot(other, status, vim_id);
     ws.foreign_settled(snap(TaskStatus::Done, Some("far-net")));
     ws.resolved(vec![(other, Some(snap(TaskStatus::Build, None)))]);
     let out = ws.schedule();

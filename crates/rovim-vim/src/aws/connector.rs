@@ -426,19 +426,16 @@ impl VimConnector for AwsConnector {
         filter: &FindFilter,
         token: &str,
     ) -> Result<TokenMatch, VimError> {
-        let mut filters = Vec::new();
-        if let Some(n) = &filter.name {
-            filters.push(("tag:Name", vec![n.clone()]));
-        }
         let id = match kind {
             ItemKind::Net => {
-                if let Some(i) = &filter.id {
-                    filters.push(("subnet-id", vec![i.clone()]));
-                }
-                let ids = self.subnets(&filters).await?.into_iter().map(|s| s.id);
+                let ids = self.list_nets(filter).await?.into_iter().map(|n| n.id);
                 one_match(kind, filter, ids.collect())?
             }
             ItemKind::Vm => {
+                let mut filters = Vec::new();
+                if let Some(n) = &filter.name {
+                    filters.push(("tag:Name", vec![n.clone()]));
+                }
                 if let Some(i) = &filter.id {
                     filters.push(("instance-id", vec![i.clone()]));
                 }

@@ -33,6 +33,20 @@ pub fn installation_tag(installation: &str) -> String {
     format!("rovim-installation:{installation}")
 }
 
+/// The path of a Neutron listing with its query (names and values encoded), e.g.
+/// `/v2.0/ports?device_id=a&device_id=b`.
+pub(super) fn neutron_path<'a>(
+    collection: &str,
+    query: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut url = reqwest::Url::parse(&format!("http://x/v2.0/{collection}")).expect("static URL");
+    url.query_pairs_mut().extend_pairs(query);
+    match url.query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
+        _ => url.path().to_owned(),
+    }
+}
+
 /// The token a Neutron resource's tags carry, if any.
 fn token_of(resource: &Value) -> Option<String> {
     resource["tags"]
@@ -135,16 +149,15 @@ impl OpenStackConnector {
         let mut out: Vec<Value> = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let mut url =
-                reqwest::Url::parse(&format!("http://x/v2.0/{collection}")).expect("static URL");
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())))
-                .append_pair("limit", &page_size.to_string());
-            if let Some(m) = &marker {
-                url.query_pairs_mut().append_pair("marker", m);
-            }
-            let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-            let v = self.neutron(Method::GET, &path, None).await?;
+            let limit = page_size.to_string();
+            let pairs = query
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain([("limit", limit.as_str())])
+                .chain(marker.as_deref().map(|m| ("marker", m)));
+            let v = self
+                .neutron(Method::GET, &neutron_path(collection, pairs), None)
+                .await?;
             let page = v[collection].as_array().cloned().unwrap_or_default();
             let last = page
                 .last()
@@ -189,13 +202,8 @@ impl OpenStackConnector {
     }
 
     async fn networks(&self, query: &[(&str, String)]) -> Result<Vec<Value>, VimError> {
-        let mut url = reqwest::Url::parse("http://x/v2.0/networks").expect("static URL");
-        url.query_pairs_mut()
-            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
-        let v = self
-            .neutron(Method::GET, path.trim_end_matches('?'), None)
-            .await?;
+        let path = neutron_path("networks", query.iter().map(|(k, v)| (*k, v.as_str())));
+        let v = self.neutron(Method::GET, &path, None).await?;
         Ok(v["networks"].as_array().cloned().unwrap_or_default())
     }
 

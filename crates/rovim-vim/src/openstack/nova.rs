@@ -9,7 +9,7 @@ use rovim_core::CreatedKind;
 use rovim_core::{CreatedItem, FindFilter, InterfaceType, ItemKind, ItemStatus, Owned, Seen};
 use serde_json::{Value, json};
 
-use super::connector::{OpenStackConnector, created_at, token_tag};
+use super::connector::{OpenStackConnector, created_at, neutron_path, token_tag};
 use crate::connector::{
     CreateFailure, Created, ElementKind, InterfaceReport, TaggedElement, TokenMatch, VmCreated,
     VmReport, VmRequest, one_match,
@@ -209,20 +209,9 @@ impl OpenStackConnector {
             .collect();
         let mut ports_by_server: HashMap<String, Vec<Value>> = HashMap::new();
         for chunk in servers.chunks(100) {
-            let mut url = reqwest::Url::parse("http://x/v2.0/ports").expect("static URL");
-            url.query_pairs_mut().extend_pairs(
-                chunk
-                    .iter()
-                    .filter_map(|s| s["id"].as_str())
-                    .map(|id| ("device_id", id)),
-            );
-            let v = self
-                .neutron_call(
-                    Method::GET,
-                    &format!("{}?{}", url.path(), url.query().unwrap_or("")),
-                    None,
-                )
-                .await?;
+            let ids = chunk.iter().filter_map(|s| s["id"].as_str());
+            let path = neutron_path("ports", ids.map(|id| ("device_id", id)));
+            let v = self.neutron_call(Method::GET, &path, None).await?;
             for port in v["ports"].as_array().into_iter().flatten() {
                 if let Some(dev) = port["device_id"].as_str() {
                     ports_by_server
