@@ -13,6 +13,10 @@ pub fn missing() -> Vec<&'static str> {
         "HOME",
         "ROVIM_TEST_KEYSTONE_URL",
         "ROVIM_TEST_NEUTRON_AUTH_URL",
+        "ROVIM_TEST_NOVA_URL",
+        "ROVIM_TEST_RYU_URL",
+        "ROVIM_TEST_LIBVIRT_URL",
+        "ROVIM_TEST_GUEST_DIR",
         "ROVIM_TEST_PG_CTL",
         "ROVIM_TEST_DATABASE_URL",
         "ROVIM_TOOLS_VENV",
@@ -23,6 +27,10 @@ pub fn missing() -> Vec<&'static str> {
         "rovim_no_moto",
         "rovim_no_keystone",
         "rovim_no_neutron_auth",
+        "rovim_no_nova",
+        "rovim_no_ryu",
+        "rovim_no_libvirt",
+        "rovim_no_chromium",
         "rovim_no_pg_ctl",
         "rovim_no_pg",
         "rovim_no_openapi_validator",
@@ -51,6 +59,19 @@ pub fn missing() -> Vec<&'static str> {
     }
     if !set("ROVIM_TEST_NEUTRON_AUTH_URL") {
         out.push("rovim_no_neutron_auth");
+    }
+    if !(set("ROVIM_TEST_NOVA_URL") && set("ROVIM_TEST_KEYSTONE_URL")) {
+        out.push("rovim_no_nova");
+    }
+    if !set("ROVIM_TEST_RYU_URL") {
+        out.push("rovim_no_ryu");
+    }
+    if !(set("ROVIM_TEST_LIBVIRT_URL") && set("ROVIM_TEST_GUEST_DIR")) {
+        out.push("rovim_no_libvirt");
+    }
+    println!("cargo::rerun-if-changed=/usr/bin/chromedriver");
+    if !std::path::Path::new("/usr/bin/chromedriver").exists() {
+        out.push("rovim_no_chromium");
     }
     if !set("ROVIM_TEST_DATABASE_URL") {
         out.push("rovim_no_pg");

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use rovim_store::Store;
 use rovim_store::test_support::postgres_empty;
 use serde_json::{Value, json};
+use support::sse::Events;
 use support::*;
 
 const ACCOUNTS: usize = 12;
@@ -232,6 +233,14 @@ async fn three_instances_share_the_accounts_and_survive_kills_pauses_joins_and_r
         {"vim_account": b_name, "action": "CREATE", "item": "vm", "depends_on": [0],
          "params": {"name": "across-vm", "image_id": "i", "flavor_id": "f",
                     "networks": [{"net": "TASK-1"}]}}]});
+    // The third instance's event stream shows what the owners did (relayed to it).
+    let mut events = Events::open(
+        &c.http,
+        &c.members[stranger],
+        &format!("?vim_account={a_id}"),
+        None,
+    )
+    .await;
     let sent = Instant::now();
     let answer = submit(&c.http, &c.members[stranger], &body).await.unwrap();
     let id = answer["action_id"].as_str().unwrap().to_owned();
@@ -241,6 +250,17 @@ async fn three_instances_share_the_accounts_and_survive_kills_pauses_joins_and_r
     assert!(
         took < Duration::from_secs(2),
         "work stored by a third instance took {took:?} (the poll is 30 s, a long-poll 2 s)"
+    );
+    let seen = events
+        .until(|kind, e| kind == "task_settled" && e["action"] == id.as_str())
+        .await;
+    let settled = &seen.last().unwrap().2;
+    assert_eq!(settled["status"], "DONE", "{settled}");
+    assert_eq!(settled["vim_account"], a_id.as_str(), "{settled}");
+    eprintln!(
+        "cluster: a third instance's event stream showed the net created by another instance \
+         ({} events)",
+        seen.len()
     );
     c.actions.push(id);
     c.next += 1;

@@ -181,3 +181,128 @@ fn the_kubernetes_manifests_validate_strictly_and_are_hardened() {
     assert_eq!(pdb["spec"]["selector"], deployment["spec"]["selector"]);
     assert!(text.contains("poddisruptionbudget/rovim"), "{text}");
 }
+
+/// The metric names an expression (PromQL) reads: `rovim_…`, without the `_bucket`, `_sum` and
+/// `_count` a histogram's series add.
+fn metrics_in(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("rovim_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name)
+            .to_owned();
+        out.push(base);
+    }
+    out
+}
+
+/// The metrics a running `rovim serve` exports after some work: an action on a sim VIM, then
+/// the VIM gone (so the error and restart counters have series: empty ones are not shown).
+async fn exported() -> std::collections::HashSet<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db");
+    let rovim = support::serve(db.to_str().unwrap());
+    let http = support::http();
+    let sim = support::sim_vim(r#"{"build_seconds": 0}"#);
+    support::register_sim(&http, &rovim, "lab", &sim).await;
+    let made = support::submit(
+        &http,
+        &rovim,
+        &serde_json::json!({"tasks": [
+        {"vim_account": "lab", "action": "CREATE", "item": "net", "params": {"name": "n"}}]}),
+    )
+    .await
+    .unwrap();
+    support::settle(&http, &rovim, made["action_id"].as_str().unwrap()).await;
+    drop(sim);
+    support::submit(
+        &http,
+        &rovim,
+        &serde_json::json!({"tasks": [
+        {"vim_account": "lab", "action": "CREATE", "item": "net", "params": {"name": "m"}}]}),
+    )
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = http
+            .get(format!("{}/metrics", rovim.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("rovim_actor_restarts_total{") || start.elapsed().as_secs() > 20 {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Issue 18 (4): every query of the Grafana dashboard and of the alerting rules reads metrics
+/// that `/metrics` exports, and the rules have what Prometheus requires of them (an alert name,
+/// an expression, a `for`, a severity, a summary).
+#[tokio::test]
+async fn the_dashboard_and_the_alerts_read_metrics_rovim_exports() {
+    let exported = exported().await;
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/grafana/rovim.json")).expect("the dashboard is JSON");
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().expect("a target's expr").to_owned())
+        .collect();
+    assert!(exprs.len() >= 8, "{exprs:?}");
+    let rules: serde_json::Value =
+        rovim_core::yaml::to_json_value(&read("deploy/prometheus/alerts.yaml"))
+            .expect("the rules are YAML");
+    let rules = rules["groups"][0]["rules"]
+        .as_array()
+        .expect("groups[0].rules");
+    let names: Vec<&str> = rules.iter().map(|r| r["alert"].as_str().unwrap()).collect();
+    for wanted in [
+        "RovimVimAccountDown",
+        "RovimTasksFailing",
+        "RovimRefreshLagging",
+        "RovimWriterStalled",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} in {names:?}");
+    }
+    for r in rules {
+        assert!(
+            r["for"].is_string() && r["labels"]["severity"].is_string(),
+            "{r}"
+        );
+        assert!(r["annotations"]["summary"].is_string(), "{r}");
+        exprs.push(r["expr"].as_str().expect("an alert's expr").to_owned());
+    }
+    for expr in &exprs {
+        let used = metrics_in(expr);
+        assert!(!used.is_empty(), "{expr} reads no rovim metric");
+        for m in used {
+            assert!(
+                exported.contains(&m),
+                "{expr}: {m} is not exported; /metrics has {exported:?}"
+            );
+        }
+    }
+    assert_eq!(
+        metrics_in("rate(rovim_vim_call_seconds_bucket[5m]) / rovim_db_commits_total"),
+        vec!["rovim_vim_call_seconds", "rovim_db_commits_total"]
+    );
+}

@@ -2,6 +2,8 @@
 //! over HTTP, and the invariant checker fed with the sim's inventory.
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

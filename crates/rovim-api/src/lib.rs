@@ -14,6 +14,7 @@ pub mod body;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+pub mod ui;
 pub mod views;
 
 use actix_web::web;
@@ -52,6 +53,8 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route("/healthz", web::get().to(routes::health::healthz))
                     .route("/readyz", web::get().to(routes::health::readyz))
                     .route("/metrics", web::get().to(routes::health::metrics))
+                    .route("/ui", web::get().to(ui::page))
+                    .route("/ui/", web::get().to(ui::page))
                     .service(
                         web::scope("/v1")
                             .wrap(actix_web::middleware::from_fn(move |req, next| {
@@ -61,6 +64,7 @@ pub fn configure(state: ApiState) -> impl FnOnce(&mut web::ServiceConfig) {
                             .configure(routes::accounts::routes)
                             .configure(routes::sdn::routes)
                             .configure(routes::actions::routes)
+                            .configure(routes::events::routes)
                             .configure(routes::items::routes)
                             .configure(routes::instances::routes)
                             .configure(routes::orphans::routes)

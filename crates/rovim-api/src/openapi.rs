@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder, header::Header};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{accounts, actions, health, instances, items, orphans, sdn};
+use crate::routes::{accounts, actions, events, health, instances, items, orphans, sdn};
 use crate::views::*;
 
 #[derive(OpenApi)]
@@ -18,7 +18,7 @@ use crate::views::*;
     paths(
         accounts::create, accounts::list, accounts::show, accounts::edit, accounts::remove,
         sdn::create, sdn::list, sdn::remove,
-        actions::submit, actions::show, actions::list,
+        actions::submit, actions::show, actions::list, events::events,
         items::net, items::vm,
         instances::list,
         orphans::list, orphans::sweep,

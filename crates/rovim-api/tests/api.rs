@@ -295,6 +295,11 @@ async fn refusals_are_atomic_and_name_the_field() {
             json!({"name": "f", "type": "onos", "url": "http://127.0.0.1:1"}),
             "type",
         ),
+        (
+            json!({"name": "f", "type": "ryu", "url": "http://127.0.0.1:1",
+                   "config": {"port_mapping": [{"compute_node": "c", "pci": "p"}]}}),
+            "config",
+        ),
     ] {
         let (s, refused) = post(&app, "/v1/sdn-controllers", &body).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {refused}");

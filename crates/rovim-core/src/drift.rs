@@ -72,8 +72,9 @@ pub struct Seen {
 }
 
 /// Each difference as a sentence, e.g. `flavor: asked m1.small, the VIM has m1.large`; empty
-/// when the element is as asked. `interfaces` is how many the VIM reports (VMs).
-pub fn drift(asked: &Asked, seen: &Seen, interfaces: usize) -> Vec<String> {
+/// when the element is as asked. `interfaces` is how many the VIM reports for a VM, `None`
+/// when that count says nothing (a server still building, or failed, has no bound ports yet).
+pub fn drift(asked: &Asked, seen: &Seen, interfaces: Option<usize>) -> Vec<String> {
     let mut out = Vec::new();
     let mut differ = |what: &str, asked: String, has: String| {
         if asked != has {
@@ -111,7 +112,9 @@ pub fn drift(asked: &Asked, seen: &Seen, interfaces: usize) -> Vec<String> {
             if let Some(has) = &seen.image {
                 differ("image", image.clone(), has.clone());
             }
-            differ("interfaces", want.to_string(), interfaces.to_string());
+            if let Some(has) = interfaces {
+                differ("interfaces", want.to_string(), has.to_string());
+            }
         }
     }
     out
@@ -138,7 +141,7 @@ mod tests {
             ..Seen::default()
         };
         assert_eq!(
-            drift(&vm(), &seen, 3),
+            drift(&vm(), &seen, Some(3)),
             vec![
                 "flavor: asked m1.small, the VIM has m1.large",
                 "interfaces: asked 2, the VIM has 3"
@@ -154,7 +157,7 @@ mod tests {
             ..Seen::default()
         };
         assert_eq!(
-            drift(&net, &seen, 0),
+            drift(&net, &seen, None),
             vec![
                 "type: asked data (a VLAN net), the VIM has an overlay net",
                 "vlan: asked 1001, the VIM has 1002"
@@ -174,10 +177,14 @@ mod tests {
             ..Seen::default()
         };
         assert!(
-            drift(&any_vlan, &seen, 0).is_empty(),
+            drift(&any_vlan, &seen, None).is_empty(),
             "ptp and data are both VLAN nets"
         );
-        assert!(drift(&vm(), &Seen::default(), 2).is_empty());
+        assert!(drift(&vm(), &Seen::default(), Some(2)).is_empty());
+        assert!(
+            drift(&vm(), &Seen::default(), None).is_empty(),
+            "no count (still building): no interface drift"
+        );
     }
 
     #[test]
@@ -199,10 +206,10 @@ mod tests {
         fn as_asked_is_no_drift(flavor in "[a-z0-9.]{1,12}", image in "[a-z0-9-]{1,12}", n in 0usize..8, vlan in 1u16..4095) {
             let asked = Asked::Vm { flavor: flavor.clone(), image: image.clone(), interfaces: n };
             let seen = Seen { flavor: Some(flavor), image: Some(image), ..Seen::default() };
-            prop_assert!(drift(&asked, &seen, n).is_empty());
+            prop_assert!(drift(&asked, &seen, Some(n)).is_empty());
             let net = Asked::Net { net_type: NetType::Data, vlan: Some(vlan) };
             let seen = Seen { dataplane: Some(true), vlan: Some(u32::from(vlan)), ..Seen::default() };
-            prop_assert!(drift(&net, &seen, 0).is_empty());
+            prop_assert!(drift(&net, &seen, None).is_empty());
         }
     }
 }

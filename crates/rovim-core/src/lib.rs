@@ -69,11 +69,11 @@ pub use group::{AdmitError, ElementGroup, GroupTask, Next, Outcome, Start, Trans
 pub use ids::{ActionId, ItemId, ParseIdError, SdnControllerId, TaskKey, VimAccountId};
 pub use item_status::ItemStatus;
 pub use name::{MAX_NAME_LEN, check_name, escape_controls};
-pub use orphan::{TokenState, element_age, orphan_reason, token_time};
+pub use orphan::{TokenState, element_age, live_state, orphan_reason, token_time};
 pub use panic_text::panic_text;
 pub use params::{
-    Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef, NetType,
-    ParamError, TaskParams, VmParams,
+    Dhcp, Disk, FindFilter, Interface, InterfaceType, IpProfile, IpVersion, NetParams, NetRef,
+    NetType, ParamError, TaskParams, VmParams,
 };
 pub use refresh_policy::{RefreshPolicy, RefreshPolicyError};
 pub use retry::{CallKind, FailureKind, GaveUp, RetryBudget, RetryDecision, retry_decision};

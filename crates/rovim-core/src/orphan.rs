@@ -16,6 +16,20 @@ pub enum TokenState {
     ItemGone,
     /// No task of this database carries it.
     Unknown,
+    /// Its item is live but is another element: this one is a twin, a create made twice (a VIM
+    /// without idempotency keys that finished a create rovim had given up on).
+    Twin,
+}
+
+/// The state of a net or VM element whose token a live item carries: [`TokenState::Twin`] when
+/// that item records another element, else [`TokenState::Live`] (also while the item records
+/// none yet: a create in flight). Subnets and ports share their net's or VM's token and are
+/// never twins by themselves.
+pub fn live_state(is_main_element: bool, element: &str, item_vim_id: Option<&str>) -> TokenState {
+    match item_vim_id {
+        Some(recorded) if is_main_element && recorded != element => TokenState::Twin,
+        _ => TokenState::Live,
+    }
 }
 
 /// When a token was made: rovim's tokens are `rovim-` and a UUIDv7, whose first 48 bits are
@@ -52,6 +66,9 @@ pub fn orphan_reason(
         Some(TokenState::Unknown) => Some(
             "no task in the database carries its token (made by a removed account, or after \
              the backup the database was restored from)",
+        ),
+        Some(TokenState::Twin) => Some(
+            "a twin: its token's item is another element of the VIM (the create was made twice)",
         ),
         None => Some("it carries this installation's tag but no token"),
     }
@@ -100,6 +117,7 @@ mod tests {
             Some(TokenState::ItemDeleted),
             Some(TokenState::ItemGone),
             Some(TokenState::Unknown),
+            Some(TokenState::Twin),
             None,
         ] {
             assert!(orphan_reason(state, old, HOUR).is_some(), "{state:?}");
@@ -108,6 +126,22 @@ mod tests {
         assert!(
             orphan_reason(Some(TokenState::ItemGone), young, Duration::ZERO).is_some(),
             "grace 0: any age"
+        );
+    }
+
+    #[test]
+    fn a_net_or_vm_that_its_live_item_does_not_record_is_a_twin() {
+        assert_eq!(live_state(true, "srv-2", Some("srv-1")), TokenState::Twin);
+        assert_eq!(live_state(true, "srv-1", Some("srv-1")), TokenState::Live);
+        assert_eq!(
+            live_state(true, "srv-2", None),
+            TokenState::Live,
+            "a create in flight has no element recorded yet"
+        );
+        assert_eq!(
+            live_state(false, "port-9", Some("srv-1")),
+            TokenState::Live,
+            "a VM's port carries the VM's token"
         );
     }
 }

@@ -9,6 +9,8 @@ string_enum! {
         Sim => "sim",
         OpenStack => "openstack",
         Aws => "aws",
+        /// A libvirt host (QEMU/KVM), through `virsh`.
+        Libvirt => "libvirt",
     }
 }
 

@@ -12,8 +12,43 @@ pub const MAX_URL_LEN: usize = 2048;
 
 /// Checks `url` for an account of `vim_type`; the error says what is wrong (for the `url` field).
 pub fn check_vim_url(vim_type: VimType, url: &str, allow_link_local: bool) -> Result<(), String> {
+    if vim_type == VimType::Libvirt {
+        return check_libvirt_uri(url);
+    }
     let sim = (vim_type == VimType::Sim).then_some("sim");
     check_url(url, sim, allow_link_local)
+}
+
+/// A libvirt URI of the QEMU driver: `qemu:///system`, `qemu+ssh://user@host/system`… No
+/// password and no query: libvirt's URI parameters include the command its ssh transport runs.
+fn check_libvirt_uri(uri: &str) -> Result<(), String> {
+    if uri.chars().count() > MAX_URL_LEN {
+        return Err(format!("longer than {MAX_URL_LEN} characters"));
+    }
+    let parsed = url::Url::parse(uri).map_err(|e| format!("not a libvirt URI: {e}"))?;
+    let transport = parsed.scheme().strip_prefix("qemu");
+    if !matches!(
+        transport,
+        Some("" | "+ssh" | "+libssh" | "+libssh2" | "+tcp" | "+tls" | "+unix")
+    ) {
+        return Err(format!(
+            "scheme '{}' is not a libvirt QEMU URI (qemu:///system, qemu+ssh://host/system)",
+            parsed.scheme()
+        ));
+    }
+    if !matches!(parsed.path(), "/system" | "/session") {
+        return Err(format!(
+            "path '{}' is not /system or /session",
+            parsed.path()
+        ));
+    }
+    if parsed.password().is_some() {
+        return Err("a password goes in password, not in the URI".into());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err("a query or fragment is not allowed".into());
+    }
+    Ok(())
 }
 
 /// The same rules for an SDN controller of `sdn_type` (the simulated one is `sim-sdn://name`).
@@ -100,6 +135,8 @@ mod tests {
             (VimType::Sim, "sim://lab-1"),
             (VimType::Sim, "http://127.0.0.1:8080"),
             (VimType::OpenStack, "http://[::1]:5000/v3"),
+            (VimType::Libvirt, "qemu:///system"),
+            (VimType::Libvirt, "qemu+ssh://root@kvm-1.lab/system"),
         ] {
             assert_eq!(check_vim_url(t, u, false), Ok(()), "{u}");
         }
@@ -123,6 +160,18 @@ mod tests {
             (VimType::Aws, "http://169.254.169.254/latest", "link-local"),
             (VimType::Aws, "http://[fe80::1]:80", "link-local"),
             (VimType::OpenStack, "sim://lab", "scheme 'sim'"),
+            (
+                VimType::Libvirt,
+                "http://kvm:16509",
+                "not a libvirt QEMU URI",
+            ),
+            (VimType::Libvirt, "qemu:///root", "path '/root'"),
+            (
+                VimType::Libvirt,
+                "qemu+ssh://h/system?command=/bin/sh",
+                "query",
+            ),
+            (VimType::Libvirt, "qemu+ssh://u:pw@h/system", "password"),
             (VimType::Sim, "sim://../x y", "sim:// name"),
         ] {
             let e = check_vim_url(t, u, false).unwrap_err();

@@ -1,7 +1,8 @@
 //! This instance's part in sharing the VIM accounts of one database (issue 14): it registers,
 //! keeps its liveness lock, runs a lease round every `cluster.renew_secs` (and at once when
 //! another instance hands accounts back, or when an account is added here), and passes on what
-//! other instances announce (new work, settled tasks). All of it on one dedicated connection
+//! other instances announce (new work, settled tasks, events) and relays this instance's
+//! events to them. All of it on one dedicated connection
 //! and one plain thread (the `Keeper`), outside the actors: the rules are in
 //! `rovim_store::leases` and `rovim_core::lease_plan`; the Supervisor acts on each [`Round`].
 //!
@@ -21,6 +22,7 @@ use rovim_store::{AnyConnection, Backend, Store, StoreError, notify};
 use slog::{info, warn};
 
 use crate::config::ClusterConfig;
+use crate::events::{Event, EventBus};
 use crate::metrics::Metrics;
 
 /// A lease round's result, for the Supervisor.
@@ -51,8 +53,9 @@ pub struct RemoteAccountChanged(pub VimAccountId);
 #[rtype(result = "()")]
 pub struct Relistened;
 
-/// Where the keeper reports (the Supervisor).
+/// Where the keeper reports (the Supervisor; events to the event stream).
 pub struct KeeperReports {
+    pub events: Arc<EventBus>,
     pub round: Recipient<LeaseRound>,
     pub work: Recipient<RemoteWork>,
     pub settled: Recipient<RemoteSettled>,
@@ -245,6 +248,12 @@ impl Joined {
             Backend::Postgres => (Duration::from_millis(20), renew),
             Backend::Sqlite => (Duration::from_secs(3600), Duration::from_secs(3600)),
         };
+        // This instance's own events, for the others (only PostgreSQL can have others).
+        let relay = (store.backend() == Backend::Postgres).then(|| {
+            let (tx, rx) = channel();
+            reports.events.relay_to(tx);
+            rx
+        });
         let mut conn = Some(conn);
         let mut next_round = Instant::now() + renew;
         let mut held: Vec<VimAccountId> = first.held.iter().map(|l| l.vim).collect();
@@ -278,6 +287,8 @@ impl Joined {
                     }
                     Err(e) => {
                         warn!(log, "cannot reach the database; retrying"; "error" => %e);
+                        // What happens meanwhile is not relayed (the stream is not a log).
+                        relay.iter().for_each(|r| r.try_iter().for_each(drop));
                         std::thread::sleep(Duration::from_secs(1));
                         continue;
                     }
@@ -303,6 +314,14 @@ impl Joined {
                     }
                 }
                 if broken {
+                    conn = None;
+                    continue;
+                }
+            }
+            if let Some(relay) = &relay {
+                let live = keeper.live.load(Ordering::Relaxed);
+                if let Err(e) = relay_events(c, relay, &member.id, live, &log) {
+                    warn!(log, "lost the database connection"; "error" => %e);
                     conn = None;
                     continue;
                 }
@@ -355,6 +374,33 @@ impl Joined {
     }
 }
 
+/// Sends this instance's events published since the last call to the other instances, when
+/// there are others.
+fn relay_events(
+    conn: &mut AnyConnection,
+    relay: &Receiver<Event>,
+    me: &str,
+    live_instances: usize,
+    log: &slog::Logger,
+) -> Result<(), StoreError> {
+    let pending = relay.try_iter();
+    if live_instances < 2 {
+        pending.for_each(drop);
+        return Ok(());
+    }
+    let events: Vec<String> = pending
+        .filter_map(|e| serde_json::to_string(&e).ok())
+        .collect();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let too_large = notify::relay_events(conn, me, &events)?;
+    if too_large > 0 {
+        warn!(log, "events too large to relay to the other instances"; "events" => too_large);
+    }
+    Ok(())
+}
+
 /// Passes one notification on; true when it asks for a lease round now.
 fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> bool {
     let (from, rest) = payload.split_once(' ').unwrap_or((payload, ""));
@@ -375,6 +421,15 @@ fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> b
         notify::ACCOUNTS => {
             if let Ok(vim) = rest.parse() {
                 reports.account.do_send(RemoteAccountChanged(vim));
+            }
+            false
+        }
+        notify::EVENTS => {
+            // Events another version cannot read are not shown (a rolling upgrade's moment).
+            if let Ok(events) = serde_json::from_str::<Vec<Event>>(rest) {
+                events
+                    .into_iter()
+                    .for_each(|e| reports.events.publish_remote(e));
             }
             false
         }

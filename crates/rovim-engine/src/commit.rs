@@ -6,10 +6,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix::Recipient;
-use rovim_core::TaskKey;
+use rovim_core::{TaskKey, VimAccountId};
 use rovim_store::{FencedWriter, StoreError, WriteBatch};
 
 use crate::action_watch::ActionWatch;
+use crate::events::{Event, EventBus, item_changes};
 use crate::messages::Settled;
 use crate::metrics::Metrics;
 use crate::task_entry::TaskSnapshot;
@@ -23,6 +24,8 @@ pub struct SettledSink {
     pub metrics: Arc<Metrics>,
     pub log: slog::Logger,
     pub watch: Arc<ActionWatch>,
+    pub events: Arc<EventBus>,
+    pub vim: VimAccountId,
 }
 
 pub async fn commit(
@@ -30,7 +33,11 @@ pub async fn commit(
     batch: WriteBatch,
     settled: Vec<TaskSnapshot>,
 ) -> Result<(), StoreError> {
+    let changes = item_changes(sink.vim, &batch);
     let applied = sink.writer.write(batch).await?;
+    for change in changes {
+        sink.events.publish(change);
+    }
     let committed: HashSet<TaskKey> = applied.settled.iter().map(|(k, _)| *k).collect();
     let settled: Vec<_> = settled
         .into_iter()
@@ -46,6 +53,17 @@ pub async fn commit(
     }
     // Only once committed: a watcher that reads the database after registering either sees the
     // new state or gets this message.
+    for snap in &settled {
+        sink.events.publish(Event::TaskSettled {
+            action: snap.key.action,
+            task: snap.key.index,
+            item: snap.item,
+            item_id: snap.item_id,
+            vim_account: sink.vim,
+            status: snap.status,
+            error: snap.error.clone(),
+        });
+    }
     if !settled.is_empty() {
         sink.watch.settled(settled.iter().map(|s| s.key.action));
         sink.report.do_send(Settled(settled));

@@ -9,8 +9,19 @@ use rovim_core::VimType;
 use rovim_sdn::{SdnConnector, SdnError, SimSdn, SimSdnSettings};
 use rovim_store::{SdnController, VimAccount};
 use rovim_vim::aws::{AwsConnector, AwsSettings};
+use rovim_vim::libvirt::{LibvirtConnector, LibvirtSettings};
 use rovim_vim::openstack::{OpenStackConnector, OpenStackSettings};
 use rovim_vim::{SimCloud, SimConnector, SimHttpConnector, SimSettings, VimConnector, VimError};
+
+/// Checks an account's `config` for its type (the error names the field and the reason).
+pub fn check_settings(vim_type: VimType, config: &serde_json::Value) -> Result<(), String> {
+    match vim_type {
+        VimType::Sim => SimSettings::from_config(config).map(|_| ()),
+        VimType::Aws => AwsSettings::from_config(config).map(|_| ()),
+        VimType::OpenStack => OpenStackSettings::from_config(config).map(|_| ()),
+        VimType::Libvirt => LibvirtSettings::from_config(config).map(|_| ()),
+    }
+}
 
 #[derive(Default)]
 pub struct Connectors {
@@ -106,6 +117,13 @@ impl Connectors {
                     .with_installation(installation),
                 ))
             }
+            VimType::Libvirt => {
+                let settings =
+                    LibvirtSettings::from_config(&account.config).map_err(VimError::BadRequest)?;
+                Ok(Arc::new(
+                    LibvirtConnector::new(&account.url, settings).with_installation(installation),
+                ))
+            }
         }
     }
 
@@ -135,6 +153,11 @@ impl Connectors {
                     .or_insert_with(|| Arc::new(SimSdn::new(settings)))
                     .clone();
                 Ok(sdn)
+            }
+            "ryu" => {
+                let settings = rovim_sdn::RyuSettings::from_config(&controller.config)
+                    .map_err(SdnError::BadRequest)?;
+                Ok(Arc::new(rovim_sdn::RyuSdn::new(&controller.url, settings)?))
             }
             other => Err(SdnError::NotSupported(format!(
                 "SDN controller type '{other}' is not available yet"

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId, VimType};
+use rovim_core::{ActionId, ItemId, ItemKind, SdnControllerId, VimAccountId};
 use rovim_sdn::SdnError;
 use rovim_store::{
     DbWrite, DbWriter, NewSdnController, NewVimAccount, SdnController, SecretOwner, Store,
     StoreError, VimAccount, VimAccountChanges, accounts, reads, reconcile,
 };
-use rovim_vim::SimSettings;
 
 use crate::arbiters::ArbiterPool;
 use crate::cluster::{self, KeeperReports};
@@ -105,11 +104,13 @@ impl Engine {
             config,
             log,
             watch: Arc::default(),
+            events: Arc::default(),
             arbiters,
             keeper: joined.keeper.clone(),
         };
         let supervisor = Supervisor::new(shared.clone(), accounts, &joined.first.held).start();
         joined.run(KeeperReports {
+            events: shared.events.clone(),
             round: supervisor.clone().recipient(),
             work: supervisor.clone().recipient(),
             settled: supervisor.clone().recipient(),
@@ -144,6 +145,13 @@ impl Engine {
 
     /// A receiver that changes whenever a commit settles tasks of `action`: a long-poll waits
     /// on it, then reads the action again.
+    /// The engine's events from now on, after those kept since `after` (see [`EventBus`]).
+    ///
+    /// [`EventBus`]: crate::events::EventBus
+    pub fn subscribe_events(&self, after: Option<u64>) -> crate::events::Subscription {
+        self.shared.events.subscribe(after)
+    }
+
     pub fn watch_action(&self, action: ActionId) -> tokio::sync::watch::Receiver<()> {
         self.shared.watch.subscribe(action)
     }
@@ -178,20 +186,8 @@ impl Engine {
             self.shared.config.allow_link_local_urls,
         )
         .map_err(|reason| rejected("url", reason))?;
-        match new.vim_type {
-            VimType::Sim => {
-                SimSettings::from_config(&new.config)
-                    .map_err(|reason| rejected("config", reason))?;
-            }
-            VimType::Aws => {
-                rovim_vim::aws::AwsSettings::from_config(&new.config)
-                    .map_err(|reason| rejected("config", reason))?;
-            }
-            VimType::OpenStack => {
-                rovim_vim::openstack::OpenStackSettings::from_config(&new.config)
-                    .map_err(|reason| rejected("config", reason))?;
-            }
-        }
+        crate::connectors::check_settings(new.vim_type, &new.config)
+            .map_err(|reason| rejected("config", reason))?;
         let (id, name) = (new.id, new.name.clone());
         let owner = SecretOwner::VimAccount(id);
         let mut new = new;
@@ -282,14 +278,8 @@ impl Engine {
         }
         if let Some(config) = &changes.config {
             // Every type checked as at creation, not only the sim's.
-            match current.vim_type {
-                VimType::Sim => SimSettings::from_config(config).map(|_| ()),
-                VimType::Aws => rovim_vim::aws::AwsSettings::from_config(config).map(|_| ()),
-                VimType::OpenStack => {
-                    rovim_vim::openstack::OpenStackSettings::from_config(config).map(|_| ())
-                }
-            }
-            .map_err(|reason| rejected("config", reason))?;
+            crate::connectors::check_settings(current.vim_type, config)
+                .map_err(|reason| rejected("config", reason))?;
         }
         let mut changes = changes;
         let owner = SecretOwner::VimAccount(id);

@@ -35,6 +35,7 @@ mod connectors;
 mod db_lookup;
 mod engine;
 mod error;
+pub mod events;
 #[cfg(feature = "failpoints")]
 pub mod failpoints;
 mod live_calls;

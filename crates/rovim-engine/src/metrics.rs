@@ -30,6 +30,8 @@ pub struct Metrics {
     pub refresh_lag: Histogram,
     /// VimActor restarts, by VIM account.
     pub restarts: IntCounterVec,
+    /// 1 while a VIM account this instance runs is ENABLED, 0 while it is STARTING or ERROR.
+    pub account_up: prometheus::IntGaugeVec,
     /// How VimActors ended, by VIM account and exit kind.
     pub exits: IntCounterVec,
     /// VIM accounts whose lease this instance holds.
@@ -96,6 +98,14 @@ impl Metrics {
         .expect("valid metric");
         let restarts = IntCounterVec::new(
             Opts::new("actor_restarts_total", "VimActor restarts, by VIM account"),
+            &["vim"],
+        )
+        .expect("valid metric");
+        let account_up = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "vim_account_up",
+                "1 while a VIM account this instance runs is ENABLED, 0 while STARTING or ERROR",
+            ),
             &["vim"],
         )
         .expect("valid metric");
@@ -203,6 +213,7 @@ impl Metrics {
             Box::new(vim_errors.clone()),
             Box::new(refresh_lag.clone()),
             Box::new(restarts.clone()),
+            Box::new(account_up.clone()),
             Box::new(exits.clone()),
             Box::new(leases_held.clone()),
             Box::new(orphans.clone()),
@@ -242,6 +253,7 @@ impl Metrics {
             vim_errors,
             refresh_lag,
             restarts,
+            account_up,
             exits,
             leases_held,
             orphans,

@@ -210,14 +210,14 @@ impl Observed {
                 let sdn = sdn.map(|s| (s.status, s.error.as_deref()));
                 let (status, error) = merge_sdn_status(r.status, r.error_msg.as_deref(), sdn);
                 let mut changes = self.apply_item(status, error, Some(&r.vim_info));
-                self.apply_drift(&r.seen, 0, &mut changes);
+                self.apply_drift(&r.seen, None, &mut changes);
                 changes
             }
         }
     }
 
     /// Compares what the VIM reports with what was asked; writes the drift when it changed.
-    fn apply_drift(&mut self, seen: &Seen, interfaces: usize, changes: &mut Changes) {
+    fn apply_drift(&mut self, seen: &Seen, interfaces: Option<usize>, changes: &mut Changes) {
         let Some(asked) = &self.asked else { return };
         let found = drift(asked, seen, interfaces);
         let text = (!found.is_empty()).then(|| json_list(&found));
@@ -232,7 +232,9 @@ impl Observed {
             return self.apply_item(ItemStatus::Deleted, Some(GONE.to_owned()), Some(&None));
         };
         let mut changes = self.apply_item(r.status, r.error_msg.clone(), Some(&r.vim_info));
-        self.apply_drift(&r.seen, r.interfaces.len(), &mut changes);
+        // Ports are bound while a server builds: only a running one's count tells.
+        let interfaces = (r.status == ItemStatus::Active).then_some(r.interfaces.len());
+        self.apply_drift(&r.seen, interfaces, &mut changes);
         for seen in &r.interfaces {
             let Some(known) = self
                 .interfaces

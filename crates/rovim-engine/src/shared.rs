@@ -26,6 +26,8 @@ pub struct Shared {
     pub config: EngineConfig,
     pub log: slog::Logger,
     pub watch: Arc<crate::action_watch::ActionWatch>,
+    /// What happens, for the event stream (`GET /v1/events`).
+    pub events: Arc<crate::events::EventBus>,
     /// Where VimActors start.
     pub arbiters: Arc<crate::arbiters::ArbiterPool>,
     /// This instance's membership: its id, its leases' validity, lease rounds on demand.

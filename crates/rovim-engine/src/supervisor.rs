@@ -183,9 +183,24 @@ impl Supervisor {
             }
             writer.write(batch).await
         };
+        self.shared
+            .metrics
+            .account_up
+            .with_label_values(&[&vim.to_string()])
+            .set(i64::from(update.status == AccountStatus::Enabled));
+        let event = crate::events::Event::Account {
+            vim_account: vim,
+            status: update.status,
+            reason: update.error_msg.clone(),
+            restarts: self.slots.get(&vim).map_or(0, |s| s.restarts),
+        };
         ctx.spawn(wrap_future::<_, Self>(write).map(move |res, act, ctx| {
             let e = match res {
-                Ok(_) | Err(StoreError::Fenced { .. }) => return,
+                Ok(_) => {
+                    act.shared.events.publish(event);
+                    return;
+                }
+                Err(StoreError::Fenced { .. }) => return,
                 Err(e) => e,
             };
             warn!(act.shared.log, "cannot record the VIM account's status; retrying";
@@ -316,6 +331,12 @@ impl Handler<ActorDown> for Supervisor {
             // again at a new epoch, after the next round says so).
             info!(self.shared.log, "VimActor stood down: lease lost"; "vim" => msg.vim.to_string());
             slot.lease = None;
+            // Another instance's now: its gauge is that instance's to show.
+            let _ = self
+                .shared
+                .metrics
+                .account_up
+                .remove_label_values(&[&msg.vim.to_string()]);
             self.shared.keeper.round_now();
             return;
         }
@@ -593,6 +614,11 @@ impl Handler<RemoveAccount> for Supervisor {
     fn handle(&mut self, msg: RemoveAccount, _ctx: &mut Context<Self>) {
         self.stop_actor(msg.0);
         self.slots.remove(&msg.0);
+        let _ = self
+            .shared
+            .metrics
+            .account_up
+            .remove_label_values(&[&msg.0.to_string()]);
         for vims in self.watchers.values_mut() {
             vims.remove(&msg.0);
         }

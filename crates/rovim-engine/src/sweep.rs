@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rovim_core::VimAccountId;
-use rovim_core::{CreatedItem, CreatedKind, Owned, element_age, orphan_reason};
+use rovim_core::{
+    CreatedItem, CreatedKind, Owned, TokenState, element_age, live_state, orphan_reason,
+};
 use rovim_store::{Store, leases, reconcile};
 use rovim_vim::{ElementKind, TaggedElement, VimConnector, VimError};
 use serde::Serialize;
@@ -63,11 +65,14 @@ pub async fn find_orphans(
         .into_iter()
         .filter_map(|e: TaggedElement| {
             let age = element_age(e.created_at, e.token.as_deref(), now);
-            let state = e.token.as_ref().map(|t| {
-                states
-                    .get(t)
-                    .copied()
-                    .unwrap_or(rovim_core::TokenState::Unknown)
+            let state = e.token.as_ref().map(|t| match states.get(t) {
+                None => TokenState::Unknown,
+                Some(o) if o.state == TokenState::Live => live_state(
+                    matches!(e.kind, ElementKind::Net | ElementKind::Vm),
+                    &e.vim_id,
+                    o.item_vim_id.as_deref(),
+                ),
+                Some(o) => o.state,
             });
             let why = orphan_reason(state, age, grace)?;
             Some(Orphan {

@@ -186,6 +186,24 @@ impl Harness {
         )
     }
 
+    /// A `ryu` SDN controller at Ryu's REST `url` with this `config.port_mapping`.
+    pub async fn ryu_sdn(&self, url: &str, port_mapping: Value) -> SdnControllerId {
+        let id = SdnControllerId::generate();
+        self.engine
+            .add_sdn_controller(NewSdnController {
+                id,
+                name: "ryu".into(),
+                sdn_type: "ryu".into(),
+                url: url.into(),
+                username: None,
+                secret: None,
+                config: json!({ "port_mapping": port_mapping }),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
     /// A sim VIM account wired to an SDN controller when `sdn` is given.
     pub async fn sim_with(
         &self,
@@ -311,15 +329,22 @@ impl Harness {
     }
 
     /// Polls `f` every 10 ms until it gives a value (at most 20 s: a stuck engine fails the test).
-    pub async fn until<T>(&self, mut f: impl FnMut() -> Option<T>) -> T {
+    pub async fn until<T>(&self, f: impl FnMut() -> Option<T>) -> T {
+        self.until_within(Duration::from_secs(20), f).await
+    }
+
+    /// [`until`](Self::until) for what a real VIM takes its time over (a server's build, a
+    /// guest's boot): at most `limit`.
+    pub async fn until_within<T>(&self, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         let start = Instant::now();
         loop {
             if let Some(v) = f() {
                 return v;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting"
+                start.elapsed() < limit,
+                "timed out waiting ({})",
+                rovim_vim::human_duration(limit)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -410,6 +435,19 @@ impl Harness {
         password: &str,
         config: Value,
     ) -> VimAccountId {
+        self.openstack_in(name, url, "admin", password, config)
+            .await
+    }
+
+    /// An `openstack` VIM account of user `admin` in `project`.
+    pub async fn openstack_in(
+        &self,
+        name: &str,
+        url: String,
+        project: &str,
+        password: &str,
+        config: Value,
+    ) -> VimAccountId {
         let id = VimAccountId::generate();
         self.engine
             .add_account(NewVimAccount {
@@ -417,11 +455,37 @@ impl Harness {
                 name: name.into(),
                 vim_type: VimType::OpenStack,
                 url,
-                tenant: Some("admin".into()),
+                tenant: Some(project.into()),
                 username: Some("admin".into()),
                 secret: Some(rovim_store::Secret::new(password)),
                 config,
                 sdn_controller: None,
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// A `libvirt` VIM account named `name` on the libvirt URI, with the SDN controller given.
+    pub async fn libvirt(
+        &self,
+        name: &str,
+        uri: &str,
+        config: Value,
+        sdn_controller: Option<SdnControllerId>,
+    ) -> VimAccountId {
+        let id = VimAccountId::generate();
+        self.engine
+            .add_account(NewVimAccount {
+                id,
+                name: name.into(),
+                vim_type: VimType::Libvirt,
+                url: uri.into(),
+                tenant: None,
+                username: None,
+                secret: None,
+                config,
+                sdn_controller,
             })
             .await
             .unwrap();

@@ -229,6 +229,8 @@ impl VimActor {
                 metrics: self.shared.metrics.clone(),
                 log: self.log.clone(),
                 watch: self.shared.watch.clone(),
+                events: self.shared.events.clone(),
+                vim: self.account.id,
             };
             let write = commit::commit(sink, batch, settled);
             ctx.spawn(wrap_future::<_, Self>(write).map(|res, act, ctx| {

@@ -68,6 +68,15 @@ impl CallEnv {
         F: Future<Output = Result<T, E>>,
     {
         self.limiter.acquire().await;
+        // The last moment before the request leaves (after the limiter's wait and the calls
+        // before it): an instance paused past its lease must not send it, since the new owner
+        // may have looked the token up already and created the element itself. The caller
+        // sees the lease gone before its next try and stands down.
+        if !self.lease.valid() {
+            return Err(E::from(VimError::Connection(
+                "the lease on the VIM account was not renewed in time".into(),
+            )));
+        }
         let started = tokio::time::Instant::now();
         let r = match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r,
@@ -161,6 +170,11 @@ pub async fn run(env: Arc<CallEnv>, order: CallOrder) -> Result<CallResult, Call
             Step::Done(done) => break done,
             Step::Fail(error, left) => (error, left),
         };
+        if !env.lease.valid() {
+            // Whatever failed, the account may be another instance's now (and a request
+            // refused for the lease is no sign of the VIM's health).
+            return Err(CallAbort::LeaseLost);
+        }
         leftover = Owned::merge(leftover, left);
         let failure = failure_kind(&error);
         match retry_decision(

@@ -574,6 +574,7 @@ impl WorkingSet {
                     key: t.key,
                     action: entry.action,
                     item: entry.element.0,
+                    item_id: entry.element.1,
                     status: t.to,
                     error: entry.error.clone(),
                     vim_id: entry.vim_id.clone(),

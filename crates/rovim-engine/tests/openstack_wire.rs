@@ -214,3 +214,169 @@ async fn a_burst_of_429s_from_neutron_slows_the_account_and_fails_nothing() {
     h.settled(down.action).await;
     assert!(neutron_inventory(&watcher, &name).await.is_empty());
 }
+
+/// What Nova has of one VM: the servers with its name (any status) and the ports on its net.
+async fn nova_inventory(
+    watcher: &OpenStackConnector,
+    name: &str,
+    net: &str,
+) -> (Vec<Value>, Vec<Value>) {
+    let (_, s) = watcher
+        .keystone()
+        .call(
+            "compute",
+            Method::GET,
+            &format!("/servers/detail?name=^{name}$"),
+            None,
+        )
+        .await
+        .unwrap();
+    let (_, p) = watcher
+        .keystone()
+        .call(
+            "network",
+            Method::GET,
+            &format!("/v2.0/ports?network_id={net}"),
+            None,
+        )
+        .await
+        .unwrap();
+    (
+        s["servers"].as_array().cloned().unwrap_or_default(),
+        p["ports"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+/// A fault between rovim and the real Nova (a proxy as the account's compute endpoint) on the
+/// server create, the refresh's listing or the delete: an answer lost after Nova made the
+/// server (reset after it, cut short) is found by the server's token tag; a create that never
+/// reached Nova (reset before it, 503) is made again on the same ports; a failed listing or
+/// delete is tried again. Each time: one server, on exactly its two ports, and nothing left on
+/// Nova or Neutron after the DELETE.
+#[cfg_attr(
+    rovim_no_nova,
+    ignore = "needs Nova: eval \"$(bash .ci/openstack.sh)\"; eval \"$(bash .ci/nova.sh)\""
+)]
+#[actix_rt::test]
+async fn a_fault_on_the_way_to_nova_makes_one_server_and_leaves_no_port() {
+    let Some(url) = keystone_url() else { return };
+    let Some(nova) = rovim_vim::testing::nova_peer() else {
+        return;
+    };
+    let watcher = watcher(&url);
+    let (_, version) = watcher
+        .keystone()
+        .call("compute", Method::GET, "/", None)
+        .await
+        .unwrap();
+    let nova_base = version["version"]["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .trim_end_matches("/v2.1")
+        .to_owned();
+    let cases = [
+        ("POST /v2.1/servers", Fault::ResetAfter),
+        ("POST /v2.1/servers", Fault::Truncate),
+        ("POST /v2.1/servers", Fault::ResetBefore),
+        ("POST /v2.1/servers", Fault::Status(503, None)),
+        // The refresh's listing: the VM shows the VIM's error, then ACTIVE at the next poll.
+        ("GET /v2.1/servers/detail", Fault::ResetBefore),
+        ("GET /v2.1/servers/detail", Fault::Truncate),
+        // The delete: done by Nova with the answer lost (then 404: gone), or refused once.
+        ("DELETE /v2.1/servers/", Fault::ResetAfter),
+        ("DELETE /v2.1/servers/", Fault::Status(503, None)),
+    ];
+    for (i, (call, fault)) in cases.into_iter().enumerate() {
+        let compute = FaultProxy::start(&nova_base).await;
+        compute.add(Rule::once(call, fault.clone()));
+        // Nova's create takes about a second here: a call timeout that does not cut it.
+        let config = EngineConfig {
+            call_timeout_secs: 20.0,
+            ..wire_config()
+        };
+        let h = Harness::with(sqlite(), config).await;
+        let endpoint = format!("{}/v2.1", compute.url);
+        let vim = h
+            .openstack(
+                "os",
+                url.clone(),
+                "admin",
+                json!({"endpoint_override": {"compute": endpoint}}),
+            )
+            .await;
+        let name = format!("wirevm-{}-{i}", std::process::id());
+        let made = h
+            .submit(json!({"tasks": [
+                {"vim_account": "os", "action": "CREATE", "item": "net",
+                 "params": {"name": name, "ip_profile": {"subnet_address": "10.45.0.0/24"}}},
+                {"vim_account": "os", "action": "CREATE", "item": "vm", "depends_on": [0],
+                 "params": {"name": name, "image_id": nova.image, "flavor_id": nova.flavor,
+                            "networks": [{"net": "TASK-0"}, {"net": "TASK-0"}]}},
+            ]}))
+            .await;
+        let (_, tasks) = h.settled(made.action).await;
+        let what = format!("{call} / {fault:?}");
+        assert_eq!(
+            statuses(&tasks),
+            vec![TaskStatus::Done; 2],
+            "{what}: {tasks:#?}"
+        );
+        let net = tasks[0].vim_id.clone().unwrap();
+        let server = tasks[1].vim_id.clone().unwrap();
+        let vm = h
+            .until(|| {
+                let v = h.vm(made.tasks[1].2);
+                (v.status == rovim_core::ItemStatus::Active
+                    && v.interfaces.iter().all(|i| i.ip_address.is_some()))
+                .then_some(v)
+            })
+            .await;
+        let (servers, ports) = nova_inventory(&watcher, &name, &net).await;
+        let ids: Vec<_> = servers.iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec![server.as_str()], "{what}: one server");
+        assert_eq!(ports.len(), 2, "{what}: its two ports, no more: {ports:#?}");
+        for p in &ports {
+            assert_eq!(p["device_id"].as_str(), Some(server.as_str()), "{what}");
+        }
+        let mut recorded: Vec<_> = vm.created_items.iter().map(|c| c.id.clone()).collect();
+        recorded.sort();
+        let mut on_neutron: Vec<_> = ports
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        on_neutron.sort();
+        assert_eq!(
+            recorded, on_neutron,
+            "{what}: rovim records exactly those ports"
+        );
+
+        let down = h
+            .submit(json!({"tasks": [
+                delete_task(vim, "vm", made.tasks[1].2),
+                {"vim_account": "os", "action": "DELETE", "item": "net",
+                 "item_id": made.tasks[0].2.to_string(), "depends_on": [0]},
+            ]}))
+            .await;
+        let (_, tasks) = h.settled(down.action).await;
+        assert_eq!(
+            statuses(&tasks),
+            vec![TaskStatus::Finished; 2],
+            "{what}: {tasks:#?}"
+        );
+        let start = std::time::Instant::now();
+        loop {
+            let (servers, ports) = nova_inventory(&watcher, &name, &net).await;
+            if servers.is_empty() && ports.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what}: left behind {servers:?} {ports:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert_eq!(compute.faults_injected(), 1, "{what}: {:?}", compute.log());
+        h.check();
+    }
+}

@@ -41,6 +41,8 @@ enum Target {
     },
     OpenStack {
         url: String,
+        /// VMs too when the real Nova runs.
+        nova: Option<rovim_vim::testing::NovaPeer>,
     },
 }
 
@@ -49,10 +51,7 @@ impl Target {
         match self {
             Target::Sim { url } => add_sim(&h.engine, name, url, json!({}), None).await,
             Target::Aws { endpoint, vpc, .. } => h.aws(name, endpoint, vpc).await,
-            Target::OpenStack { url } => {
-                // No compute endpoint left in the shared catalog by a Nova mock that is gone:
-                // these tests make nets only.
-                rovim_vim::testing::forget_compute(&admin(url)).await;
+            Target::OpenStack { url, .. } => {
                 // Pages of 2: the listing follows Neutron's markers.
                 h.openstack(
                     name,
@@ -85,19 +84,25 @@ impl Target {
                         .with_installation(other),
                 )
             }
-            Target::OpenStack { url } => Arc::new(admin(url).with_installation(other)),
+            Target::OpenStack { url, .. } => Arc::new(admin(url).with_installation(other)),
         }
     }
 
     fn has_vms(&self) -> bool {
-        !matches!(self, Target::OpenStack { .. })
+        !matches!(self, Target::OpenStack { nova: None, .. })
+    }
+
+    /// The image and flavor a VM of this target boots.
+    fn image_and_flavor(&self) -> (String, String) {
+        match self {
+            Target::Aws { ami, .. } => (ami.clone(), "t3.micro".into()),
+            Target::OpenStack { nova: Some(n), .. } => (n.image.clone(), n.flavor.clone()),
+            _ => ("cirros".into(), "m1.small".into()),
+        }
     }
 
     fn vm(&self, vim: VimAccountId, name: &str, net: ItemId) -> Value {
-        let (image, flavor) = match self {
-            Target::Aws { ami, .. } => (ami.as_str(), "t3.micro"),
-            _ => ("cirros", "m1.small"),
-        };
+        let (image, flavor) = self.image_and_flavor();
         json!({"vim_account": vim.to_string(), "action": "CREATE", "item": "vm",
                "params": {"name": name, "image_id": image, "flavor_id": flavor,
                           "networks": [{"net": {"net_item": net.to_string()}}]}})
@@ -215,12 +220,18 @@ async fn orphans_of_the_three_ways(target: Target, db: TestDb, case: &str) {
 
     // Account b, on the same VIM: what it runs is live and never an orphan.
     let b = target.add(&h, &format!("b-{tag}")).await;
-    let (_, live) = made(&h, vec![net(b, &format!("live-{tag}"), &cidr(2))]).await;
+    let (live_action, live) = made(&h, vec![net(b, &format!("live-{tag}"), &cidr(2))]).await;
     let mut live_ids: BTreeSet<String> = element_ids(&h, "net", live[0].1).into_iter().collect();
+    let mut teardown = Vec::new();
     if target.has_vms() {
         let (_, vm) = made(&h, vec![target.vm(b, &format!("live-vm-{tag}"), live[0].1)]).await;
         live_ids.extend(element_ids(&h, "vm", vm[0].1));
+        teardown.push(delete_task(b, "vm", vm[0].1));
     }
+    teardown.push(
+        json!({"vim_account": b.to_string(), "action": "DELETE", "item": "net",
+        "item_id": live[0].1.to_string(), "depends_on": (0..teardown.len()).collect::<Vec<_>>()}),
+    );
     // A backup restored from before an action: its rows are gone, its net is not.
     let (action, restored) = made(&h, vec![net(b, &format!("restored-{tag}"), &cidr(3))]).await;
     expected.extend(element_ids(&h, "net", restored[0].1));
@@ -240,6 +251,24 @@ async fn orphans_of_the_three_ways(target: Target, db: TestDb, case: &str) {
         &h.db,
         &format!("DELETE FROM nets WHERE id = '{}'", lost[0].1),
     );
+    // A twin: a second net with the live net's token (a create the VIM carried out twice, the
+    // first time after rovim had given up on it), made here with the account's own connector.
+    let account = rovim_store::accounts::get_vim_account(&mut h.store().conn().unwrap(), b)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let live_token = h.action(live_action).1.remove(0).idempotency_token;
+    let twin_params: NetParams = serde_json::from_value(
+        json!({"name": format!("twin-{tag}"), "ip_profile": {"subnet_address": cidr(5)}}),
+    )
+    .unwrap();
+    let twin = h
+        .connectors
+        .connect(&account)
+        .unwrap()
+        .create_net(&twin_params, &live_token)
+        .await
+        .unwrap()
+        .vim_id;
+    expected.insert(twin.clone());
     // Another installation's net on the same VIM.
     let foreign = target.foreign(&h).await;
     let foreign_token = format!("rovim-{}", uuid::Uuid::now_v7().simple());
@@ -263,6 +292,7 @@ async fn orphans_of_the_three_ways(target: Target, db: TestDb, case: &str) {
     let why = |id: &str| &orphans.iter().find(|o| o.vim_id == id).unwrap().why;
     assert!(why(&lost_id).contains("row is gone"), "{case}");
     assert!(why(&h_restored).contains("no task"), "{case}");
+    assert!(why(&twin).contains("a twin"), "{case}");
 
     let dry = h.engine.sweep_orphans(b, true).await.unwrap();
     assert_eq!(ids(&dry.deleted), expected, "{case}: a dry run shows them");
@@ -306,6 +336,15 @@ async fn orphans_of_the_three_ways(target: Target, db: TestDb, case: &str) {
         })
         .await
         .unwrap();
+    // The live elements go too: nothing of this test stays on the VIM.
+    let down = h.submit(json!({ "tasks": teardown })).await;
+    let (_, settled) = h.settled(down.action).await;
+    assert!(
+        settled
+            .iter()
+            .all(|t| t.status == rovim_core::TaskStatus::Finished),
+        "{case}: {settled:#?}"
+    );
 }
 
 #[actix_rt::test]
@@ -337,7 +376,10 @@ async fn aws_orphans_of_the_three_ways_are_listed_and_swept_exactly() {
 async fn openstack_orphans_of_the_three_ways_are_listed_and_swept_exactly() {
     let Some(url) = keystone_url() else { return };
     orphans_of_the_three_ways(
-        Target::OpenStack { url },
+        Target::OpenStack {
+            url,
+            nova: rovim_vim::testing::nova_peer(),
+        },
         rovim_store::test_support::sqlite(),
         "openstack",
     )
@@ -408,8 +450,12 @@ async fn adopt_then_delete(target: Target, case: &str) {
     let vim = target.add(&h, &format!("adopt-{tag}")).await;
     let elsewhere = target.foreign(&h).await;
     let token = |_: u8| format!("rovim-{}", uuid::Uuid::now_v7().simple());
-    let net_params =
-        |name: &str| -> NetParams { serde_json::from_value(json!({ "name": name })).unwrap() };
+    // Nova boots a server only on a port with an address: the OpenStack nets get a subnet.
+    let ip = matches!(target, Target::OpenStack { .. })
+        .then(|| json!({"subnet_address": "10.47.0.0/24"}));
+    let net_params = |name: &str| -> NetParams {
+        serde_json::from_value(json!({ "name": name, "ip_profile": ip })).unwrap()
+    };
     let adopted = elsewhere
         .create_net(&net_params(&format!("legacy-{tag}")), &token(0))
         .await
@@ -428,10 +474,7 @@ async fn adopt_then_delete(target: Target, case: &str) {
     ];
     let mut legacy_vm = None;
     if target.has_vms() {
-        let (image, flavor) = match &target {
-            Target::Aws { ami, .. } => (ami.clone(), "t3.micro"),
-            _ => ("cirros".to_owned(), "m1.small"),
-        };
+        let (image, flavor) = target.image_and_flavor();
         let params: rovim_core::VmParams = serde_json::from_value(json!({
             "name": format!("legacy-vm-{tag}"), "image_id": image, "flavor_id": flavor,
             "networks": [{"net": {"vim_net_id": adopted}}]}))
@@ -441,6 +484,22 @@ async fn adopt_then_delete(target: Target, case: &str) {
             vim_net_ids: vec![adopted.clone()],
         };
         let made = elsewhere.create_vm(&request, &token(2)).await.unwrap();
+        // An existing server is adopted, not one still building (Nova refuses to tag those:
+        // busy, retried, but longer than these tests' quick retries wait).
+        let start = std::time::Instant::now();
+        while elsewhere
+            .refresh_vms(std::slice::from_ref(&made.created.vim_id))
+            .await
+            .unwrap()
+            .get(&made.created.vim_id)
+            .is_none_or(|r| r.status != rovim_core::ItemStatus::Active)
+        {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{case}: never ACTIVE"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         tasks.push(json!({"vim_account": v, "action": "ADOPT", "item": "vm",
                           "find": {"name": format!("legacy-vm-{tag}")}}));
         legacy_vm = Some(made.created.vim_id);
@@ -490,7 +549,8 @@ async fn adopt_then_delete(target: Target, case: &str) {
         ours, want,
         "{case}: the adopted elements carry this installation's tag"
     );
-    assert!(h.engine.orphans(vim).await.unwrap().is_empty(), "{case}");
+    let orphans = h.engine.orphans(vim).await.unwrap();
+    assert!(orphans.is_empty(), "{case}: {orphans:#?}");
 
     let mut deletes: Vec<Value> = Vec::new();
     if target.has_vms() {
@@ -556,7 +616,8 @@ async fn aws_adopt_then_delete_removes_the_element_find_then_delete_does_not() {
 #[actix_rt::test]
 async fn openstack_adopt_then_delete_removes_the_element_find_then_delete_does_not() {
     let Some(url) = keystone_url() else { return };
-    adopt_then_delete(Target::OpenStack { url }, "openstack").await;
+    let nova = rovim_vim::testing::nova_peer();
+    adopt_then_delete(Target::OpenStack { url, nova }, "openstack").await;
 }
 
 /// Polls fast, so a change behind rovim's back shows within a second.
@@ -712,7 +773,7 @@ async fn the_scheduled_sweep_deletes_orphans_by_policy_delete_and_only_reports_b
 async fn openstack_drift_is_shown_when_a_network_changes_vlan() {
     let Some(url) = keystone_url() else { return };
     let h = Harness::with(rovim_store::test_support::sqlite(), polling()).await;
-    let target = Target::OpenStack { url };
+    let target = Target::OpenStack { url, nova: None };
     let vim = target.add(&h, "os-drift").await;
     let vlan = 3000 + (std::process::id() % 500) as u16;
     let (_, net) = made(

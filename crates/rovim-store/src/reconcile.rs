@@ -21,15 +21,27 @@ pub fn installation_id(conn: &mut AnyConnection) -> Result<String, StoreError> {
         .first(conn)?)
 }
 
-/// The state of each of `tokens` (a token no task carries is [`TokenState::Unknown`]).
+/// What the database says of a token: its state, and the element its item records (the
+/// net's or VM's `vim_id`), which tells a twin from the owned element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub state: TokenState,
+    pub item_vim_id: Option<String>,
+}
+
+/// The owner of each of `tokens` (a token no task carries is [`TokenState::Unknown`]).
 pub fn token_states(
     conn: &mut AnyConnection,
     tokens: &[String],
-) -> Result<HashMap<String, TokenState>, StoreError> {
+) -> Result<HashMap<String, TokenOwner>, StoreError> {
     let deleted = ItemStatus::Deleted.as_str();
-    let mut out: HashMap<String, TokenState> = tokens
+    let unknown = TokenOwner {
+        state: TokenState::Unknown,
+        item_vim_id: None,
+    };
+    let mut out: HashMap<String, TokenOwner> = tokens
         .iter()
-        .map(|t| (t.clone(), TokenState::Unknown))
+        .map(|t| (t.clone(), unknown.clone()))
         .collect();
     for chunk in tokens.chunks(CHUNK) {
         let carried: Vec<(String, String)> = tasks::table
@@ -37,25 +49,37 @@ pub fn token_states(
             .select((tasks::idempotency_token, tasks::item_id))
             .load(conn)?;
         let items: Vec<&String> = carried.iter().map(|(_, item)| item).collect();
-        let mut status: HashMap<String, String> = nets::table
+        let mut status: HashMap<String, (String, Option<String>)> = nets::table
             .filter(nets::id.eq_any(&items))
-            .select((nets::id, nets::status))
-            .load::<(String, String)>(conn)?
+            .select((nets::id, nets::status, nets::vim_id))
+            .load::<(String, String, Option<String>)>(conn)?
             .into_iter()
+            .map(|(id, s, v)| (id, (s, v)))
             .collect();
         status.extend(
             vms::table
                 .filter(vms::id.eq_any(&items))
-                .select((vms::id, vms::status))
-                .load::<(String, String)>(conn)?,
+                .select((vms::id, vms::status, vms::vim_id))
+                .load::<(String, String, Option<String>)>(conn)?
+                .into_iter()
+                .map(|(id, s, v)| (id, (s, v))),
         );
         for (token, item) in carried {
-            let state = match status.get(&item) {
-                None => TokenState::ItemGone,
-                Some(s) if s == deleted => TokenState::ItemDeleted,
-                Some(_) => TokenState::Live,
+            let owner = match status.get(&item) {
+                None => TokenOwner {
+                    state: TokenState::ItemGone,
+                    item_vim_id: None,
+                },
+                Some((s, vim_id)) => TokenOwner {
+                    state: if s == deleted {
+                        TokenState::ItemDeleted
+                    } else {
+                        TokenState::Live
+                    },
+                    item_vim_id: vim_id.clone(),
+                },
             };
-            out.insert(token, state);
+            out.insert(token, owner);
         }
     }
     Ok(out)

@@ -23,6 +23,10 @@ pub enum VimError {
     /// server's deletion), so the engine retries it for a bounded time.
     #[error("still in use on the VIM: {0}")]
     InUse(String),
+    /// The element is in a state that refuses the call for now (Nova: "Cannot 'update tags'
+    /// instance … while it is in vm_state building"): worth retrying once it settles.
+    #[error("the element is busy on the VIM: {0}")]
+    Busy(String),
     #[error("not supported by this VIM: {0}")]
     NotSupported(String),
     #[error("not implemented by this connector: {0}")]
@@ -70,6 +74,7 @@ impl VimError {
             self,
             VimError::Connection(_)
                 | VimError::UnexpectedResponse(_)
+                | VimError::Busy(_)
                 | VimError::RateLimited { .. }
                 | VimError::Timeout(_)
         )
@@ -91,7 +96,7 @@ impl VimError {
             | VimError::NotSupported(_) => 503,
             VimError::Auth(_) => 401,
             VimError::NotFound(_) => 404,
-            VimError::Conflict(_) | VimError::InUse(_) => 409,
+            VimError::Conflict(_) | VimError::InUse(_) | VimError::Busy(_) => 409,
             VimError::NotImplemented(_) => 501,
             VimError::BadRequest(_) => 400,
             VimError::RateLimited { .. } => 429,
@@ -107,6 +112,7 @@ impl VimError {
             VimError::Auth(_) => "auth",
             VimError::NotFound(_) => "not_found",
             VimError::Conflict(_) => "conflict",
+            VimError::Busy(_) => "busy",
             VimError::InUse(_) => "in_use",
             VimError::NotSupported(_) => "not_supported",
             VimError::NotImplemented(_) => "not_implemented",
@@ -129,6 +135,7 @@ mod tests {
         assert!(!VimError::Auth("bad password".into()).is_retryable());
         assert!(!VimError::BadRequest("quota exceeded".into()).is_retryable());
         assert!(!VimError::Conflict("two nets".into()).is_retryable());
+        assert!(VimError::Busy("vm_state building".into()).is_retryable());
         assert!(
             !VimError::InUse("1 port".into()).is_retryable(),
             "retried by the engine's own in-use rule, not as a transient error"

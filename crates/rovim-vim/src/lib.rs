@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod connector;
 pub mod error;
+pub mod libvirt;
 pub mod openstack;
 pub mod sim;
 #[cfg(feature = "test-support")]

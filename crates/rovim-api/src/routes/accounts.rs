@@ -37,7 +37,7 @@ pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewAccount {
     name: String,
-    /// `sim`, `openstack` or `aws`.
+    /// `sim`, `openstack`, `aws` or `libvirt`.
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "sim")]
     vim_type: VimType,

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod actions;
+pub mod events;
 pub mod health;
 pub mod instances;
 pub mod items;

@@ -68,11 +68,11 @@ pub(crate) async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let new: NewController = body::parse(&req, payload, false).await?;
-    if new.sdn_type != "sim" {
+    if !["sim", "ryu"].contains(&new.sdn_type.as_str()) {
         return Err(ApiError::unprocessable(
             "type",
             format!(
-                "'{}' is not a known SDN controller type (sim)",
+                "'{}' is not a known SDN controller type (sim, ryu)",
                 new.sdn_type
             ),
         ));

@@ -24,14 +24,21 @@ impl VimActor {
             return;
         }
         let writer = self.writer.clone();
+        let changes = crate::events::item_changes(self.account.id, &batch);
+        let events = self.shared.events.clone();
         ctx.spawn(
-            wrap_future::<_, Self>(async move { writer.write(batch).await }).map(
-                |res, act, ctx| {
-                    if let Err(e) = res {
-                        act.write_failed(ctx, e);
-                    }
-                },
-            ),
+            wrap_future::<_, Self>(async move {
+                writer.write(batch).await?;
+                for change in changes {
+                    events.publish(change);
+                }
+                Ok(())
+            })
+            .map(|res, act, ctx| {
+                if let Err(e) = res {
+                    act.write_failed(ctx, e);
+                }
+            }),
         );
     }
 

@@ -63,6 +63,7 @@ fn net_create_snapshot(key: TaskKey, status: TaskStatus, vim_id: Option<&str>) -
         key,
         action: Action::Create,
         item: ItemKind::Net,
+        item_id: ItemId::generate(),
         status,
         error: None,
         vim_id: vim_id.map(String::from),

@@ -13,6 +13,7 @@ use rovim_core::{
 use serde_json::{Value, json};
 
 use super::keystone::Keystone;
+use super::paging::{End, Listing};
 use super::settings::OpenStackSettings;
 use crate::connector::{
     CreateFailure, Created, ElementKind, NetReport, TaggedElement, TokenMatch, VimConnector,
@@ -25,13 +26,15 @@ pub fn token_tag(token: &str) -> String {
     format!("{TOKEN_TAG_PREFIX}{token}")
 }
 
-const TOKEN_TAG_PREFIX: &str = "rovim:";
+pub(super) const TOKEN_TAG_PREFIX: &str = "rovim:";
 
 /// The Neutron tag that carries the installation's id (a separate tag: Neutron tags hold 60
 /// characters, too few for the token and the installation together).
 pub fn installation_tag(installation: &str) -> String {
-    format!("rovim-installation:{installation}")
+    format!("{INSTALLATION_TAG_PREFIX}{installation}")
 }
+
+pub(super) const INSTALLATION_TAG_PREFIX: &str = "rovim-installation:";
 
 /// The path of a Neutron listing with its query (names and values encoded), e.g.
 /// `/v2.0/ports?device_id=a&device_id=b`.
@@ -39,7 +42,15 @@ pub(super) fn neutron_path<'a>(
     collection: &str,
     query: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> String {
-    let mut url = reqwest::Url::parse(&format!("http://x/v2.0/{collection}")).expect("static URL");
+    path_with_query(&format!("/v2.0/{collection}"), query)
+}
+
+/// A path with its query, names and values encoded: `/servers/detail?tags=rovim%3Ax`.
+pub(super) fn path_with_query<'a>(
+    path: &str,
+    query: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut url = reqwest::Url::parse(&format!("http://x{path}")).expect("static URL");
     url.query_pairs_mut().extend_pairs(query);
     match url.query() {
         Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
@@ -47,8 +58,28 @@ pub(super) fn neutron_path<'a>(
     }
 }
 
-/// The token a Neutron resource's tags carry, if any.
-fn token_of(resource: &Value) -> Option<String> {
+/// An adopted resource's tags (`{"tags": [...]}` as Neutron and Nova answer them): its own
+/// ones kept, rovim's token and installation in place of any rovim tags it had.
+pub(super) fn retagged(current: &Value, token: &str, installation: &str) -> Vec<String> {
+    let mut tags: Vec<String> = current["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|t| !is_rovim_tag(t))
+        .map(str::to_owned)
+        .collect();
+    tags.extend([token_tag(token), installation_tag(installation)]);
+    tags
+}
+
+/// rovim's own tags (token, installation), which an ADOPT replaces.
+pub(super) fn is_rovim_tag(tag: &str) -> bool {
+    tag.starts_with(TOKEN_TAG_PREFIX) || tag.starts_with(INSTALLATION_TAG_PREFIX)
+}
+
+/// The token a Neutron resource's (or a Nova server's) tags carry, if any.
+pub(super) fn token_of(resource: &Value) -> Option<String> {
     resource["tags"]
         .as_array()?
         .iter()
@@ -124,56 +155,49 @@ impl OpenStackConnector {
     ) -> Result<(), VimError> {
         let path = format!("/v2.0/{collection}/{id}/tags");
         let current = self.neutron(Method::GET, &path, None).await?;
-        let mut tags: Vec<String> = current["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter(|t| !t.starts_with(TOKEN_TAG_PREFIX) && !t.starts_with("rovim-installation:"))
-            .map(str::to_owned)
-            .collect();
-        tags.extend([token_tag(token), installation_tag(&self.installation)]);
+        let tags = retagged(&current, token, &self.installation);
         self.neutron(Method::PUT, &path, Some(&json!({ "tags": tags })))
             .await
             .map(|_| ())
     }
 
     /// Every resource of a Neutron collection matching `query`, page by page (`limit` and
-    /// `marker`); a server that does not paginate answers everything in the first page.
+    /// `marker`); a server that does not paginate answers everything in the first page. A
+    /// page whose marker was deleted since the page before is a 404 (`PortNotFound`,
+    /// `NetworkNotFound`): the listing goes on from the marker before.
     async fn list_all(
         &self,
         collection: &str,
         query: &[(&str, String)],
     ) -> Result<Vec<Value>, VimError> {
         let page_size = self.settings.list_page_size;
-        let mut out: Vec<Value> = Vec::new();
-        let mut marker: Option<String> = None;
+        let limit = page_size.to_string();
+        let mut listing = Listing::new(End::ShortPage(page_size));
         loop {
-            let limit = page_size.to_string();
-            let pairs = query
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .chain([("limit", limit.as_str())])
-                .chain(marker.as_deref().map(|m| ("marker", m)));
-            let v = self
-                .neutron(Method::GET, &neutron_path(collection, pairs), None)
-                .await?;
-            let page = v[collection].as_array().cloned().unwrap_or_default();
-            let last = page
-                .last()
-                .and_then(|r| r["id"].as_str())
-                .map(str::to_owned);
-            if marker.is_some() && last == marker {
-                // The server ignores the marker: this page is the first one again.
-                return Ok(out);
-            }
-            let full = page.len() >= page_size;
-            out.extend(page);
-            match last {
-                Some(l) if full => marker = Some(l),
-                _ => return Ok(out),
+            let path = neutron_path(
+                collection,
+                query
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_str()))
+                    .chain([("limit", limit.as_str())])
+                    .chain(listing.marker().map(|m| ("marker", m))),
+            );
+            match self.neutron(Method::GET, &path, None).await {
+                Ok(v) => {
+                    let page = v[collection].as_array().cloned().unwrap_or_default();
+                    if !listing.take(page) {
+                        return Ok(listing.into_items());
+                    }
+                }
+                Err(VimError::NotFound(_)) if listing.marker_lost() => {}
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The page size of listings (Neutron's and Nova's `limit`).
+    pub(super) fn list_page_size(&self) -> usize {
+        self.settings.list_page_size
     }
 
     pub fn keystone(&self) -> &Keystone {
@@ -314,6 +338,9 @@ impl VimConnector for OpenStackConnector {
             return Err(VimError::NotSupported(
                 "the Keystone catalog has no 'network' (Neutron) endpoint".into(),
             ));
+        }
+        if s.endpoints.contains_key("compute") {
+            self.check_compute_version().await?;
         }
         Ok(())
     }

@@ -173,6 +173,18 @@ impl Keystone {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), VimError> {
+        self.call_with(service, method, path, body, &[]).await
+    }
+
+    /// [`Keystone::call`] with extra request headers (e.g. Nova's microversion).
+    pub async fn call_with(
+        &self,
+        service: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Value), VimError> {
         for attempt in 0..2 {
             let s = self.session().await?;
             let base = s.endpoints.get(service).ok_or_else(|| {
@@ -182,6 +194,9 @@ impl Keystone {
                 .http
                 .request(method.clone(), format!("{base}{path}"))
                 .header("x-auth-token", &s.token);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -236,6 +251,9 @@ impl Keystone {
             );
             let what = format!("{method} {path}: {message}");
             return Err(match status.as_u16() {
+                // Nova refuses an over-quota request with 403 (older releases with 413): the
+                // credentials are fine, the request will not pass until the quota changes.
+                403 | 413 if is_quota(&message) => VimError::BadRequest(what),
                 401 | 403 => VimError::Auth(what),
                 404 => VimError::NotFound(what),
                 // NetworkInUse, SubnetInUse, PortInUse…: gone once its users are.
@@ -245,6 +263,7 @@ impl Keystone {
                 {
                     VimError::InUse(what)
                 }
+                409 if is_busy(&message) => VimError::Busy(what),
                 409 => VimError::Conflict(what),
                 413 | 429 => VimError::RateLimited {
                     retry_after: retry_after.map(Duration::from_secs),
@@ -255,5 +274,41 @@ impl Keystone {
             });
         }
         Err(VimError::Auth("Keystone token refused twice".into()))
+    }
+}
+
+/// Nova's refusal of a call on a server in a passing state ("… while it is in vm_state
+/// building", "… task_state deleting").
+fn is_busy(message: &str) -> bool {
+    message.contains("while it is in vm_state") || message.contains("while it is in task_state")
+}
+
+/// A refusal for quota: Nova's "Quota exceeded for instances: ...", "Maximum number of ... exceeded".
+fn is_quota(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("quota exceeded") || (m.starts_with("maximum number of") && m.contains("exceeded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_busy, is_quota};
+
+    #[test]
+    fn quota_refusals_are_told_from_authorization_ones() {
+        assert!(is_quota(
+            "Quota exceeded for instances: Requested 1, but already used 0 of 0 instances"
+        ));
+        assert!(is_quota("Maximum number of key pairs exceeded"));
+        assert!(!is_quota(
+            "Policy doesn't allow os_compute_api:servers:create to be performed."
+        ));
+    }
+
+    #[test]
+    fn a_server_in_a_passing_state_is_busy() {
+        assert!(is_busy(
+            "Cannot 'update tags' instance a98a while it is in vm_state building"
+        ));
+        assert!(!is_busy("Multiple possible networks found"));
     }
 }

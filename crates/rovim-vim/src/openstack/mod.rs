@@ -6,6 +6,7 @@
 mod connector;
 mod keystone;
 mod nova;
+mod paging;
 mod settings;
 
 pub use connector::OpenStackConnector;

@@ -59,6 +59,7 @@ impl ErrorBody {
             | VimError::NotFound(m)
             | VimError::Conflict(m)
             | VimError::InUse(m)
+            | VimError::Busy(m)
             | VimError::NotSupported(m)
             | VimError::NotImplemented(m)
             | VimError::BadRequest(m) => m.clone(),
@@ -86,6 +87,7 @@ impl ErrorBody {
             "not_found" => VimError::NotFound(m),
             "conflict" => VimError::Conflict(m),
             "in_use" => VimError::InUse(m),
+            "busy" => VimError::Busy(m),
             "not_supported" => VimError::NotSupported(m),
             "not_implemented" => VimError::NotImplemented(m),
             "bad_request" => VimError::BadRequest(m),
@@ -117,6 +119,7 @@ mod tests {
             VimError::NotFound("n".into()),
             VimError::Conflict("x".into()),
             VimError::InUse("p".into()),
+            VimError::Busy("b".into()),
             VimError::NotSupported("s".into()),
             VimError::NotImplemented("i".into()),
             VimError::BadRequest("b".into()),

@@ -6,7 +6,9 @@
 //!   (reset): the "it happened but we never heard" case;
 //! - [`Fault::Status`]: the proxy answers an error status itself (a 5xx burst, a 429);
 //! - [`Fault::Slow`]: the answer comes after a delay (past the caller's timeout);
-//! - [`Fault::Truncate`]: the answer is cut in the middle of its body.
+//! - [`Fault::Truncate`]: the answer is cut in the middle of its body;
+//! - [`Fault::Held`]: the request waits at the proxy until the test releases it, so the test
+//!   can change what the server holds in between.
 //!
 //! One request per connection (it answers `Connection: close`), HTTP/1.1 with `Content-Length`
 //! bodies: what rovim's clients send.
@@ -26,6 +28,8 @@ pub enum Fault {
     Status(u16, Option<u64>),
     Slow(Duration),
     Truncate,
+    /// Forwarded only once [`FaultProxy::release_held`] lets it go.
+    Held,
     /// Answered by the proxy with a 307 to this URL.
     Redirect(String),
     /// Answered by the proxy with this status and the request's own body, as an endpoint that
@@ -66,6 +70,8 @@ struct State {
 pub struct FaultProxy {
     pub url: String,
     state: Arc<Mutex<State>>,
+    /// One permit per held request let go.
+    gate: Arc<tokio::sync::Semaphore>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -88,16 +94,22 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let state = Arc::new(Mutex::new(State::default()));
-        let st = state.clone();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (st, gt) = (state.clone(), gate.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (st, upstream) = (st.clone(), upstream.clone());
+                let (st, gt, upstream) = (st.clone(), gt.clone(), upstream.clone());
                 tokio::spawn(async move {
-                    let _ = exchange(client, &upstream, &st).await;
+                    let _ = exchange(client, &upstream, &st, &gt).await;
                 });
             }
         });
-        FaultProxy { url, state, task }
+        FaultProxy {
+            url,
+            state,
+            gate,
+            task,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -116,6 +128,11 @@ impl FaultProxy {
     /// The requests seen so far, with the fault each got.
     pub fn log(&self) -> Vec<(String, Option<Fault>)> {
         self.lock().log.clone()
+    }
+
+    /// Lets one [`Fault::Held`] request (the next to be held, if none is yet) go on.
+    pub fn release_held(&self) {
+        self.gate.add_permits(1);
     }
 
     /// How many requests got a fault.
@@ -208,6 +225,7 @@ async fn exchange(
     mut client: TcpStream,
     upstream: &str,
     state: &Mutex<State>,
+    gate: &tokio::sync::Semaphore,
 ) -> std::io::Result<()> {
     let (request, head_end) = read_message(&mut client, false).await?;
     let text = String::from_utf8_lossy(&request).into_owned();
@@ -258,6 +276,12 @@ async fn exchange(
             return client.shutdown().await;
         }
         _ => {}
+    }
+    if fault == Some(Fault::Held) {
+        gate.acquire()
+            .await
+            .map_err(std::io::Error::other)?
+            .forget();
     }
     let mut server = TcpStream::connect(upstream).await?;
     server.write_all(&one_shot(&request, head_end)).await?;

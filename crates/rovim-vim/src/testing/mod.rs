@@ -3,12 +3,14 @@
 //! under `CI=true` a missing server is a failure.
 
 pub mod aws_inventory;
-pub mod catalog;
 pub mod fault_proxy;
+pub mod libvirt_lab;
+pub mod nova_peer;
 
 pub use aws_inventory::aws_inventory;
-pub use catalog::forget_compute;
 pub use fault_proxy::{Fault, FaultProxy, Rule};
+pub use libvirt_lab::{LibvirtLab, libvirt_lab};
+pub use nova_peer::{NovaPeer, nova_peer};
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,10 +1,11 @@
 //! The CLI's client commands: they talk to a running `rovim serve` over its HTTP API only.
 
+mod events;
 mod output;
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -34,7 +35,7 @@ pub enum VimCommand {
     /// Register a VIM account.
     Add {
         name: String,
-        /// sim, openstack or aws.
+        /// sim, openstack, aws or libvirt.
         #[arg(long = "type")]
         vim_type: String,
         #[arg(long)]
@@ -351,17 +352,43 @@ pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
                 show_action(api.output, &v)
             }
             ActionCommand::Watch { id } => {
-                let deadline = Instant::now() + Duration::from_secs(24 * 3600);
                 let mut v = c
-                    .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}")))
+                    .send(c.req(
+                        reqwest::Method::GET,
+                        &format!("/v1/actions/{id}?tasks=false"),
+                    ))
                     .await?;
-                while v["status"] == "BUILD" && Instant::now() < deadline {
-                    progress(&v);
+                while v["status"] == "BUILD" {
+                    // Subscribed, then read again: what settles after the read comes as an event.
+                    let stream = c
+                        .req(reqwest::Method::GET, &format!("/v1/events?action={id}"))
+                        .send()
+                        .await
+                        .with_context(|| format!("cannot reach the rovim API at {}", api.base()))?;
+                    if !stream.status().is_success() {
+                        bail!("{}: the event stream was refused", stream.status());
+                    }
+                    let mut events = events::EventReader::new(stream);
                     v = c
-                        .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}?wait=10")))
+                        .send(c.req(
+                            reqwest::Method::GET,
+                            &format!("/v1/actions/{id}?tasks=false"),
+                        ))
                         .await?;
+                    while v["status"] == "BUILD" {
+                        progress(&v);
+                        match events.next().await? {
+                            Some((kind, data)) if kind == "action_progress" => v = data,
+                            Some(_) => {}
+                            // The service restarted: subscribe again.
+                            None => break,
+                        }
+                    }
                 }
                 progress(&v);
+                let v = c
+                    .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}")))
+                    .await?;
                 eprintln!();
                 show_action(api.output, &v)?;
                 if v["status"] == "FAILED" {

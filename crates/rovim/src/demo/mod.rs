@@ -1,9 +1,12 @@
 //! `rovim demo`: a newcomer's first run. In one process it starts the real service (the HTTP API
-//! on an ephemeral loopback port, SQLite in a temporary directory, a simulated VIM with a short
-//! build time and a simulated SDN controller), then acts as an orchestrator over HTTP: submits a
-//! sample deployment (a management net, a data net, three VMs, one with SR-IOV), shows progress
-//! until everything is ACTIVE and wired, prints nets, VMs, IPs, MACs and SDN ports, deletes it
-//! all, and checks that the VIM and the SDN controller are empty again.
+//! on an ephemeral loopback port, SQLite in a temporary directory), then acts as an orchestrator
+//! over HTTP: submits a sample deployment, shows progress until everything is ACTIVE and wired,
+//! prints nets, VMs, IPs, MACs and SDN ports, deletes it all, and checks that the VIM and the SDN
+//! controller are empty again. On the simulated VIM and SDN controller by default (a management
+//! net, a data net, three VMs, one with SR-IOV); with `--vim libvirt`, on a libvirt host with the
+//! Ryu controller, booting real guests that ping each other over the SDN VLAN ([`libvirt`]).
+
+mod libvirt;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,50 +17,154 @@ use rovim_engine::{Connectors, Engine, EngineConfig, RefreshConfig};
 use rovim_store::Store;
 use serde_json::{Value, json};
 
-pub fn run(log: slog::Logger) -> anyhow::Result<()> {
-    actix_rt::System::new().block_on(demo(log))
+pub use libvirt::LibvirtDemo;
+
+/// Which VIM the demo deploys on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoVim {
+    /// rovim's simulated VIM and SDN controller: nothing to install.
+    Sim,
+    /// A libvirt host and the Ryu controller (`bash .ci/sdn.sh; bash .ci/libvirt.sh` make both).
+    Libvirt,
 }
 
-async fn demo(log: slog::Logger) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let url = dir
-        .path()
-        .join("rovim-demo.db")
-        .to_string_lossy()
-        .into_owned();
-    let store = Store::open(&url).context("opening the demo database")?;
-    // Short polls so the demo shows BUILD turning ACTIVE within seconds.
-    let config = EngineConfig {
-        refresh: RefreshConfig {
-            build_secs: 0.5,
-            active_secs: 2.0,
-            ..RefreshConfig::default()
-        },
-        ..EngineConfig::default()
-    };
-    let connectors = Arc::new(Connectors::new());
-    let engine = Engine::start(store, config, connectors.clone(), log).await?;
-    let state = ApiState {
-        engine: engine.clone(),
-        tokens: Tokens::default(),
-    };
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(configure(state.clone()))
+pub fn run(log: slog::Logger, vim: DemoVim, lab: LibvirtDemo) -> anyhow::Result<()> {
+    actix_rt::System::new().block_on(async move {
+        let service = Service::start(log).await?;
+        let outcome = match vim {
+            DemoVim::Sim => sim(&service).await,
+            DemoVim::Libvirt => libvirt::run(&service, &lab).await,
+        };
+        service.stop().await?;
+        let elapsed = outcome?;
+        println!("demo done in {:.1} s", elapsed.as_secs_f64());
+        Ok(())
     })
-    .workers(1)
-    .bind("127.0.0.1:0")
-    .context("binding the demo's API")?;
-    let addr = server.addrs().first().copied().context("no address")?;
-    let server = server.run();
-    let server_handle = server.handle();
-    actix_rt::spawn(server);
-    let api = Api {
-        base: format!("http://{addr}"),
-        http: rovim_vim::tls::client()?,
-    };
-    println!("rovim is serving on {} (database {url})", api.base);
+}
 
+/// The service the demo talks to, in this process.
+struct Service {
+    api: Api,
+    engine: Engine,
+    server: actix_web::dev::ServerHandle,
+    connectors: Arc<Connectors>,
+    started: Instant,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    async fn start(log: slog::Logger) -> anyhow::Result<Service> {
+        let started = Instant::now();
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let url = dir
+            .path()
+            .join("rovim-demo.db")
+            .to_string_lossy()
+            .into_owned();
+        let store = Store::open(&url).context("opening the demo database")?;
+        // Short polls so the demo shows BUILD turning ACTIVE within seconds.
+        let config = EngineConfig {
+            refresh: RefreshConfig {
+                build_secs: 0.5,
+                active_secs: 2.0,
+                ..RefreshConfig::default()
+            },
+            ..EngineConfig::default()
+        };
+        let connectors = Arc::new(Connectors::new());
+        let engine = Engine::start(store, config, connectors.clone(), log).await?;
+        let state = ApiState {
+            engine: engine.clone(),
+            tokens: Tokens::default(),
+        };
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new().configure(configure(state.clone()))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .context("binding the demo's API")?;
+        let addr = server.addrs().first().copied().context("no address")?;
+        let server = server.run();
+        let handle = server.handle();
+        actix_rt::spawn(server);
+        let api = Api {
+            base: format!("http://{addr}"),
+            http: rovim_vim::tls::client()?,
+        };
+        println!("rovim is serving on {} (database {url})", api.base);
+        println!("dashboard: {}/ui (live while the demo runs)", api.base);
+        Ok(Service {
+            api,
+            engine,
+            server: handle,
+            connectors,
+            started,
+            _dir: dir,
+        })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        self.server.stop(true).await;
+        self.engine.shutdown().await?;
+        Ok(())
+    }
+
+    /// Deletes the deployment: the VMs, then the nets once the VMs are gone.
+    async fn tear_down(&self, account: &str, items: &[(String, String)]) -> anyhow::Result<()> {
+        let mut tasks: Vec<Value> = items
+            .iter()
+            .filter(|(kind, _)| kind == "vm")
+            .map(|(_, id)| json!({"vim_account": account, "action": "DELETE", "item": "vm", "item_id": id}))
+            .collect();
+        let vm_tasks: Vec<usize> = (0..tasks.len()).collect();
+        tasks.extend(items.iter().filter(|(kind, _)| kind == "net").map(|(_, id)| {
+            json!({"vim_account": account, "action": "DELETE", "item": "net", "item_id": id, "depends_on": vm_tasks})
+        }));
+        let del = self
+            .api
+            .post(
+                "/v1/actions",
+                json!({"description": "demo teardown", "tasks": tasks}),
+            )
+            .await?;
+        println!("\nPOST /v1/actions -> teardown {}", del["action_id"]);
+        self.api.wait(del["action_id"].as_str().unwrap_or("")).await
+    }
+}
+
+/// Submits a deployment and waits until it is done, its VMs ACTIVE and wired (`within`); its
+/// items as (kind, id).
+async fn deploy(
+    api: &Api,
+    deployment: Value,
+    within: Duration,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let sub = api.post("/v1/actions", deployment).await?;
+    let items: Vec<(String, String)> = sub["tasks"]
+        .as_array()
+        .context("tasks")?
+        .iter()
+        .map(|t| {
+            (
+                t["item"].as_str().unwrap_or("").to_owned(),
+                t["item_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    println!(
+        "POST /v1/actions -> action {} ({} tasks)",
+        sub["action_id"],
+        items.len()
+    );
+    api.wait(sub["action_id"].as_str().unwrap_or("")).await?;
+    api.until_active(&items, within).await?;
+    api.show(&items).await?;
+    Ok(items)
+}
+
+/// The deployment on the simulated VIM and SDN controller.
+async fn sim(service: &Service) -> anyhow::Result<Duration> {
+    let api = &service.api;
     let sdn = api
         .post(
             "/v1/sdn-controllers",
@@ -80,41 +187,28 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         json!({"vim_account": "demo-sim", "action": "CREATE", "item": "vm",
                "params": {"name": name, "image_id": "ubuntu-24.04", "flavor_id": "m1.small", "networks": nets}})
     };
-    let deploy = json!({
-        "description": "demo deployment",
-        "tasks": [
-            {"vim_account": "demo-sim", "action": "CREATE", "item": "net",
-             "params": {"name": "mgmt", "ip_profile": {"subnet_address": "192.168.100.0/24"}}},
-            {"vim_account": "demo-sim", "action": "CREATE", "item": "net", "params": {"name": "data", "type": "data"}},
-            vm("web", json!([{"net": {"task": 0}}])),
-            vm("db", json!([{"net": {"task": 0}}])),
-            vm("dpi", json!([{"net": {"task": 0}}, {"net": {"task": 1}, "type": "VF"}])),
-        ]
-    });
-    let sub = api.post("/v1/actions", deploy).await?;
-    let items: Vec<(String, String)> = sub["tasks"]
-        .as_array()
-        .context("tasks")?
-        .iter()
-        .map(|t| {
-            (
-                t["item"].as_str().unwrap_or("").to_owned(),
-                t["item_id"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
-    println!(
-        "POST /v1/actions -> action {} ({} tasks)",
-        sub["action_id"],
-        items.len()
-    );
-    api.wait(sub["action_id"].as_str().unwrap_or("")).await?;
-    api.until_active(&items).await?;
-    api.show(&items).await?;
-    let cloud = connectors
+    let items = deploy(
+        api,
+        json!({
+            "description": "demo deployment",
+            "tasks": [
+                {"vim_account": "demo-sim", "action": "CREATE", "item": "net",
+                 "params": {"name": "mgmt", "ip_profile": {"subnet_address": "192.168.100.0/24"}}},
+                {"vim_account": "demo-sim", "action": "CREATE", "item": "net", "params": {"name": "data", "type": "data"}},
+                vm("web", json!([{"net": {"task": 0}}])),
+                vm("db", json!([{"net": {"task": 0}}])),
+                vm("dpi", json!([{"net": {"task": 0}}, {"net": {"task": 1}, "type": "VF"}])),
+            ]
+        }),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let cloud = service
+        .connectors
         .sim_cloud("sim://demo")
         .context("the demo's sim VIM")?;
-    let sdn_ctl = connectors
+    let sdn_ctl = service
+        .connectors
         .sim_sdn("sim-sdn://demo")
         .context("the demo's SDN controller")?;
     println!(
@@ -123,28 +217,8 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
         sdn_ctl.ports().len()
     );
 
-    // Tear down: the VMs, then the nets once the VMs are gone.
-    let mut tasks: Vec<Value> = items
-        .iter()
-        .filter(|(kind, _)| kind == "vm")
-        .map(|(_, id)| json!({"vim_account": "demo-sim", "action": "DELETE", "item": "vm", "item_id": id}))
-        .collect();
-    let vm_tasks: Vec<usize> = (0..tasks.len()).collect();
-    tasks.extend(items.iter().filter(|(kind, _)| kind == "net").map(|(_, id)| {
-        json!({"vim_account": "demo-sim", "action": "DELETE", "item": "net", "item_id": id, "depends_on": vm_tasks})
-    }));
-    let del = api
-        .post(
-            "/v1/actions",
-            json!({"description": "demo teardown", "tasks": tasks}),
-        )
-        .await?;
-    println!("\nPOST /v1/actions -> teardown {}", del["action_id"]);
-    api.wait(del["action_id"].as_str().unwrap_or("")).await?;
-
+    service.tear_down("demo-sim", &items).await?;
     let left = (cloud.net_count(), cloud.vm_count(), cloud.port_count());
-    server_handle.stop(true).await;
-    engine.shutdown().await?;
     if left != (0, 0, 0) {
         bail!(
             "the VIM still holds {} nets, {} VMs, {} ports",
@@ -156,11 +230,8 @@ async fn demo(log: slog::Logger) -> anyhow::Result<()> {
     if !sdn_ctl.networks().is_empty() || !sdn_ctl.ports().is_empty() {
         bail!("the SDN controller still holds networks or ports");
     }
-    println!(
-        "the VIM is empty again (0 nets, 0 VMs, 0 ports), and so is the SDN controller; demo done in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    println!("the VIM is empty again (0 nets, 0 VMs, 0 ports), and so is the SDN controller");
+    Ok(service.started.elapsed())
 }
 
 /// The orchestrator's side: plain HTTP calls to the service.
@@ -227,8 +298,12 @@ impl Api {
     }
 
     /// Waits until every VM is ACTIVE and every passthrough interface has its SDN port.
-    async fn until_active(&self, items: &[(String, String)]) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+    async fn until_active(
+        &self,
+        items: &[(String, String)],
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
         let mut last = String::new();
         loop {
             let mut line = String::from("  VMs:");
@@ -255,7 +330,10 @@ impl Api {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("the VMs were not ACTIVE and wired within 30 s");
+                bail!(
+                    "the VMs were not ACTIVE and wired within {} s",
+                    within.as_secs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
