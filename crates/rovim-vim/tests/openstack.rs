@@ -832,18 +832,28 @@ async fn servers_are_refreshed_and_listed_page_by_page() {
     let reports = os.refresh_vms(&ids).await.unwrap();
     assert_eq!(reports.len(), 3, "{reports:?}");
     let after_refresh = pages(&proxy);
-    // Three servers, one per page: three marker pages, or two when Nova's listing skips a
-    // server still being scheduled (seen in CI: the connector then asked for it by id).
+    // Three servers, one per page: the walk follows Nova's markers, and asks by id for what
+    // the listing skipped. While they are still being scheduled Nova's listing skips some
+    // (seen in CI: one, and once two of the three, the page after the first coming back
+    // empty), so how many pages it walked then is Nova's to decide.
     let by_id = proxy
         .log()
         .iter()
         .filter(|(r, _)| ids.iter().any(|id| r.contains(&format!("/servers/{id} "))))
         .count();
     assert!(
-        after_refresh >= 2 && after_refresh + by_id >= 3,
+        after_refresh >= 1 && after_refresh + by_id >= 3,
         "pages of one server: {:?}",
         proxy.log()
     );
+    // Once they run, the listing by tag (no by-id fallback) walks three marker pages.
+    for id in &ids {
+        refresh_until(&os, id, "became ACTIVE", |r| {
+            r.is_some_and(|r| r.status == rovim_core::ItemStatus::Active)
+        })
+        .await;
+    }
+    let after_refresh = pages(&proxy);
     let tagged = os.list_tagged().await.unwrap();
     let listed: Vec<&str> = tagged
         .iter()
