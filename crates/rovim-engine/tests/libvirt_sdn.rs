@@ -13,20 +13,13 @@ use rovim_core::{ItemStatus, TaskStatus};
 use rovim_sdn::testing::{rovim_rules, ryu_url};
 use rovim_sdn::{RyuSdn, RyuSettings, SdnConnector};
 use rovim_vim::libvirt::{libvirt_name, slot_device};
-use rovim_vim::testing::{libvirt_lab, libvirt_lab::LAB_SLOTS};
+use rovim_vim::testing::{
+    libvirt_lab,
+    libvirt_lab::{LAB_SLOTS, pinger},
+};
 use serde_json::json;
 
 const BOOT: Duration = Duration::from_secs(120);
-
-/// The user data of a guest: its address on the data net (eth1), then a ping of the other
-/// guest every second, each answered or lost one reported on the console.
-fn pinger(me: &str, peer: &str) -> String {
-    format!(
-        "ip addr add {me}/24 dev eth1; ip link set eth1 up\n\
-         while :; do if ping -c1 -W1 {peer} >/dev/null 2>&1; then echo \"ROVIM-PING {peer} ok\"; \
-         else echo \"ROVIM-PING {peer} lost\"; fi; sleep 1; done"
-    )
-}
 
 #[cfg_attr(
     any(rovim_no_libvirt, rovim_no_ryu),

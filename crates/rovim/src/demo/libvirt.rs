@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rovim_sdn::{RyuSdn, RyuSettings};
 use rovim_vim::libvirt::slot_device;
+use rovim_vim::testing::libvirt_lab::{pinger, whole_lines};
 use serde_json::{Value, json};
 
 use super::{Service, deploy};
@@ -140,16 +141,6 @@ pub async fn run(service: &Service, lab: &LibvirtDemo) -> anyhow::Result<Duratio
     Ok(service.started.elapsed())
 }
 
-/// The guest's user data: its address on the data net (eth1), then a ping of the other guest
-/// every second, each reported on its console.
-pub fn pinger(me: &str, peer: &str) -> String {
-    format!(
-        "ip addr add {me}/24 dev eth1; ip link set eth1 up\n\
-         while :; do if ping -c1 -W1 {peer} >/dev/null 2>&1; then echo \"ROVIM-PING {peer} ok\"; \
-         else echo \"ROVIM-PING {peer} lost\"; fi; sleep 1; done"
-    )
-}
-
 /// The `ROVIM-` lines of the console whose file starts with `prefix`, once one contains
 /// `wanted` (or `within` passed).
 async fn console_lines(
@@ -167,7 +158,7 @@ async fn console_lines(
             .find(|e| e.file_name().to_string_lossy().starts_with(prefix))
             .and_then(|e| std::fs::read_to_string(e.path()).ok())
             .unwrap_or_default();
-        let lines: Vec<String> = text
+        let lines: Vec<String> = whole_lines(&text)
             .lines()
             .map(str::trim)
             .filter(|l| l.starts_with("ROVIM-"))
