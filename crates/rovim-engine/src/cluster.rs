@@ -217,19 +217,21 @@ pub fn join(
 }
 
 impl Joined {
-    /// Starts the keeper thread, reporting to `reports`.
-    pub fn run(self, reports: KeeperReports) -> Keeper {
-        let keeper = self.keeper.clone();
+    /// Starts the keeper thread, reporting to `reports`. It ends after a planned stop
+    /// ([`Keeper::leave`]), and once the last [`Keeper`] handle is dropped (the engine gone
+    /// without one: as after a crash, its leases are free once its connection closes).
+    pub fn run(self, reports: KeeperReports) -> std::thread::JoinHandle<()> {
         std::thread::Builder::new()
             .name("rovim-keeper".into())
             .spawn(move || self.keep(reports))
-            .expect("spawn the keeper thread");
-        keeper
+            .expect("spawn the keeper thread")
     }
 
     fn keep(self, reports: KeeperReports) {
         let Joined {
-            keeper,
+            keeper: Keeper {
+                clock, live, tx, ..
+            },
             first,
             rx,
             conn,
@@ -239,6 +241,8 @@ impl Joined {
             log,
             metrics,
         } = self;
+        // Not this handle's sender: it would keep the channel open after the engine's last.
+        drop(tx);
         let renew = Duration::from_secs_f64(config.renew_secs);
         let lease = Duration::from_secs_f64(config.lease_secs);
         // PostgreSQL's notifications are read by polling the connection (libpq's way). SQLite
@@ -319,7 +323,7 @@ impl Joined {
                 }
             }
             if let Some(relay) = &relay {
-                let live = keeper.live.load(Ordering::Relaxed);
+                let live = live.load(Ordering::Relaxed);
                 if let Err(e) = relay_events(c, relay, &member.id, live, &log) {
                     warn!(log, "lost the database connection"; "error" => %e);
                     conn = None;
@@ -332,8 +336,8 @@ impl Joined {
             let started = Instant::now();
             match leases::lease_round(c, &member, config.lease_secs) {
                 Ok(round) => {
-                    keeper.clock.renewed(started, lease);
-                    keeper.live.store(round.live_instances, Ordering::Relaxed);
+                    clock.renewed(started, lease);
+                    live.store(round.live_instances, Ordering::Relaxed);
                     metrics
                         .lease_renewal
                         .observe(started.elapsed().as_secs_f64());
@@ -441,5 +445,83 @@ fn deliver(channel: &str, payload: &str, me: &str, reports: &KeeperReports) -> b
             false
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::{Actor, Context, Handler};
+
+    /// Takes every report and does nothing with it.
+    struct Sink;
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    macro_rules! ignores {
+        ($($m:ty),*) => {$(
+            impl Handler<$m> for Sink {
+                type Result = ();
+                fn handle(&mut self, _: $m, _: &mut Context<Self>) {}
+            }
+        )*};
+    }
+    ignores!(
+        LeaseRound,
+        RemoteWork,
+        RemoteSettled,
+        RemoteAccountChanged,
+        Relistened
+    );
+
+    fn started(db: &rovim_store::test_support::TestDb) -> (Keeper, std::thread::JoinHandle<()>) {
+        let log = slog::Logger::root(slog::Discard, slog::o!());
+        let joined = join(
+            &db.store,
+            instance_id(),
+            &ClusterConfig::default(),
+            Arc::new(Metrics::new()),
+            &log,
+        )
+        .unwrap();
+        let keeper = joined.keeper.clone();
+        let sink = Sink.start();
+        let thread = joined.run(KeeperReports {
+            events: Arc::default(),
+            round: sink.clone().recipient(),
+            work: sink.clone().recipient(),
+            settled: sink.clone().recipient(),
+            account: sink.clone().recipient(),
+            relistened: sink.recipient(),
+        });
+        (keeper, thread)
+    }
+
+    /// Whether the thread ends within `tries` × 20 ms.
+    async fn ends(thread: &std::thread::JoinHandle<()>, tries: usize) -> bool {
+        for _ in 0..tries {
+            if thread.is_finished() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    #[actix_rt::test]
+    async fn the_keeper_thread_ends_after_a_planned_stop_or_with_its_last_handle() {
+        let db = rovim_store::test_support::sqlite();
+        let (keeper, thread) = started(&db);
+        keeper.leave().await;
+        assert!(ends(&thread, 100).await, "after leave");
+
+        // Dropped without a planned stop (an engine dropped, its actors gone): the thread, on
+        // SQLite waiting up to an hour for its next round, ends at once all the same.
+        let (keeper, thread) = started(&db);
+        let other = keeper.clone();
+        drop(keeper);
+        assert!(!ends(&thread, 10).await, "a handle is left");
+        drop(other);
+        assert!(ends(&thread, 100).await, "with its last handle");
     }
 }
