@@ -5,12 +5,15 @@
 # and the tiny guest: Debian's cloud kernel and an initramfs of busybox-static with the virtio
 # network modules. The guest takes an address by DHCP on every interface, prints
 # `ROVIM-GUEST <iface> <mac> <ip>` on its serial console, and runs the user data it finds on its
-# kernel command line (`rovim.user_data=<base64>`) as a shell script.
+# kernel command line (`rovim.user_data=<base64>`) as a shell script. The same guest is also a
+# bootable disk image (disk.qcow2: a FAT file system with syslinux, made without mounting
+# anything), for the VMs of disk images.
 # Run .ci/sdn.sh first: libvirt plugs data interfaces into its Open vSwitch bridge br-data
 # (libvirt calls plain ovs-vsctl, so the default database socket is linked to the lab's).
 # No traffic leaves the machine: rovim's libvirt networks are isolated (no <forward>).
 # Prints the environment the tests read:
-#   ROVIM_TEST_LIBVIRT_URL  the libvirt URI       ROVIM_TEST_GUEST_DIR  vmlinuz + initrd.img
+#   ROVIM_TEST_LIBVIRT_URL  the libvirt URI
+#   ROVIM_TEST_GUEST_DIR    vmlinuz + initrd.img, and disk.qcow2
 # Usage: eval "$(bash .ci/libvirt.sh)"
 set -euo pipefail
 # libvirt's own image directory: QEMU runs as libvirt-qemu, which cannot read under /root.
@@ -100,6 +103,24 @@ EOF
   cp "${work}"/root/boot/vmlinuz-* "${GUEST}/vmlinuz"
   (cd "${r}" && find . | "${r}/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -1 > "${GUEST}/initrd.img")
   chmod 0644 "${GUEST}/vmlinuz" "${GUEST}/initrd.img"
+fi
+
+if [ ! -f "${GUEST}/disk.qcow2" ] || [ "${GUEST}/initrd.img" -nt "${GUEST}/disk.qcow2" ]; then
+  log "making the tiny guest's disk image ${GUEST}/disk.qcow2"
+  command -v syslinux >/dev/null && command -v mcopy >/dev/null && command -v mkfs.vfat >/dev/null \
+    || apt_install syslinux mtools dosfstools
+  disk="$(mktemp -d)"
+  truncate -s 48M "${disk}/disk.raw"
+  # A FAT "superfloppy" (no partition table): the BIOS starts syslinux's boot sector at once.
+  mkfs.vfat -n ROVIM "${disk}/disk.raw" >/dev/null
+  syslinux --install "${disk}/disk.raw"
+  printf '%s\n' 'DEFAULT rovim' 'PROMPT 0' 'TIMEOUT 0' 'LABEL rovim' '  KERNEL vmlinuz' \
+    '  INITRD initrd.img' '  APPEND console=ttyS0 quiet' > "${disk}/syslinux.cfg"
+  mcopy -i "${disk}/disk.raw" "${GUEST}/vmlinuz" "${GUEST}/initrd.img" "${disk}/syslinux.cfg" ::/
+  qemu-img convert -O qcow2 "${disk}/disk.raw" "${GUEST}/disk.qcow2.part"
+  chmod 0644 "${GUEST}/disk.qcow2.part"
+  mv "${GUEST}/disk.qcow2.part" "${GUEST}/disk.qcow2"
+  rm -rf "${disk}"
 fi
 
 v() { virsh -c qemu:///system version | awk -v k="$1" '$0 ~ k {print $NF}'; }

@@ -11,7 +11,7 @@ use rovim_core::{
 };
 use rovim_vim::libvirt::{LibvirtConnector, LibvirtSettings, libvirt_name};
 use rovim_vim::testing::{LibvirtLab, libvirt_lab};
-use rovim_vim::{VimConnector, VimError, VmRequest};
+use rovim_vim::{VimConnector, VimError, VmReport, VmRequest};
 use serde_json::json;
 
 fn connector(lab: &LibvirtLab, installation: &str) -> LibvirtConnector {
@@ -232,6 +232,112 @@ async fn a_vm_is_active_once_its_guest_holds_the_lease_rovim_reports() {
         lv.delete_net(&owned(&net.vim_id)).await,
         Err(VimError::NotFound(_))
     ));
+}
+
+/// Refreshes the VM until it is ACTIVE (its guest holds its lease); its report.
+async fn until_active(lv: &LibvirtConnector, lab: &LibvirtLab, id: &str, domain: &str) -> VmReport {
+    let start = Instant::now();
+    loop {
+        let report = lv
+            .refresh_vms(&[id.to_owned()])
+            .await
+            .unwrap()
+            .remove(id)
+            .unwrap();
+        if report.status == ItemStatus::Active {
+            return report;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{report:?}; console:\n{}",
+            lab.console(domain)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One disk image serves several VMs at once: each boots it from an overlay of its own
+/// (libvirt's transient disk) and is ACTIVE with its lease; the image is left as it was and
+/// the overlays go with the domains. User data has no way into a guest booted from a disk:
+/// refused, naming the field, and no domain made.
+#[cfg_attr(
+    rovim_no_libvirt,
+    ignore = "needs libvirt and the tiny guest: eval \"$(bash .ci/libvirt.sh)\""
+)]
+#[tokio::test]
+async fn vms_of_one_disk_image_boot_side_by_side_on_overlays_of_their_own() {
+    let Some(lab) = libvirt_lab() else { return };
+    lab.purge("lv-d-");
+    let lv = connector(&lab, &uuid::Uuid::new_v4().to_string());
+    let image = format!("{}/disk.qcow2", lab.guest_dir);
+    let pristine = std::fs::read(&image).expect("the lab's disk image");
+    let net = lv
+        .create_net(&bridge_net("lv-d-mgmt", "10.77.3.0/24"), &token())
+        .await
+        .unwrap();
+    let from_disk = |name: &str, mac: &str| {
+        let mut request = vm(name, &[(&net.vim_id, InterfaceType::Virtual, Some(mac))]);
+        request.params.image_id = "guest-disk".into();
+        request
+    };
+    let mut vms = Vec::new();
+    for (name, mac) in [
+        ("lv-d-a", "52:54:00:77:03:0a"),
+        ("lv-d-b", "52:54:00:77:03:0b"),
+    ] {
+        let t = token();
+        let made = lv.create_vm(&from_disk(name, mac), &t).await.unwrap();
+        vms.push((made.created.vim_id, libvirt_name(name, &t), mac));
+    }
+    for (id, domain, mac) in &vms {
+        let report = until_active(&lv, &lab, id, domain).await;
+        let iface = &report.interfaces[0];
+        assert_eq!(iface.mac_address.as_deref(), Some(*mac));
+        let ip = iface.ip_address.as_deref().unwrap();
+        assert!(ip.starts_with("10.77.3."), "{ip}");
+        let disks = lab.virsh(&["domblklist", domain, "--details"]);
+        assert!(
+            disks.contains(&format!("{image}.TRANSIENT-{domain}")),
+            "its own overlay: {disks}"
+        );
+    }
+
+    let mut with_data = from_disk("lv-d-data", "52:54:00:77:03:0c");
+    with_data.params.cloud_config = Some(json!({"user-data": "echo hello"}));
+    let refused = lv.create_vm(&with_data, &token()).await.unwrap_err();
+    assert!(
+        matches!(&refused.error, VimError::BadRequest(m) if m.starts_with("cloud_config")),
+        "{refused:?}"
+    );
+    assert_eq!(refused.leftover, None);
+    assert!(lab.names("list", "lv-d-data").is_empty());
+
+    for (id, domain, _) in &vms {
+        lv.delete_vm(&owned(id)).await.unwrap();
+        assert!(lab.names("list", domain).is_empty());
+    }
+    lv.delete_net(&owned(&net.vim_id)).await.unwrap();
+    let overlays = || {
+        std::fs::read_dir(&lab.guest_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("TRANSIENT-") && n.contains("lv-d-"))
+            .collect::<Vec<_>>()
+    };
+    let start = Instant::now();
+    while !overlays().is_empty() && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        overlays(),
+        Vec::<String>::new(),
+        "the overlays go with the domains"
+    );
+    assert!(
+        std::fs::read(&image).unwrap() == pristine,
+        "the image is left as it was"
+    );
 }
 
 /// A data net is a VLAN of the OVS bridge (one VLAN each, from the range); a VF interface on

@@ -15,7 +15,8 @@ pub struct Flavor {
 }
 
 /// An image: a kernel and initramfs booted directly, or a disk image (opened as a transient
-/// disk: each VM writes to its own overlay, dropped when it stops). Paths on the libvirt host.
+/// disk: each VM writes to its own overlay, dropped when it stops, and the image is shared
+/// read-only by all its VMs). Paths on the libvirt host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Image {

@@ -325,10 +325,13 @@ pub fn domain_xml(d: &DomainSpec) -> String {
         } else {
             "raw"
         };
+        // shareBacking: every VM of an image gets its own overlay and the image stays
+        // read-only; a plain <transient/> makes QEMU lock the image for writing, so a second
+        // VM of that image fails to start ("Failed to get \"write\" lock"; libvirt ≥ 7.4).
         let _ = writeln!(
             x,
             "    <disk type='file' device='disk'><driver name='qemu' type='{format}'/><source file='{}'/>\
-             <target dev='vda' bus='virtio'/><transient/></disk>",
+             <target dev='vda' bus='virtio'/><transient shareBacking='yes'/></disk>",
             escape(path)
         );
     }

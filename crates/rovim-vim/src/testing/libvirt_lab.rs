@@ -62,7 +62,8 @@ pub fn libvirt_lab() -> Option<LibvirtLab> {
 
 impl LibvirtLab {
     /// An account config booting the tiny guest under software emulation (KVM in a nested
-    /// machine hangs the guest), flavor `tiny`, image `guest`, data nets on `br-data`.
+    /// machine hangs the guest), flavor `tiny`, image `guest` (kernel and initramfs) or
+    /// `guest-disk` (the same guest on a disk image), data nets on `br-data`.
     pub fn config(&self) -> Value {
         std::fs::create_dir_all(CONSOLE_DIR).expect("console directory");
         // QEMU runs as libvirt-qemu and writes the console files itself.
@@ -75,7 +76,8 @@ impl LibvirtLab {
             "images": {"guest": {
                 "kernel": format!("{}/vmlinuz", self.guest_dir),
                 "initrd": format!("{}/initrd.img", self.guest_dir),
-                "cmdline": "console=ttyS0 quiet"}},
+                "cmdline": "console=ttyS0 quiet"},
+                "guest-disk": {"disk": format!("{}/disk.qcow2", self.guest_dir)}},
             "data_bridge": "br-data",
             "passthrough_slots": LAB_SLOTS,
             "console_dir": CONSOLE_DIR,
