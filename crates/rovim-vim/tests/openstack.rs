@@ -1045,14 +1045,16 @@ async fn a_revoked_token_is_replaced_after_neutron_refuses_it() {
 #[tokio::test]
 async fn a_token_is_renewed_before_it_expires() {
     let Some(url) = keystone_url() else { return };
-    let Some((c, keystone)) = on_checked_neutron(&url, 3600.0 - 3.0).await else {
+    // Fresh for about 10 s of its hour (Keystone's expiry is in whole seconds): room for two
+    // calls on a slow machine, then renewed after 11.
+    let Some((c, keystone)) = on_checked_neutron(&url, 3600.0 - 10.0).await else {
         return;
     };
     c.list_nets(&FindFilter::default()).await.unwrap();
     let first = c.keystone().current_token().await.unwrap();
     c.list_nets(&FindFilter::default()).await.unwrap();
     assert_eq!(authentications(&keystone), 1, "still fresh: reused");
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
     c.list_nets(&FindFilter::default()).await.unwrap();
     assert_eq!(authentications(&keystone), 2, "renewed before its expiry");
     assert_ne!(c.keystone().current_token().await.unwrap(), first);
