@@ -72,6 +72,28 @@ fn owned(id: &str) -> Owned {
     }
 }
 
+/// Refreshes the VM until it is ACTIVE (its guest holds its lease); its report.
+async fn until_active(lv: &LibvirtConnector, lab: &LibvirtLab, id: &str, domain: &str) -> VmReport {
+    let start = Instant::now();
+    loop {
+        let report = lv
+            .refresh_vms(&[id.to_owned()])
+            .await
+            .unwrap()
+            .remove(id)
+            .unwrap();
+        if report.status == ItemStatus::Active {
+            return report;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{report:?}; console:\n{}",
+            lab.console(domain)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// A bridge net with DHCP and a VM booting the tiny guest on it: BUILD until the guest holds
 /// its lease, then ACTIVE with the MAC asked and the IP the guest printed; the same token
 /// finds the same domain, and a create repeated with it makes no second one; the net refuses
@@ -139,33 +161,13 @@ async fn a_vm_is_active_once_its_guest_holds_the_lease_rovim_reports() {
     assert_eq!(lab.names("list", &dom_name).len(), 1);
 
     let id = made.created.vim_id.clone();
-    let start = Instant::now();
-    let mut statuses = Vec::new();
-    let report = loop {
-        let r = lv
-            .refresh_vms(std::slice::from_ref(&id))
-            .await
-            .unwrap()
-            .remove(&id)
-            .unwrap();
-        statuses.push(r.status);
-        if r.status == ItemStatus::Active || start.elapsed() > Duration::from_secs(90) {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let first = lv.refresh_vms(std::slice::from_ref(&id)).await.unwrap();
     assert_eq!(
-        report.status,
-        ItemStatus::Active,
-        "{:?}; console:\n{}",
-        report,
-        lab.console(&dom_name)
-    );
-    assert_eq!(
-        statuses[0],
+        first[&id].status,
         ItemStatus::Build,
         "a booting guest has no lease yet"
     );
+    let report = until_active(&lv, &lab, &id, &dom_name).await;
     let iface = &report.interfaces[0];
     assert_eq!(iface.mac_address.as_deref(), Some(mac));
     assert_eq!(iface.vim_net_id.as_deref(), Some(net.vim_id.as_str()));
@@ -232,28 +234,6 @@ async fn a_vm_is_active_once_its_guest_holds_the_lease_rovim_reports() {
         lv.delete_net(&owned(&net.vim_id)).await,
         Err(VimError::NotFound(_))
     ));
-}
-
-/// Refreshes the VM until it is ACTIVE (its guest holds its lease); its report.
-async fn until_active(lv: &LibvirtConnector, lab: &LibvirtLab, id: &str, domain: &str) -> VmReport {
-    let start = Instant::now();
-    loop {
-        let report = lv
-            .refresh_vms(&[id.to_owned()])
-            .await
-            .unwrap()
-            .remove(id)
-            .unwrap();
-        if report.status == ItemStatus::Active {
-            return report;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "{report:?}; console:\n{}",
-            lab.console(domain)
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// One disk image serves several VMs at once: each boots it from an overlay of its own
