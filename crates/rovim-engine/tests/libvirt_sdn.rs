@@ -12,11 +12,9 @@ use common::*;
 use rovim_core::{ItemStatus, TaskStatus};
 use rovim_sdn::testing::{rovim_rules, ryu_url};
 use rovim_sdn::{RyuSdn, RyuSettings, SdnConnector};
+use rovim_vim::libvirt::tiny_guest::pinger;
 use rovim_vim::libvirt::{libvirt_name, slot_device};
-use rovim_vim::testing::{
-    libvirt_lab,
-    libvirt_lab::{LAB_SLOTS, pinger},
-};
+use rovim_vim::testing::{libvirt_lab, libvirt_lab::LAB_SLOTS};
 use serde_json::json;
 
 const BOOT: Duration = Duration::from_secs(120);

@@ -11,6 +11,7 @@ mod domain_spec;
 mod host;
 mod names;
 mod settings;
+pub mod tiny_guest;
 pub mod virsh;
 pub mod xml;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use rovim_sdn::{RyuSdn, RyuSettings};
 use rovim_vim::libvirt::slot_device;
-use rovim_vim::testing::libvirt_lab::{pinger, whole_lines};
+use rovim_vim::libvirt::tiny_guest::{pinger, whole_lines};
 use serde_json::{Value, json};
 
 use super::{Service, deploy};
