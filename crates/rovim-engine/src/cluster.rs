@@ -194,6 +194,9 @@ pub fn join(
     let started = Instant::now();
     let first = leases::lease_round(&mut conn, &member, config.lease_secs)?;
     clock.renewed(started, Duration::from_secs_f64(config.lease_secs));
+    if first.live_instances > 1 {
+        leases::announce(&mut conn, &member.id)?;
+    }
     let (tx, rx) = channel();
     let log = log.new(slog::o!("instance" => id.clone()));
     info!(log, "joined"; "accounts" => first.held.len(), "of" => first.accounts,

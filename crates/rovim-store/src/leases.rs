@@ -272,6 +272,13 @@ pub fn lease_round(
     })
 }
 
+/// Tells the other instances that `me` joined, after its first round: they run a round at
+/// once, sharing the accounts with it and relaying their events to it from then on, instead of
+/// at their next renewal (`cluster.renew_secs` later).
+pub fn announce(conn: &mut AnyConnection, me: &str) -> Result<(), StoreError> {
+    crate::notify::send(conn, crate::notify::LEASES, me)
+}
+
 /// Hands back every lease of `me` and leaves the member list (a planned stop).
 pub fn leave(conn: &mut AnyConnection, me: &str) -> Result<usize, StoreError> {
     conn.transaction(|c| {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use common::account;
 use rovim_core::VimAccountId;
 use rovim_store::leases::{
-    Fence, Lease, Member, hold_liveness, lease_round, leave, list_instances,
+    Fence, Lease, Member, announce, hold_liveness, lease_round, leave, list_instances,
 };
 use rovim_store::test_support::{TestDb, backends, postgres};
 use rovim_store::{AccountStatusUpdate, AnyConnection, DbWrite, DbWriter, StoreError, WriteBatch};
@@ -240,4 +240,39 @@ async fn a_dead_instance_is_taken_over_at_once_a_paused_one_only_after_its_lease
     let r = lease_round(&mut cb, &b, 10.0).unwrap();
     assert_eq!(r.held.len(), 4, "{r:?}");
     assert_eq!(r.live_instances, 1);
+}
+
+/// A joining instance announces itself after its first round: the others hear it at once (and
+/// run a round then, sharing the accounts with it, instead of at their next renewal).
+#[actix_rt::test]
+#[cfg_attr(
+    rovim_no_pg,
+    ignore = "needs PostgreSQL: set ROVIM_TEST_DATABASE_URL (bash .ci/run does)"
+)]
+async fn a_joining_instance_is_announced_to_the_others() {
+    let db = postgres().expect("ROVIM_TEST_DATABASE_URL");
+    let (a, b) = (member(1), member(2));
+    let mut ca = joined(&db, &a);
+    rovim_store::notify::listen(&mut ca).unwrap();
+    lease_round(&mut ca, &a, 10.0).unwrap();
+    let mut cb = joined(&db, &b);
+    let first = lease_round(&mut cb, &b, 10.0).unwrap();
+    assert_eq!(first.live_instances, 2);
+    announce(&mut cb, &b.id).unwrap();
+    let AnyConnection::Postgresql(pg) = &mut ca else {
+        unreachable!("a PostgreSQL connection")
+    };
+    let start = std::time::Instant::now();
+    // Test schemas share one database, and so its notifications: b's is the one named by b.
+    while !pg
+        .notifications_iter()
+        .filter_map(Result::ok)
+        .any(|n| n.channel == rovim_store::notify::LEASES && n.payload == b.id)
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "a never heard b join"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
