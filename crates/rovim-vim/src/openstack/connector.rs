@@ -26,7 +26,7 @@ pub fn token_tag(token: &str) -> String {
     format!("{TOKEN_TAG_PREFIX}{token}")
 }
 
-pub(super) const TOKEN_TAG_PREFIX: &str = "rovim:";
+const TOKEN_TAG_PREFIX: &str = "rovim:";
 
 /// The Neutron tag that carries the installation's id (a separate tag: Neutron tags hold 60
 /// characters, too few for the token and the installation together).
@@ -34,7 +34,7 @@ pub fn installation_tag(installation: &str) -> String {
     format!("{INSTALLATION_TAG_PREFIX}{installation}")
 }
 
-pub(super) const INSTALLATION_TAG_PREFIX: &str = "rovim-installation:";
+const INSTALLATION_TAG_PREFIX: &str = "rovim-installation:";
 
 /// The path of a Neutron listing with its query (names and values encoded), e.g.
 /// `/v2.0/ports?device_id=a&device_id=b`.
@@ -74,7 +74,7 @@ pub(super) fn retagged(current: &Value, token: &str, installation: &str) -> Vec<
 }
 
 /// rovim's own tags (token, installation), which an ADOPT replaces.
-pub(super) fn is_rovim_tag(tag: &str) -> bool {
+fn is_rovim_tag(tag: &str) -> bool {
     tag.starts_with(TOKEN_TAG_PREFIX) || tag.starts_with(INSTALLATION_TAG_PREFIX)
 }
 

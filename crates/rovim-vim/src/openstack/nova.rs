@@ -125,12 +125,10 @@ impl OpenStackConnector {
         {
             Ok(v) => v,
             Err(error) if error.is_retryable() => {
-                let leftover = Owned {
-                    vim_id: None,
-                    created_items: port_items(&ports),
-                }
-                .non_empty();
-                return Err(CreateFailure { error, leftover });
+                return Err(CreateFailure {
+                    error,
+                    leftover: ports_kept(&ports),
+                });
             }
             Err(VimError::Conflict(m)) if reused && m.contains("is still in use") => {
                 return self.port_taken_by_earlier_try(token, &ports, m).await;
@@ -174,11 +172,7 @@ impl OpenStackConnector {
                     "{refusal} (a port an earlier try made for this VM; its server is looked up \
                      again at the retry)"
                 )),
-                leftover: Owned {
-                    vim_id: None,
-                    created_items: port_items(ports),
-                }
-                .non_empty(),
+                leftover: ports_kept(ports),
             }),
         }
     }
@@ -524,6 +518,16 @@ fn port_items(ports: &[String]) -> Vec<CreatedItem> {
             id: p.clone(),
         })
         .collect()
+}
+
+/// The ports of a create whose server's fate is unknown, kept as its leftover: that server
+/// may be on them, and a retry reuses them or a DELETE removes them.
+fn ports_kept(ports: &[String]) -> Option<Owned> {
+    Owned {
+        vim_id: None,
+        created_items: port_items(ports),
+    }
+    .non_empty()
 }
 
 /// Whether a Nova whose largest microversion is `max` ("2.104") offers `needed` ("2.52").
