@@ -53,6 +53,7 @@ pub mod sdn_vlan;
 pub mod task;
 pub mod task_shape;
 pub mod teardown;
+pub mod test_peers;
 pub mod truncate;
 pub mod vim_account;
 pub mod vim_url;

@@ -44,14 +44,10 @@ fn moto_path() -> PathBuf {
 pub fn moto() -> Option<Moto> {
     let path = moto_path();
     if !path.exists() {
-        let msg = format!(
+        rovim_core::test_peers::absent(&format!(
             "moto_server not found at {} (set ROVIM_MOTO_SERVER or run .ci/run)",
             path.display()
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}");
-        }
-        eprintln!("skipping: {msg}");
+        ));
         return None;
     }
     let port = TcpListener::bind("127.0.0.1:0")
