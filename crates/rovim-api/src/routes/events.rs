@@ -150,8 +150,9 @@ impl EventStream {
     /// The next chunk of the stream; `None` ends it (the engine went away).
     async fn next(&mut self) -> Option<Bytes> {
         if std::mem::take(&mut self.gap) {
-            return Some(Bytes::from_static(
-                b"event: gap\ndata: {\"type\":\"gap\",\"reason\":\"events after the one asked for may be missing: no longer kept, or from before this rovim started\"}\n\n",
+            return Some(gap(
+                "events after the one asked for may be missing: no longer kept, or from before \
+                 this rovim started",
             ));
         }
         if let Some(n) = self.lagged.take() {
@@ -179,7 +180,7 @@ impl EventStream {
                 });
                 if left == 0 {
                     self.settling.remove(&action);
-                    if let Some(progress) = self.progress(&event).await {
+                    if let Some(progress) = self.progress(&event, action).await {
                         out.push_str(&progress);
                     }
                 }
@@ -188,11 +189,9 @@ impl EventStream {
         }
     }
 
-    /// An `action_progress` event after a task of the action settled: its counters as stored.
-    async fn progress(&self, e: &Stamped) -> Option<String> {
-        let Event::TaskSettled { action, .. } = e.event else {
-            return None;
-        };
+    /// An `action_progress` event after `e`, a task of `action` settled: its counters as
+    /// stored.
+    async fn progress(&self, e: &Stamped, action: ActionId) -> Option<String> {
         let row = read(&self.state, move |c| reads::get_action_row(c, action))
             .await
             .ok()?;
@@ -207,9 +206,13 @@ impl EventStream {
 
 /// Said when the stream fell `n` events behind the engine (they are lost to it).
 fn behind(n: u64) -> Bytes {
-    Bytes::from(format!(
-        "event: gap\ndata: {{\"type\":\"gap\",\"reason\":\"this stream fell {n} events behind\"}}\n\n"
-    ))
+    gap(&format!("this stream fell {n} events behind"))
+}
+
+/// A `gap` event (no id: nothing to resume from): events may be missing, and why.
+fn gap(reason: &str) -> Bytes {
+    let data = json!({"type": "gap", "reason": reason});
+    Bytes::from(format!("event: gap\ndata: {data}\n\n"))
 }
 
 /// One SSE event: its id (for Last-Event-ID), its type, its JSON.
@@ -225,5 +228,20 @@ mod tests {
     fn a_frame_is_id_event_and_one_data_line() {
         let f = frame(7, "account", &json!({"a": "x\ny"}));
         assert_eq!(f, "id: 7\nevent: account\ndata: {\"a\":\"x\\ny\"}\n\n");
+    }
+
+    #[test]
+    fn a_gap_has_no_id_and_says_why_in_its_json() {
+        let b = behind(3);
+        let text = std::str::from_utf8(&b).unwrap();
+        let data = text
+            .strip_prefix("event: gap\ndata: ")
+            .and_then(|t| t.strip_suffix("\n\n"))
+            .unwrap_or_else(|| panic!("{text:?}"));
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(
+            v,
+            json!({"type": "gap", "reason": "this stream fell 3 events behind"})
+        );
     }
 }
