@@ -188,7 +188,9 @@ pub trait VimConnector: Send + Sync + 'static {
     async fn delete_vm(&self, owned: &Owned) -> Result<(), VimError>;
     async fn refresh_vms(&self, ids: &[String]) -> Result<HashMap<String, VmReport>, VimError>;
 
-    /// Every element carrying this installation's tag (the connector follows the VIM's pages).
+    /// Every element carrying this installation's tag (the connector follows the VIM's pages),
+    /// but for what the VIM is already deleting (an EC2 instance shutting down, a Nova server
+    /// in task state `deleting`): its deletion has been asked for.
     async fn list_tagged(&self) -> Result<Vec<TaggedElement>, VimError>;
 
     /// Puts an existing element under rovim's management (ADOPT): the one element `filter`

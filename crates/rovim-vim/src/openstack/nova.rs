@@ -382,13 +382,16 @@ impl OpenStackConnector {
         Ok(out)
     }
 
-    /// The servers carrying this installation's tag: one tag-filtered listing.
+    /// The servers carrying this installation's tag: one tag-filtered listing. A server Nova is
+    /// deleting is left out: its deletion has been asked for (a sweep would otherwise list it
+    /// again and ask twice); should Nova fail to delete it, it comes back in ERROR, listed.
     pub(super) async fn tagged_servers(&self) -> Result<Vec<TaggedElement>, VimError> {
         let mine = installation_tag(self.installation());
         Ok(self
             .servers(&[("tags", mine.as_str())])
             .await?
             .into_iter()
+            .filter(|s| !being_deleted(s))
             .map(|s| TaggedElement {
                 kind: ElementKind::Vm,
                 vim_id: s["id"].as_str().unwrap_or_default().to_owned(),
@@ -603,6 +606,16 @@ fn base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Whether Nova is already deleting `server`: its DELETE was accepted (task state `deleting`)
+/// or it is soft-deleted, waiting to be reclaimed.
+fn being_deleted(server: &Value) -> bool {
+    server["OS-EXT-STS:task_state"].as_str() == Some("deleting")
+        || matches!(
+            server["OS-EXT-STS:vm_state"].as_str(),
+            Some("deleted" | "soft_deleted")
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,6 +640,18 @@ mod tests {
         assert_eq!(base64(b"hi!"), "aGkh");
         assert_eq!(base64(b"hi"), "aGk=");
         assert_eq!(base64(b"#cloud-config"), "I2Nsb3VkLWNvbmZpZw==");
+    }
+
+    #[test]
+    fn a_server_nova_is_deleting_is_told_apart() {
+        let server = |vm: &str, task: Value| json!({"id": "s", "OS-EXT-STS:vm_state": vm, "OS-EXT-STS:task_state": task});
+        assert!(being_deleted(&server("active", json!("deleting"))));
+        assert!(being_deleted(&server("error", json!("deleting"))));
+        assert!(being_deleted(&server("soft_deleted", Value::Null)));
+        assert!(!being_deleted(&server("active", Value::Null)));
+        assert!(!being_deleted(&server("building", json!("spawning"))));
+        assert!(!being_deleted(&server("error", Value::Null)));
+        assert!(!being_deleted(&json!({"id": "s"})));
     }
 
     #[test]
