@@ -2,15 +2,17 @@
 //! a browser's EventSource reads it: the events of an action arrive as they happen (each task
 //! settled, the action's progress up to DONE, the VM turning ACTIVE), a reconnection with
 //! `Last-Event-ID` gets exactly what came after that event, a filter keeps to its account, and
-//! the account turning ERROR when its VIM goes away is an event too.
+//! the account turning ERROR when its VIM goes away is an event too. `rovim action watch`, which
+//! follows that stream, rides through a restart of the service.
 
 mod support;
 
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use support::sse::Events;
-use support::{http, register_sim, serve, sim_vim, submit};
+use support::{get, http, register_sim, serve, serve_on, sim_vim, submit};
 
 #[tokio::test]
 async fn an_action_s_events_arrive_as_they_happen_and_resume_after_the_last_one_seen() {
@@ -157,5 +159,86 @@ async fn an_action_s_events_arrive_as_they_happen_and_resume_after_the_last_one_
             .as_str()
             .unwrap()
             .contains("before this rovim started")
+    );
+}
+
+/// `rovim action watch` follows an action across a crash and restart of the service: its
+/// stream breaks, the service is out of reach for a while, and the watch still ends with the
+/// action DONE, all of its tasks counted.
+#[tokio::test]
+async fn action_watch_rides_through_a_restart_of_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rovim.db");
+    let rovim = serve(db.to_str().unwrap());
+    let listen = rovim.url.trim_start_matches("http://").to_owned();
+    let http = http();
+    let sim = sim_vim(r#"{"latency_ms": 300}"#);
+    register_sim(&http, &rovim, "lab", &sim).await;
+    // A chain: each net waits for the one before, so the action lasts a few seconds.
+    let n = 8;
+    let tasks: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"vim_account": "lab", "action": "CREATE", "item": "net",
+                "params": {"name": format!("n{i}")},
+                "depends_on": if i == 0 { vec![] } else { vec![i - 1] }})
+        })
+        .collect();
+    let made = submit(&http, &rovim, &json!({ "tasks": tasks }))
+        .await
+        .unwrap();
+    let action = made["action_id"].as_str().unwrap().to_owned();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--api-url", &rovim.url, "action", "watch", &action])
+        .env_remove("ROVIM_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+
+    let state = |url: &str| get(&http, format!("{url}/v1/actions/{action}?tasks=false"));
+    let start = Instant::now();
+    let before = loop {
+        let v = state(&rovim.url).await;
+        if v["number_done"].as_u64() >= Some(2) {
+            break v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(before["status"], "BUILD", "killed mid-action: {before}");
+    drop(rovim);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rovim = serve_on(db.to_str().unwrap(), &listen, &[]);
+
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = watch.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(90) {
+            let _ = watch.kill();
+            panic!("the watch did not end: {:?}", watch.wait_with_output());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let out = watch.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("DONE") && stdout.contains(&format!("{n}/{n} done")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("waiting up to 60 s") && stderr.contains("reached the rovim API again"),
+        "the watch saw the service go and come back: {stderr}"
+    );
+    let after = state(&rovim.url).await;
+    assert_eq!(
+        (after["status"].as_str(), after["number_done"].as_u64()),
+        (Some("DONE"), Some(n as u64)),
+        "{after}"
     );
 }

@@ -67,6 +67,12 @@ pub fn serve(db_url: &str) -> Proc {
 }
 
 pub fn serve_with(db_url: &str, env: &[(&str, &str)]) -> Proc {
+    serve_on(db_url, "127.0.0.1:0", env)
+}
+
+/// `rovim serve` on `db_url` listening on `listen` (the address of an earlier run, to restart
+/// it where its clients are).
+pub fn serve_on(db_url: &str, listen: &str, env: &[(&str, &str)]) -> Proc {
     let mut all = vec![
         ("ROVIM_ENGINE__RESTART_MIN_SECS", "0.1"),
         ("ROVIM_ENGINE__RESTART_MAX_SECS", "1"),
@@ -75,7 +81,7 @@ pub fn serve_with(db_url: &str, env: &[(&str, &str)]) -> Proc {
     ];
     all.extend_from_slice(env);
     spawn(
-        &["--database-url", db_url, "serve", "--listen", "127.0.0.1:0"],
+        &["--database-url", db_url, "serve", "--listen", listen],
         &all,
     )
 }

@@ -2,8 +2,8 @@
 
 mod events;
 mod output;
+mod watch;
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -352,40 +352,7 @@ pub fn action(api: &Api, cmd: ActionCommand) -> anyhow::Result<()> {
                 show_action(api.output, &v)
             }
             ActionCommand::Watch { id } => {
-                let mut v = c
-                    .send(c.req(
-                        reqwest::Method::GET,
-                        &format!("/v1/actions/{id}?tasks=false"),
-                    ))
-                    .await?;
-                while v["status"] == "BUILD" {
-                    // Subscribed, then read again: what settles after the read comes as an event.
-                    let stream = c
-                        .req(reqwest::Method::GET, &format!("/v1/events?action={id}"))
-                        .send()
-                        .await
-                        .with_context(|| format!("cannot reach the rovim API at {}", api.base()))?;
-                    if !stream.status().is_success() {
-                        bail!("{}: the event stream was refused", stream.status());
-                    }
-                    let mut events = events::EventReader::new(stream);
-                    v = c
-                        .send(c.req(
-                            reqwest::Method::GET,
-                            &format!("/v1/actions/{id}?tasks=false"),
-                        ))
-                        .await?;
-                    while v["status"] == "BUILD" {
-                        progress(&v);
-                        match events.next().await? {
-                            Some((kind, data)) if kind == "action_progress" => v = data,
-                            Some(_) => {}
-                            // The service restarted: subscribe again.
-                            None => break,
-                        }
-                    }
-                }
-                progress(&v);
+                watch::follow(&c, &id.to_string()).await?;
                 let v = c
                     .send(c.req(reqwest::Method::GET, &format!("/v1/actions/{id}")))
                     .await?;
@@ -486,23 +453,4 @@ fn show_action(out: Output, v: &Value) -> anyhow::Result<()> {
         }
         other => output::one(other, v, &[]),
     }
-}
-
-/// One line on stderr, redrawn: `[#######-------] 7/14 done, 0 failed  BUILD`.
-fn progress(v: &Value) {
-    let total = v["number_tasks"].as_u64().unwrap_or(0).max(1);
-    let done = v["number_done"].as_u64().unwrap_or(0) + v["number_failed"].as_u64().unwrap_or(0);
-    let width = 30;
-    let filled = (done * width / total) as usize;
-    let bar = format!(
-        "{}{}",
-        "#".repeat(filled),
-        "-".repeat(width as usize - filled)
-    );
-    eprint!(
-        "\r[{bar}] {done}/{total} done, {} failed  {}   ",
-        v["number_failed"],
-        v["status"].as_str().unwrap_or("")
-    );
-    let _ = std::io::stderr().flush();
 }
