@@ -40,6 +40,11 @@ impl ArbiterPool {
         self.arbiters.len().max(1)
     }
 
+    #[cfg(test)]
+    pub(crate) fn handles(&self) -> Vec<ArbiterHandle> {
+        self.arbiters.iter().map(Arbiter::handle).collect()
+    }
+
     /// The arbiter the next actor starts on: in turn, so accounts spread evenly.
     pub fn pick(&self) -> ArbiterHandle {
         if self.arbiters.is_empty() {
@@ -48,13 +53,18 @@ impl ArbiterPool {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         self.arbiters[i].handle()
     }
+
+    /// Stops the arbiter threads: the actors on them are dropped with their event loops.
+    pub fn stop(&self) {
+        for a in &self.arbiters {
+            a.stop();
+        }
+    }
 }
 
 impl Drop for ArbiterPool {
     fn drop(&mut self) {
-        for a in &self.arbiters {
-            a.stop();
-        }
+        self.stop();
     }
 }
 

@@ -38,6 +38,20 @@ pub struct Submitted {
 pub struct Engine {
     supervisor: Addr<Supervisor>,
     shared: Shared,
+    /// Dropped with the last handle.
+    _last: Arc<LastHandle>,
+}
+
+/// Stops the engine's arbiter threads when the last [`Engine`] handle goes (a planned stop or
+/// not). The actors on those threads hold the engine's [`Shared`], and so its arbiter pool:
+/// the pool's own drop never comes while they run, and they ran, idle, until the process
+/// ended (after every test Harness restart, in an embedding program).
+struct LastHandle(Arc<ArbiterPool>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 impl Engine {
@@ -118,7 +132,11 @@ impl Engine {
             relistened: supervisor.clone().recipient(),
         });
         crate::sweep::start_scheduled(shared.clone(), supervisor.downgrade());
-        Ok(Engine { supervisor, shared })
+        Ok(Engine {
+            supervisor,
+            _last: Arc::new(LastHandle(shared.arbiters.clone())),
+            shared,
+        })
     }
 
     /// The engine's logger (the API logs requests and audit records under it).
@@ -432,4 +450,46 @@ fn rejected(field: &str, reason: impl Into<String>) -> EngineError {
         field: field.into(),
         reason: reason.into(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::{Harness, fast_config, net_task};
+
+    #[actix_rt::test]
+    async fn the_last_engine_handle_stops_its_arbiter_threads() {
+        let config = EngineConfig {
+            arbiters: 2,
+            ..fast_config()
+        };
+        let h = Harness::with(rovim_store::test_support::sqlite(), config).await;
+        // Actors on both arbiters, each holding the engine's Shared.
+        for name in ["a", "b"] {
+            let (vim, _) = h.sim(name, json!({})).await;
+            let sub = h.submit(json!({"tasks": [net_task(vim, name)]})).await;
+            h.settled(sub.action).await;
+        }
+        let arbiters = h.engine.shared.arbiters.handles();
+        assert_eq!(arbiters.len(), 2);
+        let running = || arbiters.iter().filter(|a| a.spawn(async {})).count();
+
+        let kept = h.engine.clone();
+        drop(h);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(running(), 2, "a handle is left: the engine runs on");
+        drop(kept);
+        let start = Instant::now();
+        while running() > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "arbiter threads still running after the last engine handle went"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
