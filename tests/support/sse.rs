@@ -2,14 +2,15 @@
 
 use std::time::{Duration, Instant};
 
+use rovim_api::sse::SseReader;
 use serde_json::Value;
 
 use super::Proc;
 
-/// A stream of SSE events: `(id, event type, data)`.
+/// A stream of SSE events: `(id, event type, data)` (id 0 for a `gap`).
 pub struct Events {
     resp: reqwest::Response,
-    buf: String,
+    sse: SseReader,
 }
 
 impl Events {
@@ -31,7 +32,7 @@ impl Events {
         );
         Events {
             resp,
-            buf: String::new(),
+            sse: SseReader::default(),
         }
     }
 
@@ -39,26 +40,13 @@ impl Events {
     pub async fn next(&mut self, within: Duration) -> Option<(u64, String, Value)> {
         let deadline = Instant::now() + within;
         loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let (mut id, mut kind, mut data) = (0, String::new(), Value::Null);
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = v.parse().unwrap();
-                    } else if let Some(v) = line.strip_prefix("event: ") {
-                        kind = v.to_owned();
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = serde_json::from_str(v).unwrap();
-                    }
-                }
-                if !kind.is_empty() {
-                    return Some((id, kind, data));
-                }
-                continue;
+            if let Some(event) = self.sse.next_event() {
+                let e = event.unwrap();
+                return Some((e.id.unwrap_or(0), e.kind, e.data));
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             match tokio::time::timeout(left, self.resp.chunk()).await {
-                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(Some(bytes))) => self.sse.push(&bytes),
                 _ => return None,
             }
         }

@@ -4,7 +4,8 @@
 //! Modules: [`error`] (the error body), [`body`] (bounded body reading, JSON or YAML),
 //! [`auth`] (bearer tokens), [`access_log`] (a line per request), [`audit`] (a record per
 //! account or controller change), [`views`] (what the API shows), [`routes`] (one file per
-//! resource), [`openapi`] (the document).
+//! resource), [`sse`] (the event stream's frames, written and read), [`openapi`] (the
+//! document).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -14,6 +15,7 @@ pub mod body;
 pub mod error;
 pub mod openapi;
 pub mod routes;
+pub mod sse;
 pub mod ui;
 pub mod views;
 

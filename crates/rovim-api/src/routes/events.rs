@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use super::read;
 use crate::ApiState;
 use crate::error::ApiError;
+use crate::sse::{self, frame};
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
@@ -209,26 +210,14 @@ fn behind(n: u64) -> Bytes {
     gap(&format!("this stream fell {n} events behind"))
 }
 
-/// A `gap` event (no id: nothing to resume from): events may be missing, and why.
+/// A `gap` event: events may be missing, and why.
 fn gap(reason: &str) -> Bytes {
-    let data = json!({"type": "gap", "reason": reason});
-    Bytes::from(format!("event: gap\ndata: {data}\n\n"))
-}
-
-/// One SSE event: its id (for Last-Event-ID), its type, its JSON.
-fn frame(id: u64, kind: &str, data: &serde_json::Value) -> String {
-    format!("id: {id}\nevent: {kind}\ndata: {data}\n\n")
+    Bytes::from(sse::gap(reason))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_frame_is_id_event_and_one_data_line() {
-        let f = frame(7, "account", &json!({"a": "x\ny"}));
-        assert_eq!(f, "id: 7\nevent: account\ndata: {\"a\":\"x\\ny\"}\n\n");
-    }
 
     #[test]
     fn a_gap_has_no_id_and_says_why_in_its_json() {
