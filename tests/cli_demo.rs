@@ -7,7 +7,8 @@ use std::process::Command;
 #[test]
 fn the_demo_deploys_shows_and_tears_down() {
     let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
-        .args(["--log-format", "json", "demo"])
+        .args(["--log-format", "json", "--log-level", "info", "demo"])
+        .env_remove("ROVIM_LOG_LEVEL")
         .output()
         .expect("run rovim demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -49,6 +50,33 @@ fn the_demo_deploys_shows_and_tears_down() {
     let v: serde_json::Value = serde_json::from_str(first).expect("JSON log line");
     assert!(v.get("msg").is_some(), "{first}");
     assert!(stderr.contains("\"vim\":"), "{stderr}");
+}
+
+/// By default the demo's output is all a person sees: no log line of the service's routine
+/// (each request, each actor started) comes between its lines.
+#[test]
+fn the_demo_alone_shows_only_its_own_output_and_warnings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rovim"))
+        .args(["--log-format", "json", "demo"])
+        .env_remove("ROVIM_LOG_LEVEL")
+        .output()
+        .expect("run rovim demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("DONE: 5/5 done, 0 failed"), "{stdout}");
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: a JSON log line: {line}"));
+        assert!(
+            v["level"].is_string()
+                && !matches!(
+                    v["level"].as_str(),
+                    Some("INFO" | "DEBG" | "DEBUG" | "TRCE" | "TRACE")
+                ),
+            "only warnings and errors: {line}"
+        );
+    }
 }
 
 /// `rovim demo --vim libvirt` on the lab of `.ci/sdn.sh` and `.ci/libvirt.sh`: two booted

@@ -37,9 +37,10 @@ struct Cli {
     #[arg(long, global = true, env = "ROVIM_LOG_FORMAT", default_value = "auto")]
     log_format: logging::LogFormat,
 
-    /// Least severe log level shown.
-    #[arg(long, global = true, env = "ROVIM_LOG_LEVEL", default_value = "info")]
-    log_level: logging::LogLevel,
+    /// Least severe log level shown [default: info; warning for `demo`, whose output is for a
+    /// person: `--log-level info` shows the service's own lines between it].
+    #[arg(long, global = true, env = "ROVIM_LOG_LEVEL")]
+    log_level: Option<logging::LogLevel>,
 
     #[command(flatten)]
     api: client::Api,
@@ -126,12 +127,20 @@ const DEFAULT_DATABASE: &str = "./rovim.db";
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     rovim_vim::tls::init();
-    let (log, _guard) = logging::init(cli.log_format, cli.log_level);
-    // The demo talks to a person: its dependencies' routine lines (the HTTP server's workers,
-    // connection pools) would only come between its own; their warnings still show.
-    let dependencies = match cli.command {
-        Command::Demo { .. } => cli.log_level.min(logging::LogLevel::Warning),
-        _ => cli.log_level,
+    // The demo talks to a person: routine lines (each request, each actor started) would come
+    // between its own, so it shows warnings unless asked for more; its dependencies' routine
+    // lines (the HTTP server's workers, connection pools) never, their warnings still.
+    let demo = matches!(cli.command, Command::Demo { .. });
+    let level = cli.log_level.unwrap_or(if demo {
+        logging::LogLevel::Warning
+    } else {
+        logging::LogLevel::Info
+    });
+    let (log, _guard) = logging::init(cli.log_format, level);
+    let dependencies = if demo {
+        level.min(logging::LogLevel::Warning)
+    } else {
+        level
     };
     let _bridge = logging::bridge(&log, dependencies);
     match cli.command {
