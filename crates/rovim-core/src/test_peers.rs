@@ -1,6 +1,7 @@
 //! Tests that need a third-party server (PostgreSQL, moto, Keystone and Neutron, Nova, Ryu,
-//! libvirt) or a privilege (mounting a tmpfs) skip without it, saying so, so that the test command passes on a bare machine;
-//! under `CI=true` the server's absence is a failure, never a skip.
+//! libvirt) or a privilege (mounting a tmpfs) skip without it, saying so, so that the test
+//! command passes on a bare machine; under `CI=true` the server's absence is a failure, never a
+//! skip.
 
 /// Reports that what a test needs is absent: a failure under `CI=true`, else a note that the
 /// test is skipped. `what` says what is missing and how to get it.

@@ -18,9 +18,8 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// The pause before trying again, so a stream that keeps ending at once is not a busy loop.
 const AGAIN: Duration = Duration::from_millis(250);
 
-/// Follows action `id` until it is no longer BUILD, drawing its progress on stderr; its last
-/// state (`GET /v1/actions/{id}?tasks=false`).
-pub(super) async fn follow(c: &Client, id: &str) -> anyhow::Result<Value> {
+/// Follows action `id` until it is no longer BUILD, drawing its progress on stderr.
+pub(super) async fn follow(c: &Client, id: &str) -> anyhow::Result<()> {
     // The first read fails at once: a wrong URL or token is not an outage to wait out.
     let mut v = read(c, id).await?;
     let mut out_of_reach: Option<Instant> = None;
@@ -59,7 +58,7 @@ pub(super) async fn follow(c: &Client, id: &str) -> anyhow::Result<Value> {
         }
     }
     progress(&v);
-    Ok(v)
+    Ok(())
 }
 
 /// Subscribed to the action's events, then its state read: what settles after the read comes
